@@ -1,0 +1,1 @@
+"""VelociPy: a small, fast web framework for ASGI and RSGI."""

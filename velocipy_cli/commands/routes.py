@@ -1,0 +1,9 @@
+"""The `velocipy routes` command (being built; registers nothing yet)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Attach this command to the `velocipy` Typer app."""

@@ -1,0 +1,49 @@
+"""The ``velocipy`` command: one Typer app, one module per sub-command."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+import typer
+
+from velocipy_cli.commands import new, routes, run, ws_probe
+
+app = typer.Typer(
+    name="velocipy",
+    help="VelociPy: scaffold, serve, reload and probe fast Python web apps.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _package_version() -> str:
+    try:
+        return version("velocipy")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"velocipy {_package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        help="Show the installed version and exit.",
+        callback=_print_version,
+        is_eager=True,
+    ),
+) -> None:
+    """VelociPy: scaffold, serve, reload and probe fast Python web apps."""
+
+
+for command_module in (new, run, routes, ws_probe):
+    command_module.register(app)
