@@ -1,1 +1,52 @@
-"""VelociPy: a small, fast web framework for ASGI and RSGI."""
+"""VelociPy: a small, fast web framework whose one app runs on ASGI and RSGI."""
+
+from velocipy.app import VelociPy
+from velocipy.datastructures import URL, Address, Headers, QueryParams, State
+from velocipy.exceptions import (
+    HTTPException,
+    RequestValidationError,
+    WebSocketDisconnect,
+    WebSocketException,
+)
+from velocipy.params import Body, Cookie, Header, Query
+from velocipy.requests import Request
+from velocipy.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from velocipy.routers import APIRouter
+from velocipy.websockets import WebSocket
+
+__all__ = [
+    "URL",
+    "APIRouter",
+    "Address",
+    "Body",
+    "Cookie",
+    "FileResponse",
+    "HTMLResponse",
+    "HTTPException",
+    "Header",
+    "Headers",
+    "JSONResponse",
+    "PlainTextResponse",
+    "Query",
+    "QueryParams",
+    "RedirectResponse",
+    "Request",
+    "RequestValidationError",
+    "Response",
+    "State",
+    "StreamingResponse",
+    "VelociPy",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketException",
+]
+
+__version__ = "0.1.0"

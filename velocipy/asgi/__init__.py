@@ -1,0 +1,55 @@
+"""ASGI: the translation between an ASGI server (uvicorn, granian --interface asgi) and the core.
+
+This package only translates: scope -> neutral ``Request``/``WebSocket``, ``receive`` -> body
+chunks and frames, neutral ``Response`` -> ``send`` messages. Decisions live in the core.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from velocipy.asgi.http import ASGIRequest, send_response
+from velocipy.asgi.websocket import ASGIWebSocket
+
+if TYPE_CHECKING:
+    from velocipy.application import Application
+
+__all__ = ["ASGIEntrypoint"]
+
+logger = logging.getLogger("velocipy")
+
+
+class ASGIEntrypoint:
+    """Makes an :class:`~velocipy.application.Application` an ASGI 3 callable."""
+
+    async def __call__(self: Application, scope: dict[str, Any], receive: Any, send: Any) -> None:  # type: ignore[misc]
+        kind = scope["type"]
+        if kind == "http":
+            request = ASGIRequest(self, scope, receive)
+            await send_response(await self.handle_http(request), request, send)
+        elif kind == "websocket":
+            await self.handle_websocket(ASGIWebSocket(self, scope, receive, send))
+        elif kind == "lifespan":
+            await _run_lifespan(self, receive, send)
+        else:
+            raise ValueError(f"unsupported ASGI scope type {kind!r}")
+
+
+async def _run_lifespan(app: Application, receive: Any, send: Any) -> None:
+    await receive()  # lifespan.startup
+    try:
+        await app.startup()
+    except BaseException as exc:
+        logger.exception("Application startup failed")
+        await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
+        return
+    await send({"type": "lifespan.startup.complete"})
+    await receive()  # lifespan.shutdown
+    try:
+        await app.shutdown()
+    except BaseException as exc:
+        logger.exception("Application shutdown failed")
+        await send({"type": "lifespan.shutdown.failed", "message": f"{type(exc).__name__}: {exc}"})
+        return
+    await send({"type": "lifespan.shutdown.complete"})

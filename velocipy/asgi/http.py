@@ -1,0 +1,110 @@
+"""ASGI HTTP: the request body from ``receive``, the response through ``send``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from velocipy.datastructures import Address, Headers
+from velocipy.exceptions import ClientDisconnect
+from velocipy.requests import Request
+from velocipy.responses import FileResponse, Response, StreamingResponse
+
+if TYPE_CHECKING:
+    from velocipy.application import Application
+
+logger = logging.getLogger("velocipy")
+
+
+class ASGIRequest(Request):
+    __slots__ = ("_receive", "_scope")
+
+    def __init__(self, app: Application, scope: dict[str, Any], receive: Any) -> None:
+        super().__init__(app, scope["method"], scope["path"])
+        self._scope = scope
+        self._receive = receive
+
+    def _read_headers(self) -> Headers:
+        return Headers._from_lowercase(
+            [
+                (name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in self._scope["headers"]
+            ]
+        )
+
+    def _read_query_string(self) -> str:
+        return self._scope["query_string"].decode("latin-1")  # type: ignore[no-any-return]
+
+    def _read_client(self) -> Address | None:
+        client = self._scope.get("client")
+        return Address(client[0], client[1]) if client else None
+
+    def _read_scheme_and_server(self) -> tuple[str, Address | None]:
+        server = self._scope.get("server")
+        address = Address(server[0], server[1] or 0) if server else None
+        return self._scope.get("scheme", "http"), address
+
+    async def _receive_chunks(self) -> AsyncIterator[bytes]:
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            yield message.get("body", b"")
+            if not message.get("more_body", False):
+                return
+
+
+def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("latin-1"), value.encode()) for name, value in response.raw_headers]
+
+
+async def send_response(response: Response, request: ASGIRequest, send: Any) -> None:
+    """Emit a neutral response as ASGI messages (``pathsend`` for files where offered)."""
+    headers = _encode_headers(response)
+    head = request.method == "HEAD"
+    if response.kind == "bytes":
+        body = response.body
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send(
+            {"type": "http.response.start", "status": response.status_code, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": b"" if head else body})
+    elif isinstance(response, FileResponse):
+        await _send_file(response, request, headers, send, head)
+    elif isinstance(response, StreamingResponse):
+        await send(
+            {"type": "http.response.start", "status": response.status_code, "headers": headers}
+        )
+        if not head:
+            await _send_chunks(response.chunks(), send)
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _send_file(
+    response: FileResponse,
+    request: ASGIRequest,
+    headers: list[tuple[bytes, bytes]],
+    send: Any,
+    head: bool,
+) -> None:
+    headers.append((b"content-length", str(response.size).encode()))
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    if head:
+        await send({"type": "http.response.body", "body": b""})
+    elif "http.response.pathsend" in request._scope.get("extensions", {}):
+        await send({"type": "http.response.pathsend", "path": response.path})
+    else:
+        await _send_chunks(response.chunks(), send)
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _send_chunks(chunks: AsyncIterator[bytes], send: Any) -> None:
+    try:
+        async for chunk in chunks:
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except OSError:  # the client went away: stop producing (the generator's finally runs)
+        logger.debug("client disconnected during a streamed response")
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]

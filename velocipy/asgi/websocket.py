@@ -1,0 +1,67 @@
+"""ASGI WebSocket: frames from ``receive``, frames and closes through ``send``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from velocipy.asgi.http import ASGIRequest
+from velocipy.datastructures import Address
+from velocipy.exceptions import WebSocketDisconnect
+from velocipy.websockets import WebSocket
+
+if TYPE_CHECKING:
+    from velocipy.application import Application
+
+CONNECTION_LOST = 1006
+
+
+class ASGIWebSocket(WebSocket):
+    __slots__ = ("_receive", "_scope", "_send")
+
+    def __init__(self, app: Application, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        super().__init__(app, scope["path"])
+        self._scope = scope
+        self._receive = receive
+        self._send = send
+
+    # The handshake request reads exactly like an HTTP request's.
+    _read_headers = ASGIRequest._read_headers
+    _read_query_string = ASGIRequest._read_query_string
+    _read_client = ASGIRequest._read_client
+
+    def _read_scheme_and_server(self) -> tuple[str, Address | None]:
+        scheme, server = ASGIRequest._read_scheme_and_server(self)  # type: ignore[arg-type]
+        return {"http": "ws", "https": "wss"}.get(scheme, scheme), server
+
+    async def _transport_accept(self, subprotocol: str | None) -> None:
+        message = await self._receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", CONNECTION_LOST), message.get("reason"))
+        await self._send({"type": "websocket.accept", "subprotocol": subprotocol})
+
+    async def _transport_receive(self) -> str | bytes:
+        message = await self._receive()
+        if message["type"] == "websocket.receive":
+            text = message.get("text")
+            return text if text is not None else message.get("bytes") or b""
+        raise WebSocketDisconnect(message.get("code", 1005), message.get("reason"))
+
+    async def _transport_send(self, data: str | bytes) -> None:
+        key = "text" if isinstance(data, str) else "bytes"
+        try:
+            await self._send({"type": "websocket.send", key: data})
+        except OSError:
+            raise WebSocketDisconnect(CONNECTION_LOST) from None
+
+    async def _transport_close(self, code: int, reason: str) -> None:
+        try:
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        except OSError:
+            raise WebSocketDisconnect(CONNECTION_LOST) from None
+
+    async def _transport_reject(self, status: int) -> None:
+        # ASGI servers answer a close before accept with 403.
+        await self._send({"type": "websocket.close", "code": 1008, "reason": ""})
+
+
+__all__ = ["ASGIWebSocket"]

@@ -1,0 +1,241 @@
+"""Small value types shared by requests, WebSockets and responses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from http.cookies import SimpleCookie
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl
+
+__all__ = ["URL", "Address", "Headers", "MutableHeaders", "QueryParams", "State"]
+
+
+class Address(NamedTuple):
+    host: str
+    port: int
+
+
+class URL(NamedTuple):
+    """The request URL, built from structured parts (never re-parsed from the Host header)."""
+
+    scheme: str
+    host: str
+    port: int | None
+    path: str
+    query: str
+
+    @property
+    def netloc(self) -> str:
+        default_port = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(self.scheme)
+        if self.port is None or self.port == default_port:
+            return self.host
+        return f"{self.host}:{self.port}"
+
+    def __str__(self) -> str:
+        query = f"?{self.query}" if self.query else ""
+        return f"{self.scheme}://{self.netloc}{self.path}{query}"
+
+
+class _MultiMapping(Mapping[str, str]):
+    """A read-only multi-dict: ``m[key]`` is the first value, ``get_list(key)`` all of them."""
+
+    __slots__ = ("_index", "_items")
+
+    _items: list[tuple[str, str]]
+    _index: dict[str, list[str]] | None
+
+    def _normalize(self, key: str) -> str:
+        return key
+
+    def _lookup(self) -> dict[str, list[str]]:
+        index = self._index
+        if index is None:
+            index = {}
+            for key, value in self._items:
+                index.setdefault(key, []).append(value)
+            self._index = index
+        return index
+
+    def __getitem__(self, key: str) -> str:
+        return self._lookup()[self._normalize(key)][0]
+
+    def get_list(self, key: str) -> list[str]:
+        """Every value given for ``key``, in order (empty if none)."""
+        return list(self._lookup().get(self._normalize(key), ()))
+
+    getlist = get_list
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._normalize(key) in self._lookup()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lookup())
+
+    def __len__(self) -> int:
+        return len(self._lookup())
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        """Every (key, value) pair, duplicates included, in order."""
+        return list(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _MultiMapping):
+            return sorted(self._items) == sorted(other._items)
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._items!r})"
+
+
+class Headers(_MultiMapping):
+    """Request headers: names answer case-insensitively; repeated headers keep every value."""
+
+    __slots__ = ()
+
+    def __init__(self, items: Sequence[tuple[str, str]] = ()) -> None:
+        self._items = [(name.lower(), value) for name, value in items]
+        self._index = None
+
+    @classmethod
+    def _from_lowercase(cls, items: list[tuple[str, str]]) -> Headers:
+        """Build from pairs whose names are already lower-case (what servers hand us)."""
+        headers = cls.__new__(cls)
+        headers._items = items
+        headers._index = None
+        return headers
+
+    def _normalize(self, key: str) -> str:
+        return key.lower()
+
+
+class QueryParams(_MultiMapping):
+    """Query string parameters: ``?tag=a&tag=b`` gives ``params["tag"] == "a"`` and both in ``get_list``."""
+
+    __slots__ = ()
+
+    def __init__(self, query: str | Sequence[tuple[str, str]] = "") -> None:
+        if isinstance(query, str):
+            self._items = parse_qsl(query, keep_blank_values=True)
+        else:
+            self._items = list(query)
+        self._index = None
+
+
+_FORBIDDEN_HEADER_CHARS = frozenset("\r\n\x00")
+
+
+def check_header(name: str, value: str) -> None:
+    """Refuse header names or values that would split a response (CR, LF, NUL)."""
+    if not name or any(ch in _FORBIDDEN_HEADER_CHARS or ch in " :" for ch in name):
+        raise ValueError(f"invalid response header name {name!r}")
+    if any(ch in _FORBIDDEN_HEADER_CHARS for ch in value):
+        raise ValueError(f"invalid characters (CR, LF or NUL) in response header {name!r}")
+
+
+class MutableHeaders:
+    """A live, case-insensitive view over a response's header list."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: list[tuple[str, str]]) -> None:
+        self._items = items
+
+    def __getitem__(self, key: str) -> str:
+        key = key.lower()
+        for name, value in self._items:
+            if name == key:
+                return value
+        raise KeyError(key)
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def get_list(self, key: str) -> list[str]:
+        key = key.lower()
+        return [value for name, value in self._items if name == key]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and any(name == key.lower() for name, _ in self._items)
+
+    def __setitem__(self, key: str, value: str) -> None:
+        """Replace every value of ``key`` with one."""
+        key = key.lower()
+        check_header(key, value)
+        self._items[:] = [(name, v) for name, v in self._items if name != key]
+        self._items.append((key, value))
+
+    def append(self, key: str, value: str) -> None:
+        """Add a value, keeping existing ones (``set-cookie``, ``vary``...)."""
+        key = key.lower()
+        check_header(key, value)
+        self._items.append((key, value))
+
+    def setdefault(self, key: str, value: str) -> str:
+        existing = self.get(key)
+        if existing is None:
+            self.append(key, value)
+            return value
+        return existing
+
+    def __delitem__(self, key: str) -> None:
+        key = key.lower()
+        self._items[:] = [(name, v) for name, v in self._items if name != key]
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+    def keys(self) -> list[str]:
+        return [name for name, _ in self._items]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"MutableHeaders({self._items!r})"
+
+
+def parse_cookies(header_values: Sequence[str]) -> dict[str, str]:
+    """Parse ``Cookie`` headers leniently: malformed pairs are skipped, never an error."""
+    cookies: dict[str, str] = {}
+    for header in header_values:
+        for chunk in header.split(";"):
+            name, sep, value = chunk.partition("=")
+            name = name.strip()
+            if not sep or not name:
+                continue
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            cookies.setdefault(name, value)
+    return cookies
+
+
+def format_cookie(name: str, value: str, **attributes: Any) -> str:
+    """A ``Set-Cookie`` value with quoting handled by the standard library."""
+    jar: SimpleCookie = SimpleCookie()
+    jar[name] = value
+    morsel = jar[name]
+    for key, attr in attributes.items():
+        if attr is None or attr is False:
+            continue
+        morsel[key.replace("_", "-")] = attr
+    return morsel.OutputString()
+
+
+class State:
+    """A plain namespace for app-wide values (``app.state.db = ...``)."""
+
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        if values:
+            self.__dict__.update(values)
+
+    def __repr__(self) -> str:
+        return f"State({self.__dict__!r})"

@@ -1,0 +1,60 @@
+"""The one decode error every adapter raises, and the checks the backends share."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+INT_MIN = -(2**63)
+INT_MAX = 2**64 - 1
+
+# Only a run of 20+ digits, or 19 after a minus sign, can fall outside 64 bits: check those exactly.
+LONG_DIGIT_RUN = re.compile(rb"\d{20,}|-\d{19}")
+
+
+class JSONDecodeError(ValueError):
+    """The JSON document was refused; ``str(exc)`` says why in one line."""
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)
+    if not INT_MIN <= value <= INT_MAX:
+        raise JSONDecodeError("integer out of the 64-bit range")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise JSONDecodeError("number out of range")
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise JSONDecodeError(f"{name} is not valid JSON")
+
+
+def strict_stdlib_loads(data: bytes | str) -> Any:
+    """Parse with the standard library under the shared policy (exact, bounded ints)."""
+    try:
+        value = json.loads(
+            data,
+            parse_int=_bounded_int,
+            parse_float=_finite_float,
+            parse_constant=_reject_constant,
+        )
+        if (isinstance(data, bytes) and b"\\u" in data) or (
+            isinstance(data, str) and "\\u" in data
+        ):
+            # Lone surrogates decode to str that cannot be encoded again: refuse them up front.
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except JSONDecodeError:
+        raise
+    except RecursionError:
+        raise JSONDecodeError("nesting too deep") from None
+    except UnicodeError as exc:
+        raise JSONDecodeError(f"invalid text: {exc.reason}") from None
+    except ValueError as exc:
+        raise JSONDecodeError(str(exc).split(":", 1)[0]) from None
+    return value

@@ -1,0 +1,29 @@
+"""The orjson adapter (``pip install 'velocipy[orjson]'``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import orjson
+
+from velocipy.json._errors import LONG_DIGIT_RUN, JSONDecodeError, strict_stdlib_loads
+
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
+class OrjsonAdapter:
+    name = "orjson"
+
+    def encode(self, obj: Any) -> bytes:
+        return orjson.dumps(obj, default=msgspec.to_builtins, option=_OPTIONS)
+
+    def decode(self, data: bytes | str) -> Any:
+        raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+        # orjson turns integers beyond 64 bits into floats; decide those exactly instead.
+        if LONG_DIGIT_RUN.search(raw):
+            return strict_stdlib_loads(data)
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise JSONDecodeError(str(exc).split(":", 1)[0]) from None

@@ -1,0 +1,318 @@
+"""Handler parameters: markers (``Query``, ``Header``, ``Cookie``, ``Body``) and the binder.
+
+A handler's signature is read once, when the route is registered, into a list of small
+extractor functions. Per request the endpoint runs those extractors, collects every error
+into one 422, calls the handler and turns its return value into a ``Response``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import inspect
+import re
+import types
+import typing
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeAlias, Union, get_args, get_origin
+
+import msgspec
+
+from velocipy.exceptions import HTTPException, RequestValidationError
+from velocipy.json import JSONAdapter, JSONDecodeError
+from velocipy.requests import Request, invalid_json_error
+from velocipy.responses import Response
+from velocipy.routing import PathPattern, converter_for_annotation
+
+__all__ = ["Body", "Cookie", "Header", "Query", "compile_endpoint"]
+
+Endpoint: TypeAlias = Callable[[Request], Awaitable[Response]]
+_REQUIRED: Any = inspect.Parameter.empty
+
+
+class Param:
+    """Where a parameter comes from; build with :func:`Query`, :func:`Header`, ..."""
+
+    __slots__ = ("alias", "default", "source")
+
+    def __init__(self, source: str, default: Any, alias: str | None) -> None:
+        self.source = source
+        self.default = default
+        self.alias = alias
+
+    def __repr__(self) -> str:
+        return f"{self.source.title()}(default={self.default!r}, alias={self.alias!r})"
+
+
+def Query(default: Any = _REQUIRED, *, alias: str | None = None) -> Any:
+    """A query-string parameter (``?name=value``); ``list[T]`` collects repeats."""
+    return Param("query", default, alias)
+
+
+def Header(default: Any = _REQUIRED, *, alias: str | None = None) -> Any:
+    """A request header; ``user_agent`` reads ``user-agent`` unless ``alias`` says otherwise."""
+    return Param("header", default, alias)
+
+
+def Cookie(default: Any = _REQUIRED, *, alias: str | None = None) -> Any:
+    """A cookie sent by the client."""
+    return Param("cookie", default, alias)
+
+
+def Body(default: Any = _REQUIRED) -> Any:
+    """The JSON request body, decoded and validated into the annotated type."""
+    return Param("body", default, None)
+
+
+Extractor: TypeAlias = Callable[[Request, list[dict[str, Any]]], Any]
+
+
+def _is_body_type(annotation: Any) -> bool:
+    if isinstance(annotation, type):
+        if issubclass(annotation, msgspec.Struct) or dataclasses.is_dataclass(annotation):
+            return True
+        return typing.is_typeddict(annotation)
+    return False
+
+
+def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
+    origin = get_origin(annotation)
+    if origin is Union or origin is types.UnionType:
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1 and len(get_args(annotation)) == 2:
+            return args[0], True
+    return annotation, False
+
+
+def _split_annotated(annotation: Any) -> tuple[Any, Param | None]:
+    if get_origin(annotation) is Annotated:
+        base, *extras = get_args(annotation)
+        for extra in extras:
+            if isinstance(extra, Param):
+                return base, extra
+        return base, None
+    return annotation, None
+
+
+def compile_endpoint(
+    handler: Callable[..., Any],
+    pattern: PathPattern,
+    json: JSONAdapter,
+    status_code: int | None = None,
+) -> tuple[Endpoint, PathPattern]:
+    """Build the per-request callable for ``handler``; also return the pattern typed by it."""
+    signature = inspect.signature(handler)
+    try:
+        hints = typing.get_type_hints(handler, include_extras=True)
+    except (NameError, TypeError) as exc:
+        raise TypeError(
+            f"cannot read the annotations of handler {handler.__qualname__}: {exc}"
+        ) from exc
+    path_names = {p.name for p in pattern.params}
+    pattern = pattern.with_converters(
+        {n: _unwrap_optional(_split_annotated(hints[n])[0])[0] for n in path_names if n in hints}
+    )
+
+    extractors: list[tuple[str, Extractor]] = []
+    body_extractors: list[tuple[str, Callable[[Request], Awaitable[Any]]]] = []
+    for name, parameter in signature.parameters.items():
+        if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            raise TypeError(f"handler {handler.__qualname__}: *args/**kwargs cannot be bound")
+        annotation, marker = _split_annotated(hints.get(name, str))
+        default = parameter.default
+        if isinstance(default, Param):
+            marker, default = default, default.default
+        elif marker is not None and marker.default is not _REQUIRED:
+            default = marker.default
+        if isinstance(annotation, type) and issubclass(annotation, Request):
+            extractors.append((name, _take_request))
+        elif name in path_names and marker is None:
+            extractors.append((name, _path_extractor(name)))
+        elif (marker is not None and marker.source == "body") or (
+            marker is None and _is_body_type(_unwrap_optional(annotation)[0])
+        ):
+            body_extractors.append((name, _body_extractor(annotation, default, json)))
+        else:
+            source = marker.source if marker is not None else "query"
+            alias = marker.alias if marker is not None else None
+            extractors.append((name, _scalar_extractor(name, source, alias, annotation, default)))
+    if len(body_extractors) > 1:
+        raise TypeError(
+            f"handler {handler.__qualname__} declares {len(body_extractors)} body parameters; "
+            "a request has one JSON body, so declare one parameter (a Struct with every field)"
+        )
+    is_async = inspect.iscoroutinefunction(handler)
+    make_response = response_maker(json.encode, status_code)
+    call = handler if is_async else _in_thread(handler)
+
+    if not extractors and not body_extractors:
+
+        async def endpoint_without_params(request: Request) -> Response:
+            return make_response(await call())
+
+        return endpoint_without_params, pattern
+
+    if len(extractors) == 1 and extractors[0][1] is _take_request and not body_extractors:
+
+        async def endpoint_with_request(request: Request) -> Response:
+            return make_response(await call(request))
+
+        return endpoint_with_request, pattern
+
+    body = body_extractors[0] if body_extractors else None
+
+    async def endpoint(request: Request) -> Response:
+        errors: list[dict[str, Any]] = []
+        kwargs = {name: extract(request, errors) for name, extract in extractors}
+        if body is not None and not errors:
+            kwargs[body[0]] = await body[1](request)
+        if errors:
+            raise RequestValidationError(errors)
+        return make_response(await call(**kwargs))
+
+    return endpoint, pattern
+
+
+def _in_thread(handler: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """Run a plain ``def`` handler in a worker thread so it cannot block the event loop."""
+
+    @functools.wraps(handler)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(handler, *args, **kwargs)
+
+    return run
+
+
+def _take_request(request: Request, errors: list[dict[str, Any]]) -> Request:
+    return request
+
+
+def _path_extractor(name: str) -> Extractor:
+    def extract(request: Request, errors: list[dict[str, Any]]) -> Any:
+        return request.path_params[name]
+
+    return extract
+
+
+def _scalar_extractor(
+    name: str, source: str, alias: str | None, annotation: Any, default: Any
+) -> Extractor:
+    key = alias or (name.replace("_", "-") if source == "header" else name)
+    inner, optional = _unwrap_optional(annotation)
+    if optional and default is _REQUIRED:
+        default = None
+    many = get_origin(inner) in (list, tuple, set, frozenset)
+    item_type = get_args(inner)[0] if many and get_args(inner) else str
+    convert = converter_for_annotation(item_type if many else inner).convert
+    required = default is _REQUIRED
+
+    def values(request: Request) -> list[str]:
+        if source == "query":
+            return request.query_params.get_list(key)
+        if source == "header":
+            return request.headers.get_list(key)
+        cookie = request.cookies.get(key)
+        return [] if cookie is None else [cookie]
+
+    def extract(request: Request, errors: list[dict[str, Any]]) -> Any:
+        found = values(request)
+        if not found:
+            if required:
+                errors.append({"loc": [source, key], "msg": "Field required", "type": "missing"})
+            return None if required else default
+        try:
+            if many:
+                return [convert(v) for v in found]
+            return convert(found[0])
+        except ValueError as exc:
+            errors.append({"loc": [source, key], "msg": str(exc), "type": "value_error"})
+            return None
+
+    return extract
+
+
+_JSON_MEDIA = re.compile(r"^application/(?:[\w.+-]+\+)?json\s*(?:;|$)", re.IGNORECASE)
+_LOCATION = re.compile(r" - at `\$(.*)`$")
+_LOC_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+
+
+def validation_errors(exc: msgspec.ValidationError, prefix: str = "body") -> list[dict[str, Any]]:
+    """msgspec's message as our ``detail`` list: ``loc`` from its ``$.a[0].b`` path."""
+    message = str(exc)
+    loc: list[str | int] = [prefix]
+    match = _LOCATION.search(message)
+    if match:
+        message = message[: match.start()]
+        for key, index in _LOC_PART.findall(match.group(1)):
+            loc.append(int(index) if index else key)
+    kind = "missing" if message.startswith("Object missing required field") else "value_error"
+    return [{"loc": loc, "msg": message, "type": kind}]
+
+
+def _body_extractor(
+    annotation: Any, default: Any, json: JSONAdapter
+) -> Callable[[Request], Awaitable[Any]]:
+    target, optional = _unwrap_optional(annotation)
+    if optional and default is _REQUIRED:
+        default = None
+
+    async def extract(request: Request) -> Any:
+        content_type = request.header("content-type")
+        if content_type is not None and not _JSON_MEDIA.match(content_type):
+            raise HTTPException(
+                415, f"Unsupported media type {content_type!r}: send the body as application/json"
+            )
+        body = await request.body()
+        if not body:
+            if default is not _REQUIRED:
+                return default
+            raise RequestValidationError(
+                [{"loc": ["body"], "msg": "Field required", "type": "missing"}]
+            )
+        try:
+            data = json.decode(body)
+        except JSONDecodeError as exc:
+            raise invalid_json_error(exc) from None
+        try:
+            return msgspec.convert(data, target)
+        except msgspec.ValidationError as exc:
+            raise RequestValidationError(validation_errors(exc)) from None
+
+    return extract
+
+
+_TEXT = [("content-type", "text/plain; charset=utf-8")]
+_JSON = [("content-type", "application/json")]
+_OCTETS = [("content-type", "application/octet-stream")]
+
+
+def _plain(body: bytes, status: int, headers: list[tuple[str, str]]) -> Response:
+    response = Response.__new__(Response)
+    response.body = body
+    response.status_code = status
+    response.raw_headers = headers
+    return response
+
+
+def response_maker(
+    encode: Callable[[Any], bytes], status_code: int | None
+) -> Callable[[Any], Response]:
+    """Turn what a handler returned into a Response (decided per value, cheapest checks first)."""
+    ok = status_code or 200
+
+    def make_response(result: Any) -> Response:
+        kind = type(result)
+        if kind is dict or kind is list:
+            return _plain(encode(result), ok, _JSON.copy())
+        if isinstance(result, Response):
+            return result
+        if kind is str:
+            return _plain(result.encode("utf-8"), ok, _TEXT.copy())
+        if result is None:
+            return _plain(b"", status_code or 204, [])
+        if kind is bytes:
+            return _plain(result, ok, _OCTETS.copy())
+        return _plain(encode(result), ok, _JSON.copy())
+
+    return make_response

@@ -1,0 +1,222 @@
+"""The neutral request: what a handler sees, whatever server delivered it.
+
+``Connection`` holds what HTTP requests and WebSockets share; protocol adapters subclass
+``Request`` / ``WebSocket`` and fill in the ``_read_*`` hooks. Every attribute is computed on
+first use and cached, so a handler that never looks at headers never pays for them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from velocipy.datastructures import URL, Address, Headers, QueryParams, State, parse_cookies
+from velocipy.exceptions import HTTPException, RequestValidationError
+from velocipy.json import JSONDecodeError
+
+if TYPE_CHECKING:
+    from velocipy.application import Application
+
+__all__ = ["Connection", "Request"]
+
+# host, or host:port, or [v6]:port; anything else falls back to the server address (BadHost).
+_VALID_HOST = re.compile(r"^(?:[A-Za-z0-9.\-_~]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$")
+
+
+class Connection:
+    """What HTTP requests and WebSockets have in common."""
+
+    __slots__ = (
+        "_cookies",
+        "_headers",
+        "_query_params",
+        "_query_string",
+        "_state",
+        "app",
+        "path",
+        "path_params",
+    )
+
+    app: Application
+    path: str
+    path_params: dict[str, Any]
+
+    def __init__(self, app: Application, path: str) -> None:
+        self.app = app
+        self.path = path
+        self.path_params = {}
+        self._headers: Headers | None = None
+        self._query_string: str | None = None
+        self._query_params: QueryParams | None = None
+        self._cookies: dict[str, str] | None = None
+        self._state: State | None = None
+
+    # --- hooks the protocol adapters implement -------------------------------------------
+    def _read_headers(self) -> Headers:
+        raise NotImplementedError
+
+    def _read_query_string(self) -> str:
+        raise NotImplementedError
+
+    def _read_client(self) -> Address | None:
+        raise NotImplementedError
+
+    def _read_scheme_and_server(self) -> tuple[str, Address | None]:
+        raise NotImplementedError
+
+    # --- the neutral API ------------------------------------------------------------------
+    @property
+    def headers(self) -> Headers:
+        """Request headers; names answer case-insensitively, ``get_list`` gives repeats."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = self._read_headers()
+        return headers
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """The first value of header ``name`` (any case), or ``default``."""
+        return self.headers.get(name, default)
+
+    @property
+    def query_string(self) -> str:
+        """The raw query string, still percent-encoded, without the ``?``."""
+        query = self._query_string
+        if query is None:
+            query = self._query_string = self._read_query_string()
+        return query
+
+    @property
+    def query_params(self) -> QueryParams:
+        params = self._query_params
+        if params is None:
+            params = self._query_params = QueryParams(self.query_string)
+        return params
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        cookies = self._cookies
+        if cookies is None:
+            cookies = self._cookies = parse_cookies(self.headers.get_list("cookie"))
+        return cookies
+
+    @property
+    def client(self) -> Address | None:
+        """The peer's address, when the server knows it."""
+        return self._read_client()
+
+    @property
+    def url(self) -> URL:
+        scheme, server = self._read_scheme_and_server()
+        host_header = self.header("host")
+        host, port = _host_and_port(host_header, server)
+        return URL(scheme, host, port, self.path, self.query_string)
+
+    @property
+    def state(self) -> State:
+        """Per-connection values that middleware and handlers share."""
+        state = self._state
+        if state is None:
+            state = self._state = State()
+        return state
+
+
+def _host_and_port(host_header: str | None, server: Address | None) -> tuple[str, int | None]:
+    if host_header:
+        match = _VALID_HOST.match(host_header)
+        if match:
+            port = match.group(1)
+            host = host_header[: match.start(1) - 1] if port else host_header
+            return host, int(port) if port else None
+    if server is not None:
+        return server.host, server.port
+    return "localhost", None
+
+
+class Request(Connection):
+    """An HTTP request."""
+
+    __slots__ = ("_body", "_json", "_stream_consumed", "method")
+
+    method: str
+
+    def __init__(self, app: Application, method: str, path: str) -> None:
+        super().__init__(app, path)
+        self.method = method
+        self._body: bytes | None = None
+        self._json: Any = _UNSET
+        self._stream_consumed = False
+
+    def _receive_chunks(self) -> AsyncIterator[bytes]:
+        """Yield the body as the server delivers it (adapters implement this)."""
+        raise NotImplementedError
+
+    def _declared_length(self) -> int | None:
+        """The ``Content-Length`` header as a number; 400 if it is not one."""
+        value = self.header("content-length")
+        if value is None:
+            return None
+        if not value.isdigit() or not value.isascii():
+            raise HTTPException(400, "Content-Length must be a non-negative whole number")
+        return int(value)
+
+    def check_declared_length(self) -> None:
+        """Refuse with 413 a body whose declared size is over the app's limit, before reading it."""
+        declared = self._declared_length()
+        if declared is not None and declared > self.app.max_body_size:
+            raise HTTPException(413, _too_large_message(self.app.max_body_size))
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The body chunk by chunk, without keeping it; stops with 413 past ``max_body_size``."""
+        if self._body is not None:
+            if self._body:
+                yield self._body
+            return
+        if self._stream_consumed:
+            raise RuntimeError("the request body was already consumed by stream()")
+        self._stream_consumed = True
+        self.check_declared_length()
+        limit = self.app.max_body_size
+        received = 0
+        async for chunk in self._receive_chunks():
+            if not chunk:
+                continue
+            received += len(chunk)
+            if received > limit:
+                raise HTTPException(413, _too_large_message(limit))
+            yield chunk
+
+    async def body(self) -> bytes:
+        """The whole body (read once, then cached)."""
+        body = self._body
+        if body is None:
+            chunks = [chunk async for chunk in self.stream()]
+            body = self._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return body
+
+    async def json(self) -> Any:
+        """The body parsed with the app's JSON adapter; 400 with a clear message if it is not JSON."""
+        if self._json is _UNSET:
+            body = await self.body()
+            try:
+                self._json = self.app.json.decode(body)
+            except JSONDecodeError as exc:
+                raise invalid_json_error(exc) from None
+        return self._json
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path}>"
+
+
+_UNSET: Any = object()
+
+
+def invalid_json_error(exc: JSONDecodeError) -> RequestValidationError:
+    return RequestValidationError(
+        [{"loc": ["body"], "msg": f"Invalid JSON: {exc}", "type": "json_invalid"}],
+        status_code=400,
+    )
+
+
+def _too_large_message(limit: int) -> str:
+    return f"Request body is larger than the limit of {limit} bytes"

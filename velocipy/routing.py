@@ -1,0 +1,315 @@
+"""Route tables: one dict lookup for static paths, a segment tree for paths with parameters.
+
+Everything is decided when a route is registered: the path is parsed, converters are chosen,
+conflicts are refused. Matching then costs one dict lookup per path segment, whatever the
+number of routes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, NamedTuple, TypeVar
+from urllib.parse import quote
+
+import msgspec
+
+from velocipy.exceptions import RequestValidationError
+
+__all__ = ["CONVERTERS", "Converter", "ParamSpec", "PathPattern", "RouteInfo", "RouteTable"]
+
+E = TypeVar("E")
+
+
+class Converter(NamedTuple):
+    """Turns one path parameter from text into a value (``ValueError`` with a message if not)."""
+
+    name: str
+    convert: Callable[[str], Any]
+    error_type: str
+
+
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def _to_int(text: str) -> int:
+    if not _WHOLE_NUMBER.fullmatch(text):
+        raise ValueError(f"'{text}' is not a whole number")
+    return int(text)
+
+
+def _to_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"'{text}' is not a finite number")
+    return value
+
+
+def _to_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"'{text}' is not a boolean (use true/false, 1/0, yes/no or on/off)")
+
+
+def _to_str(text: str) -> str:
+    return text
+
+
+CONVERTERS: dict[str, Converter] = {
+    "int": Converter("int", _to_int, "int_parsing"),
+    "float": Converter("float", _to_float, "float_parsing"),
+    "bool": Converter("bool", _to_bool, "bool_parsing"),
+    "str": Converter("str", _to_str, "string_type"),
+    "path": Converter("path", _to_str, "string_type"),
+}
+_BY_ANNOTATION: dict[Any, Converter] = {
+    int: CONVERTERS["int"],
+    float: CONVERTERS["float"],
+    bool: CONVERTERS["bool"],
+    str: CONVERTERS["str"],
+}
+
+
+def converter_for_annotation(annotation: Any) -> Converter:
+    """The converter a handler's annotation asks for (msgspec handles the rest: UUID, Enum...)."""
+    known = _BY_ANNOTATION.get(annotation)
+    if known is not None:
+        return known
+
+    def convert(text: str) -> Any:
+        try:
+            return msgspec.convert(text, annotation, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ValueError(f"'{text}' is not valid: {exc}") from None
+
+    return Converter(getattr(annotation, "__name__", str(annotation)), convert, "value_error")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    converter: Converter
+    explicit: bool  # the template named the converter ({id:int}); else the annotation may
+
+
+_PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_]+))?\}$")
+
+
+@dataclass(frozen=True)
+class PathPattern:
+    """A parsed path template such as ``/users/{id:int}/files/{rest:path}``."""
+
+    template: str
+    segments: tuple[str | ParamSpec, ...]
+    params: tuple[ParamSpec, ...]
+
+    @classmethod
+    def parse(cls, template: str) -> PathPattern:
+        if not template.startswith("/"):
+            raise ValueError(f"route path {template!r} must start with '/'")
+        segments: list[str | ParamSpec] = []
+        params: list[ParamSpec] = []
+        raw_segments = template[1:].split("/")
+        for position, raw in enumerate(raw_segments):
+            if "{" not in raw and "}" not in raw:
+                segments.append(raw)
+                continue
+            match = _PARAM.match(raw)
+            if not match:
+                raise ValueError(
+                    f"route path {template!r}: segment {raw!r} must be a whole parameter like "
+                    "'{name}' or '{name:int}'"
+                )
+            name, conv_name = match.groups()
+            if conv_name is not None and conv_name not in CONVERTERS:
+                raise ValueError(
+                    f"route path {template!r}: unknown converter {conv_name!r} "
+                    f"(use one of {', '.join(CONVERTERS)})"
+                )
+            if any(p.name == name for p in params):
+                raise ValueError(f"route path {template!r} uses parameter {name!r} twice")
+            if conv_name == "path" and position != len(raw_segments) - 1:
+                raise ValueError(f"route path {template!r}: a path parameter must come last")
+            spec = ParamSpec(name, CONVERTERS[conv_name or "str"], conv_name is not None)
+            segments.append(spec)
+            params.append(spec)
+        return cls(template, tuple(segments), tuple(params))
+
+    @property
+    def is_static(self) -> bool:
+        return not self.params
+
+    def with_converters(self, annotations: dict[str, Any]) -> PathPattern:
+        """Let handler annotations type the parameters the template left untyped."""
+        if not any(not p.explicit and p.name in annotations for p in self.params):
+            return self
+        specs = {
+            p.name: ParamSpec(p.name, converter_for_annotation(annotations[p.name]), True)
+            if not p.explicit and p.name in annotations
+            else p
+            for p in self.params
+        }
+        segments = tuple(specs[s.name] if isinstance(s, ParamSpec) else s for s in self.segments)
+        return PathPattern(self.template, segments, tuple(specs[p.name] for p in self.params))
+
+    def convert(self, values: Sequence[str]) -> dict[str, Any]:
+        """Convert matched text values; a 422 names every parameter that does not fit."""
+        converted: dict[str, Any] = {}
+        errors: list[dict[str, Any]] = []
+        for spec, text in zip(self.params, values, strict=True):
+            try:
+                converted[spec.name] = spec.converter.convert(text)
+            except ValueError as exc:
+                errors.append(
+                    {"loc": ["path", spec.name], "msg": str(exc), "type": spec.converter.error_type}
+                )
+        if errors:
+            raise RequestValidationError(errors)
+        return converted
+
+    def build(self, params: dict[str, Any]) -> str:
+        """The path for these parameter values (``url_for``)."""
+        missing = [p.name for p in self.params if p.name not in params]
+        if missing:
+            raise ValueError(f"{self.template!r} needs parameter(s): {', '.join(missing)}")
+        extra = sorted(set(params) - {p.name for p in self.params})
+        if extra:
+            raise ValueError(f"{self.template!r} has no parameter(s): {', '.join(extra)}")
+        parts: list[str] = []
+        for segment in self.segments:
+            if isinstance(segment, str):
+                parts.append(segment)
+                continue
+            value = params[segment.name]
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            safe = "/" if segment.converter.name == "path" else ""
+            parts.append(quote(str(value), safe=safe))
+        return "/" + "/".join(parts)
+
+    @property
+    def shape(self) -> str:
+        """The template with parameter names erased: two patterns of one shape collide."""
+        return "/" + "/".join(
+            s if isinstance(s, str) else ("{:path}" if s.converter.name == "path" else "{}")
+            for s in self.segments
+        )
+
+
+class RouteInfo(NamedTuple):
+    """A registered route, as ``app.routes`` lists it."""
+
+    kind: str  # "http" or "websocket"
+    path: str
+    methods: tuple[str, ...]
+    name: str
+    endpoint: Callable[..., Any]
+
+
+@dataclass
+class RouteEntry(Generic[E]):
+    """Everything registered under one path pattern: an endpoint per method."""
+
+    pattern: PathPattern
+    endpoints: dict[str, E] = field(default_factory=dict)
+    handlers: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    allow: str = ""
+
+
+class _Node(Generic[E]):
+    __slots__ = ("catch_all", "entry", "param", "static")
+
+    def __init__(self) -> None:
+        self.static: dict[str, _Node[E]] = {}
+        self.param: _Node[E] | None = None
+        self.catch_all: RouteEntry[E] | None = None
+        self.entry: RouteEntry[E] | None = None
+
+
+class RouteTable(Generic[E]):
+    """Maps a path to the entry registered for it, plus the raw parameter values."""
+
+    def __init__(self) -> None:
+        self._static: dict[str, RouteEntry[E]] = {}
+        self._root: _Node[E] = _Node()
+        self._by_shape: dict[str, RouteEntry[E]] = {}
+
+    def entry_for(self, pattern: PathPattern) -> RouteEntry[E]:
+        """The entry for ``pattern``, creating it; refuses a pattern that collides with another."""
+        existing = self._by_shape.get(pattern.shape)
+        if existing is not None:
+            if existing.pattern.template != pattern.template:
+                raise ValueError(
+                    f"route {pattern.template!r} conflicts with {existing.pattern.template!r}: "
+                    "they match the same paths. Use one template (same parameter names and "
+                    "converters) for both."
+                )
+            return existing
+        entry: RouteEntry[E] = RouteEntry(pattern)
+        self._by_shape[pattern.shape] = entry
+        if pattern.is_static:
+            self._static[pattern.template] = entry
+        else:
+            self._insert(entry)
+        return entry
+
+    def _insert(self, entry: RouteEntry[E]) -> None:
+        node = self._root
+        for segment in entry.pattern.segments:
+            if isinstance(segment, str):
+                node = node.static.setdefault(segment, _Node())
+            elif segment.converter.name == "path":
+                node.catch_all = entry
+                return
+            else:
+                if node.param is None:
+                    node.param = _Node()
+                node = node.param
+        node.entry = entry
+
+    def match(self, path: str) -> tuple[RouteEntry[E], list[str]] | None:
+        """Find the entry for ``path``: static segments win over parameters, then catch-alls."""
+        entry = self._static.get(path)
+        if entry is not None:
+            return entry, []
+        values: list[str] = []
+        found = _walk(self._root, path[1:].split("/"), 0, values)
+        if found is None:
+            return None
+        return found, values
+
+    def __bool__(self) -> bool:
+        return bool(self._by_shape)
+
+
+def _walk(
+    node: _Node[E], segments: list[str], index: int, values: list[str]
+) -> RouteEntry[E] | None:
+    if index == len(segments):
+        return node.entry
+    segment = segments[index]
+    child = node.static.get(segment)
+    if child is not None:
+        found = _walk(child, segments, index + 1, values)
+        if found is not None:
+            return found
+    if node.param is not None and segment:
+        values.append(segment)
+        found = _walk(node.param, segments, index + 1, values)
+        if found is not None:
+            return found
+        values.pop()
+    if node.catch_all is not None:
+        values.append("/".join(segments[index:]))
+        return node.catch_all
+    return None

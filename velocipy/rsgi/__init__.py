@@ -1,0 +1,55 @@
+"""RSGI: the translation between granian's RSGI interface and the core.
+
+Read ``design/rsgi.md`` before changing anything here: several granian calls kill the worker
+process when misused (a status outside 100-999, accept twice, a close code before accept).
+The core never makes those calls possible: statuses are checked in the app, ``accept`` and
+``close`` go through the WebSocket state machine, and a handshake is only refused with 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from velocipy.rsgi.http import RSGIRequest, send_response
+from velocipy.rsgi.websocket import RSGIWebSocket
+
+if TYPE_CHECKING:
+    from velocipy.application import Application
+
+__all__ = ["RSGIEntrypoint"]
+
+logger = logging.getLogger("velocipy")
+
+
+class RSGIEntrypoint:
+    """Makes an :class:`~velocipy.application.Application` an RSGI application."""
+
+    async def __rsgi__(self: Application, scope: Any, protocol: Any) -> None:  # type: ignore[misc]
+        if scope.proto == "http":
+            request = RSGIRequest(self, scope, protocol)
+            await send_response(await self.handle_http(request), protocol)
+        else:
+            await self.handle_websocket(RSGIWebSocket(self, scope, protocol))
+
+    def __rsgi_init__(self: Application, loop: asyncio.AbstractEventLoop) -> None:  # type: ignore[misc]
+        """Granian calls this synchronously in each worker before serving (loop not running)."""
+        if loop.is_running():  # the embedded server calls it from inside its loop
+            loop.create_task(self.startup())
+            return
+        try:
+            loop.run_until_complete(self.startup())
+        except BaseException:
+            logger.exception("Application startup failed")
+            raise
+
+    def __rsgi_del__(self: Application, loop: asyncio.AbstractEventLoop) -> None:  # type: ignore[misc]
+        """Granian calls this synchronously in each worker after shutdown (loop stopped)."""
+        if loop.is_running():
+            loop.create_task(self.shutdown())
+            return
+        try:
+            loop.run_until_complete(self.shutdown())
+        except BaseException:
+            logger.exception("Application shutdown failed")

@@ -1,0 +1,98 @@
+"""RSGI HTTP: the body from the protocol object, the response through ``response_*``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from velocipy.datastructures import Address, Headers
+from velocipy.exceptions import ClientDisconnect
+from velocipy.requests import Request
+from velocipy.responses import FileResponse, Response, StreamingResponse
+
+if TYPE_CHECKING:
+    from velocipy.application import Application
+
+logger = logging.getLogger("velocipy")
+
+
+def parse_address(text: str) -> Address | None:
+    """granian gives ``"host:port"`` or ``"[v6]:port"``; a Unix socket has no port."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return Address(host.strip("[]"), int(port))
+
+
+def read_headers(scope: Any) -> Headers:
+    """granian's headers as ours; HTTP/2's ``:authority`` stands in for the missing Host."""
+    items: list[tuple[str, str]] = list(scope.headers.items())
+    authority = scope.authority
+    if authority and "host" not in scope.headers:
+        items.append(("host", authority))
+    return Headers._from_lowercase(items)
+
+
+class RSGIRequest(Request):
+    __slots__ = ("_protocol", "_scope")
+
+    def __init__(self, app: Application, scope: Any, protocol: Any) -> None:
+        super().__init__(app, scope.method, scope.path)
+        self._scope = scope
+        self._protocol = protocol
+
+    def _read_headers(self) -> Headers:
+        return read_headers(self._scope)
+
+    def _read_query_string(self) -> str:
+        return self._scope.query_string  # type: ignore[no-any-return]
+
+    def _read_client(self) -> Address | None:
+        return parse_address(self._scope.client)
+
+    def _read_scheme_and_server(self) -> tuple[str, Address | None]:
+        return self._scope.scheme, parse_address(self._scope.server)
+
+    async def _receive_chunks(self) -> AsyncIterator[bytes]:
+        try:
+            if "content-length" in self._scope.headers:
+                yield await self._protocol()  # declared size already checked: one read
+                return
+            async for chunk in self._protocol:
+                yield chunk
+        except RuntimeError as exc:  # granian's RSGIProtocolClosed: the client left
+            raise ClientDisconnect() from exc
+
+
+async def send_response(response: Response, protocol: Any) -> None:
+    """Emit a neutral response with the matching ``response_*`` call (exactly one)."""
+    if response.kind == "bytes":
+        protocol.response_bytes(response.status_code, response.raw_headers, response.body)
+    elif isinstance(response, FileResponse):
+        headers = [*response.raw_headers, ("content-length", str(response.size))]
+        protocol.response_file(response.status_code, headers, response.path)
+    elif isinstance(response, StreamingResponse):
+        await _send_stream(response, protocol)
+
+
+async def _send_stream(response: StreamingResponse, protocol: Any) -> None:
+    # The response ends when granian's transport object is released, so no reference to it
+    # may outlive this function: not in a traceback, not in a variable.
+    transport = protocol.response_stream(response.status_code, response.raw_headers)
+    chunks = response.chunks()
+    failure: str | None = None
+    try:
+        async for chunk in chunks:
+            if chunk:
+                await transport.send_bytes(chunk)
+    except RuntimeError:  # RSGIProtocolClosed: the client went away
+        logger.debug("client disconnected during a streamed response")
+    except Exception as exc:
+        failure = f"{type(exc).__name__}: {exc}"
+    finally:
+        del transport
+        await chunks.aclose()  # type: ignore[attr-defined]
+    if failure is not None:
+        # RSGI cannot abort a stream: the client sees a short body that ended normally.
+        logger.error("streamed response failed after it started (body truncated): %s", failure)

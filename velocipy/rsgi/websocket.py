@@ -1,0 +1,94 @@
+"""RSGI WebSocket: granian's transport behind the neutral WebSocket state machine."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from velocipy.datastructures import Address, Headers
+from velocipy.exceptions import WebSocketDisconnect
+from velocipy.rsgi.http import parse_address, read_headers
+from velocipy.websockets import WebSocket
+
+if TYPE_CHECKING:
+    from velocipy.application import Application
+
+logger = logging.getLogger("velocipy")
+
+NO_STATUS = 1005  # the client closed; RSGI does not say with which code
+CONNECTION_LOST = 1006
+
+_warned: set[str] = set()
+
+
+def warn_once(key: str, message: str) -> None:
+    """Log a limitation of the RSGI protocol once per process."""
+    if key not in _warned:
+        _warned.add(key)
+        logger.warning(message)
+
+
+class RSGIWebSocket(WebSocket):
+    __slots__ = ("_protocol", "_scope", "_transport")
+
+    negotiates_subprotocols = False
+
+    def __init__(self, app: Application, scope: Any, protocol: Any) -> None:
+        super().__init__(app, scope.path)
+        self._scope = scope
+        self._protocol = protocol
+        self._transport: Any = None
+
+    def _read_headers(self) -> Headers:
+        return read_headers(self._scope)
+
+    def _read_query_string(self) -> str:
+        return self._scope.query_string  # type: ignore[no-any-return]
+
+    def _read_client(self) -> Address | None:
+        return parse_address(self._scope.client)
+
+    def _read_scheme_and_server(self) -> tuple[str, Address | None]:
+        scheme = "wss" if self._scope.scheme == "https" else "ws"
+        return scheme, parse_address(self._scope.server)
+
+    async def _transport_accept(self, subprotocol: str | None) -> None:
+        if subprotocol is not None:
+            warn_once(
+                "subprotocol",
+                "RSGI cannot negotiate WebSocket subprotocols: accept(subprotocol=...) is "
+                "ignored and no Sec-WebSocket-Protocol is sent (browsers that offered one "
+                "fail the handshake). Serve the app over ASGI to use subprotocols.",
+            )
+        self._transport = await self._protocol.accept()
+
+    async def _transport_receive(self) -> str | bytes:
+        try:
+            message = await self._transport.receive()
+        except RuntimeError:  # RSGIProtocolClosed: the connection dropped
+            raise WebSocketDisconnect(CONNECTION_LOST) from None
+        if message.kind == 0:
+            raise WebSocketDisconnect(NO_STATUS)
+        return message.data  # type: ignore[no-any-return]
+
+    async def _transport_send(self, data: str | bytes) -> None:
+        try:
+            if isinstance(data, str):
+                await self._transport.send_str(data)
+            else:
+                await self._transport.send_bytes(data)
+        except RuntimeError:
+            raise WebSocketDisconnect(CONNECTION_LOST) from None
+
+    async def _transport_close(self, code: int, reason: str) -> None:
+        if code != 1000 or reason:
+            warn_once(
+                "close-code",
+                "RSGI cannot send WebSocket close codes or reasons: clients see 1005 (no "
+                f"status) instead of {code}. Serve the app over ASGI to send close codes.",
+            )
+        self._transport = None
+        self._protocol.close(None)
+
+    async def _transport_reject(self, status: int) -> None:
+        self._protocol.close(status)  # before accept: an HTTP status, never a close code
