@@ -111,7 +111,7 @@ class Headers(_MultiMapping):
 
 
 class QueryParams(_MultiMapping):
-    """Query string parameters: ``?tag=a&tag=b`` gives ``params["tag"] == "a"`` and both in ``get_list``."""
+    """Query parameters: for ``?tag=a&tag=b``, ``params["tag"]`` is "a"; ``get_list`` has both."""
 
     __slots__ = ()
 

@@ -195,7 +195,7 @@ class Request(Connection):
         return body
 
     async def json(self) -> Any:
-        """The body parsed with the app's JSON adapter; 400 with a clear message if it is not JSON."""
+        """The body parsed with the app's JSON adapter; 400 with a clear message if not JSON."""
         if self._json is _UNSET:
             body = await self.body()
             try:

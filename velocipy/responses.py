@@ -154,6 +154,8 @@ class JSONResponse(Response):
     __slots__ = ("content",)
     media_type = "application/json"
 
+    body: bytes | None  # type: ignore[assignment]  # None until the app renders it
+
     def __init__(
         self,
         content: Any = None,
@@ -163,7 +165,7 @@ class JSONResponse(Response):
     ) -> None:
         self.content = content
         super().__init__(None, status_code, headers, media_type)
-        self.body = None  # type: ignore[assignment]  # rendered by render_json()
+        self.body = None
 
     def render_json(self, encode: Callable[[Any], bytes]) -> None:
         """Encode ``content`` into ``body`` (the app calls this once, before sending)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from velocipy.exceptions import WebSocketDisconnect, WebSocketStateError
 from velocipy.json import JSONDecodeError
@@ -41,16 +41,16 @@ _SENDABLE = (
 
 
 class WebSocket(Connection):
-    """A WebSocket connection; protocol adapters subclass it and implement the ``_transport_*`` hooks."""
+    """A WebSocket connection; adapters subclass it and implement the ``_transport_*`` hooks."""
 
-    __slots__ = ("_accepted", "_disconnect", "_receiving", "state", "subprotocol")
+    __slots__ = ("_accepted", "_disconnect", "_receiving", "connection_state", "subprotocol")
 
     #: False where the server cannot send ``Sec-WebSocket-Protocol`` (RSGI).
     negotiates_subprotocols: bool = True
 
     def __init__(self, app: Application, path: str) -> None:
         super().__init__(app, path)
-        self.state = WebSocketState.CONNECTING
+        self.connection_state = WebSocketState.CONNECTING
         self.subprotocol: str | None = None
         self._receiving = False
         self._accepted = False
@@ -90,28 +90,28 @@ class WebSocket(Connection):
 
     @property
     def closed(self) -> bool:
-        return self.state is WebSocketState.CLOSED
+        return self.connection_state is WebSocketState.CLOSED
 
     # --- handshake ------------------------------------------------------------------------
     async def accept(self, subprotocol: str | None = None) -> None:
         """Accept the handshake, optionally choosing one of the client's subprotocols."""
-        if self.state is not WebSocketState.CONNECTING:
+        if self.connection_state is not WebSocketState.CONNECTING:
             raise WebSocketStateError(
                 "accept() was already called on this WebSocket"
-                if self.state is WebSocketState.CONNECTED
+                if self.connection_state is WebSocketState.CONNECTED
                 else "cannot accept(): this WebSocket is closed"
             )
         if subprotocol is not None and subprotocol not in self.offered_subprotocols():
             subprotocol = None  # not offered: answering with it would fail the client's handshake
         await self._transport_accept(subprotocol)
         self.subprotocol = subprotocol if self.negotiates_subprotocols else None
-        self.state = WebSocketState.CONNECTED
+        self.connection_state = WebSocketState.CONNECTED
         self._accepted = True
 
     # --- receiving ------------------------------------------------------------------------
     async def receive(self) -> str | bytes:
         """The next message, text as ``str`` and binary as ``bytes``."""
-        if self.state is not WebSocketState.CONNECTED:
+        if self.connection_state is not WebSocketState.CONNECTED:
             self._raise_not_connected("receive")
         if self._receiving:
             raise WebSocketStateError(
@@ -176,7 +176,7 @@ class WebSocket(Connection):
 
     # --- sending --------------------------------------------------------------------------
     async def send(self, data: str | bytes) -> None:
-        if self.state is not WebSocketState.CONNECTED:
+        if self.connection_state is not WebSocketState.CONNECTED:
             self._raise_not_connected("send")
         try:
             await self._transport_send(data)
@@ -204,10 +204,10 @@ class WebSocket(Connection):
 
         Closing a socket that is already closed does nothing, so cleanup code can always call it.
         """
-        if self.state is WebSocketState.CLOSED:
+        if self.connection_state is WebSocketState.CLOSED:
             return
-        if self.state is WebSocketState.CONNECTING:
-            self.state = WebSocketState.CLOSED
+        if self.connection_state is WebSocketState.CONNECTING:
+            self.connection_state = WebSocketState.CLOSED
             await self._transport_reject(403)
             return
         if code not in _SENDABLE:
@@ -217,10 +217,10 @@ class WebSocket(Connection):
         reason = reason or ""
         if len(reason.encode("utf-8")) > 123:
             raise ValueError("a close reason must fit in 123 bytes of UTF-8")
-        self.state = WebSocketState.CLOSED
+        self.connection_state = WebSocketState.CLOSED
         await self._transport_close(code, reason)
 
-    async def _fail(self, code: int, reason: str) -> Any:
+    async def _fail(self, code: int, reason: str) -> NoReturn:
         """Close for a protocol-level problem and end the handler's loop."""
         await self.close(code, reason)
         disconnect = WebSocketDisconnect(code, reason)
@@ -228,18 +228,18 @@ class WebSocket(Connection):
         raise disconnect
 
     def _mark_disconnected(self, exc: WebSocketDisconnect) -> None:
-        self.state = WebSocketState.CLOSED
+        self.connection_state = WebSocketState.CLOSED
         self._disconnect = exc
 
-    def _raise_not_connected(self, action: str) -> Any:
-        if self.state is WebSocketState.CONNECTING:
+    def _raise_not_connected(self, action: str) -> NoReturn:
+        if self.connection_state is WebSocketState.CONNECTING:
             raise WebSocketStateError(f"cannot {action}() before accept(): await ws.accept() first")
         if self._disconnect is not None:
             raise WebSocketDisconnect(self._disconnect.code, self._disconnect.reason)
         raise WebSocketStateError(f"cannot {action}(): this WebSocket is closed")
 
     def __repr__(self) -> str:
-        return f"<WebSocket {self.path} {self.state.value}>"
+        return f"<WebSocket {self.path} {self.connection_state.value}>"
 
 
 def _size(data: str | bytes) -> int:

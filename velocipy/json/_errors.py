@@ -53,7 +53,7 @@ def strict_stdlib_loads(data: bytes | str) -> Any:
         raise
     except RecursionError:
         raise JSONDecodeError("nesting too deep") from None
-    except UnicodeError as exc:
+    except UnicodeDecodeError as exc:
         raise JSONDecodeError(f"invalid text: {exc.reason}") from None
     except ValueError as exc:
         raise JSONDecodeError(str(exc).split(":", 1)[0]) from None

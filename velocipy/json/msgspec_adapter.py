@@ -31,5 +31,5 @@ class MsgspecAdapter:
             raise JSONDecodeError(str(exc)) from None
         except RecursionError:
             raise JSONDecodeError("nesting too deep") from None
-        except UnicodeError as exc:
+        except UnicodeDecodeError as exc:
             raise JSONDecodeError(f"invalid text: {exc.reason}") from None
