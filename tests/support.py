@@ -76,7 +76,9 @@ def http_request(
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return HTTPResult(
-                response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+                response.status,
+                {k.lower(): v for k, v in response.headers.items()},
+                response.read(),
             )
     except urllib.error.HTTPError as exc:
         body = exc.read()
@@ -125,8 +127,10 @@ class ServerProcess:
     def wait_ready(self, timeout: float = 20.0) -> None:
         assert self.process is not None
         ready = wait_until(
-            lambda: self.process is not None
-            and (self.process.poll() is not None or port_is_open(self.port)),
+            lambda: (
+                self.process is not None
+                and (self.process.poll() is not None or port_is_open(self.port))
+            ),
             timeout,
         )
         if self.process.poll() is not None or not ready:
@@ -183,11 +187,27 @@ def server_argv(kind: str, target: str, port: int) -> list[str]:
     """The command line that serves ``target`` ("module:attr") with one of ``SERVERS``."""
     if kind == "uvicorn":
         return [
-            executable("uvicorn"), target, "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "info",
+            executable("uvicorn"),
+            target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "info",
         ]
     interface = {"granian-rsgi": "rsgi", "granian-asgi": "asgi"}[kind]
     return [
-        executable("granian"), target, "--interface", interface, "--host", "127.0.0.1",
-        "--port", str(port), "--workers", "1", "--log-level", "info",
+        executable("granian"),
+        target,
+        "--interface",
+        interface,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--log-level",
+        "info",
     ]

@@ -190,15 +190,16 @@ class Application(RouteDecorators):
     # --- HTTP dispatch --------------------------------------------------------------------
     async def _dispatch_http(self, request: Request) -> Response:
         try:
-            found = self._http.match(request.path)
-            if found is None:
-                raise HTTPException(404)
-            entry, values = found
+            entry = self._http.static.get(request.path)  # PERF: static paths skip the tree
+            if entry is None:
+                found = self._http.match(request.path)
+                if found is None:
+                    raise HTTPException(404)
+                entry, values = found
+                request.path_params = entry.pattern.convert(values)
             endpoint = entry.endpoints.get(request.method)
             if endpoint is None:
                 raise HTTPException(405, headers={"allow": entry.allow})
-            if values:
-                request.path_params = entry.pattern.convert(values)
             if request.method in _BODY_METHODS:
                 request.check_declared_length()
             response = await endpoint(request)

@@ -103,12 +103,7 @@ def compile_endpoint(
 ) -> tuple[Endpoint, PathPattern]:
     """Build the per-request callable for ``handler``; also return the pattern typed by it."""
     signature = inspect.signature(handler)
-    try:
-        hints = typing.get_type_hints(handler, include_extras=True)
-    except (NameError, TypeError) as exc:
-        raise TypeError(
-            f"cannot read the annotations of handler {handler.__qualname__}: {exc}"
-        ) from exc
+    hints = parameter_hints(handler)
     path_names = {p.name for p in pattern.params}
     pattern = pattern.with_converters(
         {n: _unwrap_optional(_split_annotated(hints[n])[0])[0] for n in path_names if n in hints}
@@ -160,6 +155,16 @@ def compile_endpoint(
 
         return endpoint_with_request, pattern
 
+    takes_only_path_params = all(
+        extract.__name__ == "extract_path_param" for _, extract in extractors
+    ) and {name for name, _ in extractors} == {p.name for p in pattern.params}
+    if takes_only_path_params and not body_extractors:
+
+        async def endpoint_with_path_params(request: Request) -> Response:
+            return make_response(await call(**request.path_params))
+
+        return endpoint_with_path_params, pattern
+
     body = body_extractors[0] if body_extractors else None
 
     async def endpoint(request: Request) -> Response:
@@ -172,6 +177,33 @@ def compile_endpoint(
         return make_response(await call(**kwargs))
 
     return endpoint, pattern
+
+
+class _AnnotationsOf:
+    """What ``typing.get_type_hints`` needs to resolve a function's parameter annotations only."""
+
+    def __init__(self, annotations: dict[str, Any], globalns: dict[str, Any]) -> None:
+        self.__annotations__ = annotations
+        self.__globals__ = globalns
+
+
+def parameter_hints(handler: Callable[..., Any]) -> dict[str, Any]:
+    """Resolved parameter annotations (the return annotation is never needed, so never read)."""
+    target = inspect.unwrap(handler)
+    annotations = {
+        name: value
+        for name, value in getattr(target, "__annotations__", {}).items()
+        if name != "return"
+    }
+    try:
+        return typing.get_type_hints(
+            _AnnotationsOf(annotations, getattr(target, "__globals__", {})), include_extras=True
+        )
+    except NameError as exc:
+        raise TypeError(
+            f"cannot resolve a parameter annotation of {handler.__qualname__}: {exc}; "
+            "import that name at module level"
+        ) from None
 
 
 def _in_thread(handler: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
@@ -189,10 +221,10 @@ def _take_request(request: Request, errors: list[dict[str, Any]]) -> Request:
 
 
 def _path_extractor(name: str) -> Extractor:
-    def extract(request: Request, errors: list[dict[str, Any]]) -> Any:
+    def extract_path_param(request: Request, errors: list[dict[str, Any]]) -> Any:
         return request.path_params[name]
 
-    return extract
+    return extract_path_param
 
 
 def _scalar_extractor(

@@ -25,32 +25,35 @@ _VALID_HOST = re.compile(r"^(?:[A-Za-z0-9.\-_~]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}
 
 
 class Connection:
-    """What HTTP requests and WebSockets have in common."""
+    """What HTTP requests and WebSockets have in common.
+
+    PERF: lazily computed attributes are slots left unset until first use (reading one raises
+    ``AttributeError``, caught once), so creating a connection costs a few assignments.
+    """
 
     __slots__ = (
         "_cookies",
         "_headers",
+        "_path_params",
         "_query_params",
         "_query_string",
         "_state",
         "app",
         "path",
-        "path_params",
     )
 
     app: Application
     path: str
-    path_params: dict[str, Any]
+    _cookies: dict[str, str]
+    _headers: Headers
+    _path_params: dict[str, Any]
+    _query_params: QueryParams
+    _query_string: str
+    _state: State
 
     def __init__(self, app: Application, path: str) -> None:
         self.app = app
         self.path = path
-        self.path_params = {}
-        self._headers: Headers | None = None
-        self._query_string: str | None = None
-        self._query_params: QueryParams | None = None
-        self._cookies: dict[str, str] | None = None
-        self._state: State | None = None
 
     # --- hooks the protocol adapters implement -------------------------------------------
     def _read_headers(self) -> Headers:
@@ -67,12 +70,27 @@ class Connection:
 
     # --- the neutral API ------------------------------------------------------------------
     @property
+    def path_params(self) -> dict[str, Any]:
+        """Path parameters, converted (``{"item_id": 3}`` for ``/items/{item_id:int}``)."""
+        try:
+            return self._path_params
+        except AttributeError:
+            params: dict[str, Any] = {}
+            self._path_params = params
+            return params
+
+    @path_params.setter
+    def path_params(self, params: dict[str, Any]) -> None:
+        self._path_params = params
+
+    @property
     def headers(self) -> Headers:
         """Request headers; names answer case-insensitively, ``get_list`` gives repeats."""
-        headers = self._headers
-        if headers is None:
+        try:
+            return self._headers
+        except AttributeError:
             headers = self._headers = self._read_headers()
-        return headers
+            return headers
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """The first value of header ``name`` (any case), or ``default``."""
@@ -81,24 +99,27 @@ class Connection:
     @property
     def query_string(self) -> str:
         """The raw query string, still percent-encoded, without the ``?``."""
-        query = self._query_string
-        if query is None:
+        try:
+            return self._query_string
+        except AttributeError:
             query = self._query_string = self._read_query_string()
-        return query
+            return query
 
     @property
     def query_params(self) -> QueryParams:
-        params = self._query_params
-        if params is None:
+        try:
+            return self._query_params
+        except AttributeError:
             params = self._query_params = QueryParams(self.query_string)
-        return params
+            return params
 
     @property
     def cookies(self) -> dict[str, str]:
-        cookies = self._cookies
-        if cookies is None:
+        try:
+            return self._cookies
+        except AttributeError:
             cookies = self._cookies = parse_cookies(self.headers.get_list("cookie"))
-        return cookies
+            return cookies
 
     @property
     def client(self) -> Address | None:
@@ -115,10 +136,11 @@ class Connection:
     @property
     def state(self) -> State:
         """Per-connection values that middleware and handlers share."""
-        state = self._state
-        if state is None:
+        try:
+            return self._state
+        except AttributeError:
             state = self._state = State()
-        return state
+            return state
 
 
 def _host_and_port(host_header: str | None, server: Address | None) -> tuple[str, int | None]:
@@ -139,13 +161,14 @@ class Request(Connection):
     __slots__ = ("_body", "_json", "_stream_consumed", "method")
 
     method: str
+    _body: bytes
+    _json: Any
+    _stream_consumed: bool
 
     def __init__(self, app: Application, method: str, path: str) -> None:
-        super().__init__(app, path)
+        self.app = app
         self.method = method
-        self._body: bytes | None = None
-        self._json: Any = _UNSET
-        self._stream_consumed = False
+        self.path = path
 
     def _receive_chunks(self) -> AsyncIterator[bytes]:
         """Yield the body as the server delivers it (adapters implement this)."""
@@ -168,11 +191,12 @@ class Request(Connection):
 
     async def stream(self) -> AsyncIterator[bytes]:
         """The body chunk by chunk, without keeping it; stops with 413 past ``max_body_size``."""
-        if self._body is not None:
-            if self._body:
-                yield self._body
+        body = getattr(self, "_body", None)
+        if body is not None:
+            if body:
+                yield body
             return
-        if self._stream_consumed:
+        if getattr(self, "_stream_consumed", False):
             raise RuntimeError("the request body was already consumed by stream()")
         self._stream_consumed = True
         self.check_declared_length()
@@ -188,27 +212,27 @@ class Request(Connection):
 
     async def body(self) -> bytes:
         """The whole body (read once, then cached)."""
-        body = self._body
-        if body is None:
+        try:
+            return self._body
+        except AttributeError:
             chunks = [chunk async for chunk in self.stream()]
             body = self._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        return body
+            return body
 
     async def json(self) -> Any:
         """The body parsed with the app's JSON adapter; 400 with a clear message if not JSON."""
-        if self._json is _UNSET:
+        try:
+            return self._json
+        except AttributeError:
             body = await self.body()
             try:
-                self._json = self.app.json.decode(body)
+                value = self._json = self.app.json.decode(body)
             except JSONDecodeError as exc:
                 raise invalid_json_error(exc) from None
-        return self._json
+            return value
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"
-
-
-_UNSET: Any = object()
 
 
 def invalid_json_error(exc: JSONDecodeError) -> RequestValidationError:

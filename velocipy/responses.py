@@ -119,18 +119,33 @@ class Response:
         return f"<{type(self).__name__} {self.status_code}>"
 
 
-def _build_headers(headers: HeadersInput, media_type: str | None) -> list[tuple[str, str]]:
-    raw: list[tuple[str, str]] = []
-    if headers:
-        pairs = headers.items() if isinstance(headers, Mapping) else headers
-        for name, value in pairs:
-            name = name.lower()
-            check_header(name, value)
-            raw.append((name, value))
-    if media_type is not None and not any(name == "content-type" for name, _ in raw):
+_CONTENT_TYPE_HEADERS: dict[str, tuple[str, str]] = {}
+
+
+def _content_type_header(media_type: str) -> tuple[str, str]:
+    """``("content-type", value)`` for a media type, text types with a UTF-8 charset (cached)."""
+    header = _CONTENT_TYPE_HEADERS.get(media_type)
+    if header is None:
+        value = media_type
         if media_type.startswith("text/") and "charset=" not in media_type:
-            media_type += "; charset=utf-8"
-        raw.insert(0, ("content-type", media_type))
+            value += "; charset=utf-8"
+        header = ("content-type", value)
+        if len(_CONTENT_TYPE_HEADERS) < 128:
+            _CONTENT_TYPE_HEADERS[media_type] = header
+    return header
+
+
+def _build_headers(headers: HeadersInput, media_type: str | None) -> list[tuple[str, str]]:
+    if not headers:  # PERF: the common case is one cached tuple
+        return [_content_type_header(media_type)] if media_type is not None else []
+    raw: list[tuple[str, str]] = []
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    for name, value in pairs:
+        name = name.lower()
+        check_header(name, value)
+        raw.append((name, value))
+    if media_type is not None and not any(name == "content-type" for name, _ in raw):
+        raw.insert(0, _content_type_header(media_type))
     return raw
 
 

@@ -31,13 +31,14 @@ class Converter(NamedTuple):
     error_type: str
 
 
-_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 
 
 def _to_int(text: str) -> int:
-    if not _WHOLE_NUMBER.fullmatch(text):
+    digits = text[1:] if text.startswith("-") else text
+    # int() alone would also take "1_0", " 1" and non-ASCII digits.
+    if not (digits.isascii() and digits.isdigit()):
         raise ValueError(f"'{text}' is not a whole number")
     return int(text)
 
@@ -164,6 +165,13 @@ class PathPattern:
 
     def convert(self, values: Sequence[str]) -> dict[str, Any]:
         """Convert matched text values; a 422 names every parameter that does not fit."""
+        try:
+            return {
+                spec.name: spec.converter.convert(text)
+                for spec, text in zip(self.params, values, strict=True)
+            }
+        except ValueError:
+            pass
         converted: dict[str, Any] = {}
         errors: list[dict[str, Any]] = []
         for spec, text in zip(self.params, values, strict=True):
@@ -240,7 +248,7 @@ class RouteTable(Generic[E]):
     """Maps a path to the entry registered for it, plus the raw parameter values."""
 
     def __init__(self) -> None:
-        self._static: dict[str, RouteEntry[E]] = {}
+        self.static: dict[str, RouteEntry[E]] = {}
         self._root: _Node[E] = _Node()
         self._by_shape: dict[str, RouteEntry[E]] = {}
 
@@ -258,7 +266,7 @@ class RouteTable(Generic[E]):
         entry: RouteEntry[E] = RouteEntry(pattern)
         self._by_shape[pattern.shape] = entry
         if pattern.is_static:
-            self._static[pattern.template] = entry
+            self.static[pattern.template] = entry
         else:
             self._insert(entry)
         return entry
@@ -279,11 +287,31 @@ class RouteTable(Generic[E]):
 
     def match(self, path: str) -> tuple[RouteEntry[E], list[str]] | None:
         """Find the entry for ``path``: static segments win over parameters, then catch-alls."""
-        entry = self._static.get(path)
+        entry = self.static.get(path)
         if entry is not None:
             return entry, []
+        segments = path[1:].split("/")
         values: list[str] = []
-        found = _walk(self._root, path[1:].split("/"), 0, values)
+        # PERF: follow the preferred branch (static, then parameter, then catch-all) without
+        # recursion; only when that dead-ends does the full backtracking walk run.
+        node: _Node[E] | None = self._root
+        for index, segment in enumerate(segments):
+            assert node is not None
+            child = node.static.get(segment)
+            if child is None and segment and node.param is not None:
+                values.append(segment)
+                child = node.param
+            if child is None:
+                if node.catch_all is not None:
+                    values.append("/".join(segments[index:]))
+                    return node.catch_all, values
+                break
+            node = child
+        else:
+            if node is not None and node.entry is not None:
+                return node.entry, values
+        values = []
+        found = _walk(self._root, segments, 0, values)
         if found is None:
             return None
         return found, values

@@ -21,7 +21,10 @@ class ASGIRequest(Request):
     __slots__ = ("_receive", "_scope")
 
     def __init__(self, app: Application, scope: dict[str, Any], receive: Any) -> None:
-        super().__init__(app, scope["method"], scope["path"])
+        # PERF: assigned here rather than through Request.__init__ (one frame less per request).
+        self.app = app
+        self.method = scope["method"]
+        self.path = scope["path"]
         self._scope = scope
         self._receive = receive
 
@@ -55,8 +58,20 @@ class ASGIRequest(Request):
                 return
 
 
+_ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+
 def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
-    return [(name.encode("latin-1"), value.encode()) for name, value in response.raw_headers]
+    """Headers as ASGI bytes; content types repeat, so their encoded form is cached."""
+    encoded = []
+    for pair in response.raw_headers:
+        cached = _ENCODED.get(pair)
+        if cached is None:
+            cached = (pair[0].encode("latin-1"), pair[1].encode())
+            if pair[0] == "content-type" and len(_ENCODED) < 256:
+                _ENCODED[pair] = cached
+        encoded.append(cached)
+    return encoded
 
 
 async def send_response(response: Response, request: ASGIRequest, send: Any) -> None:

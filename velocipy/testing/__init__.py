@@ -1,0 +1,38 @@
+"""Test VelociPy apps (or any ASGI/RSGI app) in process: ``TestClient`` and its errors.
+
+This package imports only the standard library and msgspec, so app authors can use it in their
+own test suites without installing servers.
+"""
+
+from .client import TestClient, TestResponse
+from .errors import (
+    ASGIProtocolViolation,
+    ClientDisconnected,
+    IncompleteResponse,
+    LifespanError,
+    RSGIProtocolClosed,
+    RSGIProtocolError,
+    StreamNotReleased,
+    WebSocketClosed,
+    WebSocketDenied,
+    WorkerCrash,
+)
+from .messages import Headers
+from .websocket import WebSocketTestSession
+
+__all__ = [
+    "ASGIProtocolViolation",
+    "ClientDisconnected",
+    "Headers",
+    "IncompleteResponse",
+    "LifespanError",
+    "RSGIProtocolClosed",
+    "RSGIProtocolError",
+    "StreamNotReleased",
+    "TestClient",
+    "TestResponse",
+    "WebSocketClosed",
+    "WebSocketDenied",
+    "WebSocketTestSession",
+    "WorkerCrash",
+]

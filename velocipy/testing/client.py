@@ -1,0 +1,354 @@
+"""``TestClient``: call an app in process through its real ASGI or RSGI entry points."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http
+import http.cookies
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import Any, Literal, Protocol
+from urllib.parse import quote, unquote, urlencode, urlsplit
+
+import msgspec
+
+from .asgi import ASGIDriver
+from .loop import LoopThread
+from .messages import Finished, Headers, RequestSpec, ResponseData
+from .rsgi import RSGIDriver
+from .websocket import WebSocketChannel, WebSocketTestSession, serve_websocket
+
+Interface = Literal["asgi", "rsgi"]
+HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
+ParamValue = str | int | float | bool | None
+Params = Mapping[str, ParamValue | Iterable[ParamValue]] | Iterable[tuple[str, ParamValue]] | None
+
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
+_QUERY_SAFE = "/?%:@!$&'()*+,;=-._~"
+
+
+class Driver(Protocol):
+    """What ASGIDriver and RSGIDriver have in common."""
+
+    def start(self, loop: LoopThread, timeout: float) -> None: ...
+    def stop(self, loop: LoopThread, timeout: float) -> None: ...
+    async def http(self, request: RequestSpec) -> ResponseData: ...
+    async def websocket(self, request: RequestSpec, channel: WebSocketChannel) -> Finished: ...
+
+
+class TestResponse:
+    """What the client received: status, headers (case-insensitive, multi-value) and body."""
+
+    __test__ = False
+
+    def __init__(self, data: ResponseData, method: str, url: str) -> None:
+        self.status_code = data.status
+        self.headers = Headers(data.headers)
+        self.content = data.body
+        self.method = method
+        self.url = url
+
+    @property
+    def reason_phrase(self) -> str:
+        try:
+            return http.HTTPStatus(self.status_code).phrase
+        except ValueError:
+            return ""
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def charset(self) -> str:
+        content_type = self.headers.get("content-type", "")
+        for param in content_type.split(";")[1:]:
+            name, _, value = param.strip().partition("=")
+            if name.lower() == "charset" and value:
+                return value.strip('"')
+        return "utf-8"
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.charset, errors="replace")
+
+    def json(self) -> Any:
+        return msgspec.json.decode(self.content)
+
+    def __repr__(self) -> str:
+        return f"<TestResponse [{self.status_code}] {self.method} {self.url}>"
+
+
+def _header_pairs(headers: HeaderInput) -> list[tuple[str, str]]:
+    if headers is None:
+        return []
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return [(str(name).lower(), str(value)) for name, value in items]
+
+
+def _param_pairs(params: Params) -> list[tuple[str, str]]:
+    if params is None:
+        return []
+    items = params.items() if isinstance(params, Mapping) else params
+    pairs = []
+    for name, value in items:
+        values = value if isinstance(value, list | tuple) else [value]
+        for item in values:
+            if item is None:
+                continue
+            text = ("true" if item else "false") if isinstance(item, bool) else str(item)
+            pairs.append((name, text))
+    return pairs
+
+
+def _body_chunks(content: Any, chunk_size: int) -> tuple[list[bytes], bool]:
+    """Split ``content`` into wire chunks; say whether its length was known up front."""
+    if content is None:
+        return [], True
+    if isinstance(content, str):
+        content = content.encode()
+    if isinstance(content, bytes | bytearray | memoryview):
+        data = bytes(content)
+        return [data[i : i + chunk_size] for i in range(0, len(data), chunk_size)], True
+    chunks = [c.encode() if isinstance(c, str) else bytes(c) for c in content]
+    return [c for c in chunks if c], False
+
+
+class TestClient:
+    """Drive ``app`` in process over ASGI (like uvicorn) or RSGI (like granian 2.8.7).
+
+    Without ``with``, each call runs on a fresh event loop and lifespan does not run. Inside
+    ``with``, one loop serves every call and lifespan runs on enter (startup) and exit
+    (shutdown). An exception escaping the app is re-raised in the test when
+    ``raise_server_exceptions`` is true; otherwise the client gets what the real server sends.
+    A call that would kill a granian worker always raises ``WorkerCrash``.
+    """
+
+    __test__ = False
+
+    def __init__(
+        self,
+        app: Any,
+        interface: Interface = "asgi",
+        base_url: str = "http://testserver",
+        *,
+        raise_server_exceptions: bool = True,
+        timeout: float = 10.0,
+        chunk_size: int = 64 * 1024,
+        headers: HeaderInput = None,
+        cookies: Mapping[str, str] | None = None,
+        client_address: tuple[str, int] = ("127.0.0.1", 50000),
+    ) -> None:
+        if interface not in ("asgi", "rsgi"):
+            raise ValueError(f"interface must be 'asgi' or 'rsgi', not {interface!r}")
+        self.app = app
+        self.interface = interface
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.chunk_size = chunk_size
+        self.headers = _header_pairs(headers)
+        self.cookies: dict[str, str] = dict(cookies or {})
+        self.client_address = client_address
+        self.raise_server_exceptions = raise_server_exceptions
+        self._driver: Driver
+        if interface == "asgi":
+            self._driver = ASGIDriver(app, raise_server_exceptions=raise_server_exceptions)
+        else:
+            self._driver = RSGIDriver(
+                app, raise_server_exceptions=raise_server_exceptions, stream_timeout=timeout / 2
+            )
+        self._loop: LoopThread | None = None
+
+    # lifespan
+
+    def __enter__(self) -> TestClient:
+        if self._loop is not None:
+            raise RuntimeError("this TestClient is already running; enter it only once")
+        loop = LoopThread()
+        try:
+            self._driver.start(loop, self.timeout)
+        except BaseException:
+            loop.close()
+            raise
+        self._loop = loop
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        try:
+            self._driver.stop(loop, self.timeout)
+        finally:
+            loop.close()
+
+    @contextlib.contextmanager
+    def _running_loop(self) -> Iterator[LoopThread]:
+        if self._loop is not None:
+            yield self._loop
+            return
+        loop = LoopThread()
+        loop.start()
+        try:
+            yield loop
+        finally:
+            loop.close()
+
+    # building requests
+
+    def _request_spec(
+        self,
+        method: str,
+        url: str,
+        params: Params,
+        headers: HeaderInput,
+        cookies: Mapping[str, str] | None,
+        body: list[bytes],
+        extra_headers: list[tuple[str, str]],
+    ) -> tuple[RequestSpec, str]:
+        base = urlsplit(self.base_url)
+        target = urlsplit(url if "://" in url else self.base_url + "/" + url.lstrip("/"))
+        scheme = "https" if target.scheme in ("https", "wss") else "http"
+        host = target.hostname or "testserver"
+        port = target.port or (443 if scheme == "https" else 80)
+        raw_path = quote(target.path or "/", safe=_PATH_SAFE)
+        query = quote(target.query, safe=_QUERY_SAFE)
+        extra_query = urlencode(_param_pairs(params))
+        query = "&".join(part for part in (query, extra_query) if part)
+        netloc = target.netloc or base.netloc
+        merged = {**self.cookies, **(cookies or {})}
+        defaults = [("host", netloc), ("user-agent", "velocipy-testclient"), ("accept", "*/*")]
+        if merged:
+            defaults.append(("cookie", "; ".join(f"{k}={v}" for k, v in merged.items())))
+        given = [*self.headers, *_header_pairs(headers)]
+        given_names = {name for name, _ in given}
+        wire = [(n, v) for n, v in [*defaults, *extra_headers] if n not in given_names] + given
+        spec = RequestSpec(
+            method=method.upper(),
+            scheme=scheme,
+            server=(host, port),
+            client=self.client_address,
+            path=unquote(raw_path),
+            raw_path=raw_path.encode("ascii"),
+            query_string=query.encode("ascii"),
+            headers=wire,
+            body=body,
+        )
+        full_url = f"{scheme}://{netloc}{raw_path}" + (f"?{query}" if query else "")
+        return spec, full_url
+
+    def _store_cookies(self, response: TestResponse) -> None:
+        for header in response.headers.get_list("set-cookie"):
+            jar: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
+            with contextlib.suppress(http.cookies.CookieError):
+                jar.load(header)
+            for name, morsel in jar.items():
+                if morsel["max-age"] in ("0", "-1") or morsel.value == "":
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+
+    # HTTP
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params = None,
+        headers: HeaderInput = None,
+        cookies: Mapping[str, str] | None = None,
+        json: Any = None,
+        content: str | bytes | Iterable[bytes] | None = None,
+        data: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> TestResponse:
+        """Send one request; ``content`` as an iterable reaches the app as separate chunks."""
+        extra: list[tuple[str, str]] = []
+        if json is not None:
+            content = msgspec.json.encode(json)
+            extra.append(("content-type", "application/json"))
+        elif data is not None:
+            content = urlencode(list(data.items()))
+            extra.append(("content-type", "application/x-www-form-urlencoded"))
+        chunks, sized = _body_chunks(content, self.chunk_size)
+        if sized and (chunks or method.upper() in ("POST", "PUT", "PATCH")):
+            extra.append(("content-length", str(sum(len(c) for c in chunks))))
+        elif not sized:
+            extra.append(("transfer-encoding", "chunked"))
+        spec, full_url = self._request_spec(method, url, params, headers, cookies, chunks, extra)
+        limit = self.timeout if timeout is None else timeout
+        with self._running_loop() as loop:
+            data_out = loop.run(self._driver.http(spec), limit, f"{spec.method} {full_url}")
+        response = TestResponse(data_out, spec.method, full_url)
+        self._store_cookies(response)
+        return response
+
+    def get(self, url: str, **kwargs: Any) -> TestResponse:
+        return self.request("GET", url, **kwargs)
+
+    def head(self, url: str, **kwargs: Any) -> TestResponse:
+        return self.request("HEAD", url, **kwargs)
+
+    def options(self, url: str, **kwargs: Any) -> TestResponse:
+        return self.request("OPTIONS", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> TestResponse:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> TestResponse:
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> TestResponse:
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> TestResponse:
+        return self.request("DELETE", url, **kwargs)
+
+    # WebSocket
+
+    def websocket_connect(
+        self,
+        path: str,
+        headers: HeaderInput = None,
+        subprotocols: Iterable[str] | None = None,
+        *,
+        params: Params = None,
+        cookies: Mapping[str, str] | None = None,
+    ) -> WebSocketTestSession:
+        """Open a WebSocket; raises WebSocketDenied when the handshake is refused."""
+        offered = list(subprotocols or [])
+        key = base64.b64encode(os.urandom(16)).decode()
+        extra = [
+            ("connection", "upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-key", key),
+            ("sec-websocket-version", "13"),
+        ]
+        if offered:
+            extra.append(("sec-websocket-protocol", ", ".join(offered)))
+        spec, _ = self._request_spec("GET", path, params, headers, cookies, [], extra)
+        spec.subprotocols = offered
+        owned = self._loop is None
+        loop = LoopThread() if owned else self._loop
+        assert loop is not None
+        if owned:
+            loop.start()
+        channel = WebSocketChannel(loop.loop)
+        driver = self._driver
+        future = loop.submit(serve_websocket(lambda: driver.websocket(spec, channel), channel))
+        return WebSocketTestSession(
+            channel,
+            future,
+            offered_subprotocols=offered,
+            timeout=self.timeout,
+            raise_server_exceptions=self.raise_server_exceptions,
+            on_finish=loop.close if owned else lambda: None,
+        )
