@@ -152,7 +152,7 @@ def litestar_app(interface: str) -> Any:
     except ImportError:
         return None
 
-    @get("/plaintext", media_type=MediaType.TEXT, sync_to_thread=False)
+    @get("/plaintext", media_type=MediaType.TEXT)
     async def plaintext() -> bytes:
         return PLAIN
 

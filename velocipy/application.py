@@ -86,21 +86,19 @@ class Application(RouteDecorators):
             handler, PathPattern.parse(path), self.json, status_code
         )
         entry = self._http.entry_for(pattern)
-        served = (
-            [*methods, "HEAD"] if "GET" in methods and "HEAD" not in entry.endpoints else methods
-        )
         for method in methods:
-            if method in entry.handlers and not (method == "HEAD" and "GET" in entry.handlers):
+            if method in entry.handlers:
                 raise ValueError(
                     f"{method} {path} is already handled by {entry.handlers[method].__qualname__}"
                 )
         self._remember_name(name or handler.__name__, pattern, handler)
-        for method in served:
-            if method == "HEAD" and "GET" not in methods and "HEAD" not in methods:
-                continue
+        for method in methods:
             entry.endpoints[method] = endpoint
             entry.handlers[method] = handler
+        if "GET" in methods and "HEAD" not in entry.handlers:
+            entry.endpoints["HEAD"] = endpoint  # HEAD is GET without the body
         entry.allow = ", ".join(sorted(entry.endpoints))
+        served = (*methods, "HEAD") if "GET" in methods and "HEAD" not in methods else methods
         self._routes.append(
             RouteInfo("http", path, tuple(served), name or handler.__name__, handler)
         )

@@ -262,6 +262,12 @@ class RouteTable(Generic[E]):
                     "they match the same paths. Use one template (same parameter names and "
                     "converters) for both."
                 )
+            if existing.pattern.params != pattern.params:
+                raise ValueError(
+                    f"route {pattern.template!r}: handlers on this path type its parameters "
+                    "differently; give the converter in the template (e.g. '{id:int}') or "
+                    "annotate the parameter the same way in every handler"
+                )
             return existing
         entry: RouteEntry[E] = RouteEntry(pattern)
         self._by_shape[pattern.shape] = entry
