@@ -218,7 +218,7 @@ class Application(RouteDecorators):
             logger.error(
                 "%s %s: handler returned status %r; a final HTTP status must be 200-999",
                 request.method,
-                request.path,
+                loggable(request.path),
                 status,
             )
             return _internal_error()
@@ -227,7 +227,9 @@ class Application(RouteDecorators):
                 response.render_json(self.json.encode)
             except (TypeError, ValueError, UnicodeError):
                 logger.exception(
-                    "%s %s: response content is not JSON-serializable", request.method, request.path
+                    "%s %s: response content is not JSON-serializable",
+                    request.method,
+                    loggable(request.path),
                 )
                 return _internal_error()
         elif isinstance(response, FileResponse):
@@ -246,7 +248,9 @@ class Application(RouteDecorators):
             return result
         if isinstance(exc, HTTPException):
             return _error_response(exc.status_code, exc.detail, exc.headers, self.json)
-        logger.error("Unhandled error in %s %s", request.method, request.path, exc_info=exc)
+        logger.error(
+            "Unhandled error in %s %s", request.method, loggable(request.path), exc_info=exc
+        )
         if self.debug:
             raise exc
         return _internal_error()
@@ -281,7 +285,7 @@ class Application(RouteDecorators):
             if isinstance(exc, HTTPException) and not websocket.accepted:
                 await self._close_quietly(websocket, 1008, "")
                 return
-            logger.error("Unhandled error in WebSocket %s", websocket.path, exc_info=exc)
+            logger.error("Unhandled error in WebSocket %s", loggable(websocket.path), exc_info=exc)
             await self._close_quietly(websocket, CLOSE_INTERNAL_ERROR, "Internal error")
             if self.debug:
                 raise
@@ -297,6 +301,13 @@ class Application(RouteDecorators):
             pass
         except ValueError:  # an unsendable code from WebSocketException: fall back to 1008
             await websocket.close(1008, reason[:100])
+
+
+def loggable(text: str) -> str:
+    """``text`` with control characters escaped, so a client cannot write escapes into logs."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def _bind_middleware(
