@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -97,7 +98,9 @@ class ServerProcess:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServerProcess:
-        self.log_path = self.log_path or self.cwd / f"server-{self.port}.log"
+        if self.log_path is None:  # never in cwd: that may be the repo or a watched project
+            log_dir = Path(tempfile.mkdtemp(prefix="velocipy-server-log-"))
+            self.log_path = log_dir / f"server-{self.port}.log"
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             list(self.argv),

@@ -54,7 +54,9 @@ class WebSocket(Connection):
         self.subprotocol: str | None = None
         self._receiving = False
         self._accepted = False
-        self._disconnect: WebSocketDisconnect | None = None
+        # (code, reason) of how the connection ended; never the exception itself, whose
+        # traceback would keep this object (and the server's transport) alive.
+        self._disconnect: tuple[int, str] | None = None
 
     # --- what an adapter implements -------------------------------------------------------
     async def _transport_accept(self, subprotocol: str | None) -> None:
@@ -223,19 +225,18 @@ class WebSocket(Connection):
     async def _fail(self, code: int, reason: str) -> NoReturn:
         """Close for a protocol-level problem and end the handler's loop."""
         await self.close(code, reason)
-        disconnect = WebSocketDisconnect(code, reason)
-        self._disconnect = disconnect
-        raise disconnect
+        self._disconnect = (code, reason)
+        raise WebSocketDisconnect(code, reason)
 
     def _mark_disconnected(self, exc: WebSocketDisconnect) -> None:
         self.connection_state = WebSocketState.CLOSED
-        self._disconnect = exc
+        self._disconnect = (exc.code, exc.reason)
 
     def _raise_not_connected(self, action: str) -> NoReturn:
         if self.connection_state is WebSocketState.CONNECTING:
             raise WebSocketStateError(f"cannot {action}() before accept(): await ws.accept() first")
         if self._disconnect is not None:
-            raise WebSocketDisconnect(self._disconnect.code, self._disconnect.reason)
+            raise WebSocketDisconnect(*self._disconnect)
         raise WebSocketStateError(f"cannot {action}(): this WebSocket is closed")
 
     def __repr__(self) -> str:

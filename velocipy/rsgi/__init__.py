@@ -31,7 +31,13 @@ class RSGIEntrypoint:
             request = RSGIRequest(self, scope, protocol)
             await send_response(await self.handle_http(request), protocol)
         else:
-            await self.handle_websocket(RSGIWebSocket(self, scope, protocol))
+            websocket = RSGIWebSocket(self, scope, protocol)
+            try:
+                await self.handle_websocket(websocket)
+            finally:
+                # granian finishes the connection when its transport is released: let go now,
+                # even if the app keeps the WebSocket object (a broadcast set, say).
+                websocket.release()
 
     def __rsgi_init__(self: Application, loop: asyncio.AbstractEventLoop) -> None:  # type: ignore[misc]
         """Granian calls this synchronously in each worker before serving (loop not running)."""

@@ -52,6 +52,10 @@ class RSGIWebSocket(WebSocket):
         scheme = "wss" if self._scope.scheme == "https" else "ws"
         return scheme, parse_address(self._scope.server)
 
+    def release(self) -> None:
+        """Drop granian's transport so the server can finish the connection."""
+        self._transport = None
+
     async def _transport_accept(self, subprotocol: str | None) -> None:
         if subprotocol is not None:
             warn_once(
