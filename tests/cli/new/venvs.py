@@ -1,0 +1,100 @@
+"""A fresh virtualenv and the projects generated into it, for the slow `velocipy new` tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.support import server_argv
+
+INSTALL_TIMEOUT = 300.0  # a fresh CI machine downloads the dependencies once
+COMMAND_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True)
+class Virtualenv:
+    """A virtualenv made with ``python -m venv``, run with an environment that points at it."""
+
+    root: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.root / "bin"
+
+    def script(self, name: str) -> str:
+        return str(self.bin / name)
+
+    def env(self) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")
+        }
+        env.update(
+            VIRTUAL_ENV=str(self.root),
+            PATH=f"{self.bin}{os.pathsep}{env.get('PATH', '')}",
+            PYTHONPATH="",
+            PYTHONDONTWRITEBYTECODE="1",
+            PIP_DISABLE_PIP_VERSION_CHECK="1",
+            NO_COLOR="1",
+        )
+        return env
+
+    def run(
+        self, argv: Sequence[str], *, cwd: Path, timeout: float = COMMAND_TIMEOUT
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` in this virtualenv; fail the test with the output if it fails."""
+        done = subprocess.run(
+            list(argv),
+            cwd=cwd,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.fail(
+                f"{' '.join(argv)} exited {done.returncode}\n{done.stdout}\n{done.stderr}",
+                pytrace=False,
+            )
+        return done
+
+
+@dataclass(frozen=True)
+class GeneratedProject:
+    template: str
+    name: str
+    package: str
+    path: Path
+
+    @property
+    def app_target(self) -> str:
+        return f"{self.package}.main:app"
+
+
+def venv_server_argv(venv: Virtualenv, kind: str, target: str, port: int) -> list[str]:
+    """The usual server command line, with the server executable of ``venv``."""
+    argv = server_argv(kind, target, port)
+    argv[0] = venv.script(Path(argv[0]).name)
+    return argv
+
+
+def install_as_the_readme_says(venv: Virtualenv, project: Path) -> None:
+    """``pip install -e ".[dev]"`` in the project, as its README says.
+
+    ``--no-build-isolation`` uses the hatchling already in the venv instead of fetching it for
+    every project; velocipy itself and pytest are already installed, so nothing is downloaded.
+    """
+    assert 'pip install -e ".[dev]"' in (project / "README.md").read_text()
+    venv.run(
+        [venv.script("python"), "-m", "pip", "install", "--quiet", "--no-build-isolation",
+         "-e", ".[dev]"],
+        cwd=project,
+    )  # fmt: skip
