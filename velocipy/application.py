@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeAlias, TypeVar
 
@@ -46,7 +47,7 @@ class Application(RouteDecorators):
     def __init__(
         self,
         *,
-        debug: bool = False,
+        debug: bool | None = None,
         json_adapter: str | JSONAdapter = "msgspec",
         lifespan: LifespanFactory | None = None,
         on_startup: Sequence[Callable[[], Any]] = (),
@@ -54,7 +55,8 @@ class Application(RouteDecorators):
         max_body_size: int = 10 * 1024 * 1024,
         ws_max_message_size: int = 1024 * 1024,
     ) -> None:
-        self.debug = debug
+        # Unset, debug follows VELOCIPY_DEBUG, which `velocipy run --debug` sets for the app.
+        self.debug = _env_flag("VELOCIPY_DEBUG") if debug is None else debug
         self.json: JSONAdapter = get_adapter(json_adapter)
         self.max_body_size = max_body_size
         self.ws_max_message_size = ws_max_message_size
@@ -206,6 +208,7 @@ class Application(RouteDecorators):
         if (
             response.body is None
             or response.kind == "file"
+            or type(response.status_code) is not int
             or not 200 <= response.status_code <= 999
         ):
             return self._finalize(request, response)
@@ -214,6 +217,8 @@ class Application(RouteDecorators):
     def _finalize(self, request: Request, response: Response) -> Response:
         """Last checks before a response reaches a server: status range, JSON body, file."""
         status = response.status_code
+        if type(status) is not int and _is_int(status):  # HTTPStatus and other int enums
+            status = response.status_code = int(status)
         if type(status) is not int or not 200 <= status <= 999:
             logger.error(
                 "%s %s: handler returned status %r; a final HTTP status must be 200-999",
@@ -240,14 +245,22 @@ class Application(RouteDecorators):
         return response
 
     async def _response_for_error(self, request: Request, exc: Exception) -> Response:
-        handler = self._handler_for(type(exc))
-        if handler is not None:
-            result = handler(request, exc)
-            if inspect.isawaitable(result):
-                result = await result
-            return result
-        if isinstance(exc, HTTPException):
-            return _error_response(exc.status_code, exc.detail, exc.headers, self.json)
+        try:
+            handler = self._handler_for(type(exc))
+            if handler is not None:
+                result = handler(request, exc)
+                if inspect.isawaitable(result):
+                    result = await result
+                if not isinstance(result, Response):
+                    raise TypeError(
+                        f"exception handler {handler.__qualname__} returned "
+                        f"{type(result).__name__}, not a Response"
+                    )
+                return result
+            if isinstance(exc, HTTPException):
+                return _error_response(exc.status_code, exc.detail, exc.headers, self.json)
+        except Exception as failure:  # a failing handler, or unsendable HTTPException headers
+            exc = failure
         logger.error(
             "Unhandled error in %s %s", request.method, loggable(request.path), exc_info=exc
         )
@@ -323,13 +336,24 @@ def _error_response(
     status: int, detail: Any, headers: dict[str, str] | None, json: JSONAdapter
 ) -> Response:
     """``{"detail": ...}`` with ``status``; an impossible status becomes a 500."""
-    if type(status) is not int or not 200 <= status <= 999:
+    if not _is_int(status) or not 200 <= status <= 999:
+        logger.error("HTTPException status %r is not a final HTTP status (200-999)", status)
         return _internal_error()
+    status = int(status)
     try:
         body = json.encode({"detail": detail})
     except (TypeError, ValueError):
         body = json.encode({"detail": str(detail)})
     return Response(body, status, headers, "application/json")
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _is_int(status: object) -> bool:
+    """A usable status number: an ``int`` or an int enum such as ``HTTPStatus``, never a bool."""
+    return isinstance(status, int) and not isinstance(status, bool)
 
 
 def _internal_error() -> Response:

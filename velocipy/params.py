@@ -236,7 +236,8 @@ def _scalar_extractor(
         default = None
     many = get_origin(inner) in (list, tuple, set, frozenset)
     item_type = get_args(inner)[0] if many and get_args(inner) else str
-    convert = converter_for_annotation(item_type if many else inner).convert
+    converter = converter_for_annotation(item_type if many else inner)
+    convert, error_type = converter.convert, converter.error_type
     required = default is _REQUIRED
 
     def values(request: Request) -> list[str]:
@@ -258,7 +259,7 @@ def _scalar_extractor(
                 return [convert(v) for v in found]
             return convert(found[0])
         except ValueError as exc:
-            errors.append({"loc": [source, key], "msg": str(exc), "type": "value_error"})
+            errors.append({"loc": [source, key], "msg": str(exc), "type": error_type})
             return None
 
     return extract

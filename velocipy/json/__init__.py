@@ -7,7 +7,9 @@ the same answer whatever the backend. The shared policy:
 * ``NaN``/``Infinity`` literals, numbers that overflow a double, lone surrogates: refused.
 * Integers must fit in 64 bits (``-2**63`` to ``2**64 - 1``); larger ones are refused, never
   turned into floats.
-* Nesting deeper than the backend can parse is refused (``RecursionError`` never escapes).
+* Nesting deeper than 512 levels is refused (``RecursionError`` never escapes).
+* Encoding: what one backend cannot write (NaN, very deep values, huge integers) is written
+  as msgspec writes it (``null`` for NaN and infinities), so every backend answers alike.
 """
 
 from __future__ import annotations

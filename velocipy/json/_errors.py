@@ -13,8 +13,41 @@ INT_MAX = 2**64 - 1
 LONG_DIGIT_RUN = re.compile(rb"\d{20,}|-\d{19}")
 
 
+# Nesting deeper than this is refused on every backend (stdlib and msgspec stop near 1000
+# levels with RecursionError, orjson at 1024, and orjson's encoder at 255: one limit below all).
+MAX_DEPTH = 512
+
+
 class JSONDecodeError(ValueError):
     """The JSON document was refused; ``str(exc)`` says why in one line."""
+
+
+def check_depth(raw: bytes | str, value: Any) -> Any:
+    """Return ``value``, or refuse it if nested deeper than ``MAX_DEPTH``.
+
+    PERF: a document needs more than MAX_DEPTH brackets to be that deep, so the walk only
+    runs for documents with that many (two C-level counts rule out everything else).
+    """
+    if len(raw) <= MAX_DEPTH:
+        return value
+    if isinstance(raw, bytes):
+        brackets = raw.count(b"[") + raw.count(b"{")
+    else:
+        brackets = raw.count("[") + raw.count("{")
+    if brackets > MAX_DEPTH and _nesting_exceeds(value, MAX_DEPTH):
+        raise JSONDecodeError(f"nesting deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _nesting_exceeds(value: Any, limit: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _bounded_int(text: str) -> int:
@@ -38,8 +71,11 @@ def _reject_constant(name: str) -> Any:
 def strict_stdlib_loads(data: bytes | str) -> Any:
     """Parse with the standard library under the shared policy (exact, bounded ints)."""
     try:
+        # Decode as UTF-8 here: json.loads(bytes) would also take UTF-16/32 and a BOM, which
+        # msgspec and orjson refuse.
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
         value = json.loads(
-            data,
+            text,
             parse_int=_bounded_int,
             parse_float=_finite_float,
             parse_constant=_reject_constant,
@@ -49,6 +85,7 @@ def strict_stdlib_loads(data: bytes | str) -> Any:
         ):
             # Lone surrogates decode to str that cannot be encoded again: refuse them up front.
             json.dumps(value, ensure_ascii=False).encode("utf-8")
+        check_depth(data, value)
     except JSONDecodeError:
         raise
     except RecursionError:

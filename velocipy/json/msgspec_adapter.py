@@ -6,7 +6,12 @@ from typing import Any
 
 import msgspec
 
-from velocipy.json._errors import LONG_DIGIT_RUN, JSONDecodeError, strict_stdlib_loads
+from velocipy.json._errors import (
+    LONG_DIGIT_RUN,
+    JSONDecodeError,
+    check_depth,
+    strict_stdlib_loads,
+)
 
 
 class MsgspecAdapter:
@@ -24,7 +29,7 @@ class MsgspecAdapter:
         ):
             return strict_stdlib_loads(data)
         try:
-            return self._decoder.decode(data)
+            return check_depth(data, self._decoder.decode(data))
         except msgspec.ValidationError as exc:  # numbers out of range
             raise JSONDecodeError(str(exc)) from None
         except msgspec.DecodeError as exc:

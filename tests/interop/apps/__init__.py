@@ -1,0 +1,1 @@
+"""Apps the interop tests serve with real uvicorn and granian processes."""
