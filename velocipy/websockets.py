@@ -191,7 +191,7 @@ class WebSocket(Connection):
             raise TypeError(f"send_text() takes str, not {type(data).__name__}")
         await self.send(data)
 
-    async def send_bytes(self, data: bytes) -> None:
+    async def send_bytes(self, data: bytes | bytearray | memoryview) -> None:
         if not isinstance(data, bytes | bytearray | memoryview):
             raise TypeError(f"send_bytes() takes bytes, not {type(data).__name__}")
         await self.send(bytes(data))
