@@ -37,19 +37,14 @@ class ASGIEntrypoint:
 
 
 async def _run_lifespan(app: Application, receive: Any, send: Any) -> None:
-    await receive()  # lifespan.startup
-    try:
-        await app.startup()
-    except BaseException as exc:
-        logger.exception("Application startup failed")
-        await send({"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"})
-        return
-    await send({"type": "lifespan.startup.complete"})
-    await receive()  # lifespan.shutdown
-    try:
-        await app.shutdown()
-    except BaseException as exc:
-        logger.exception("Application shutdown failed")
-        await send({"type": "lifespan.shutdown.failed", "message": f"{type(exc).__name__}: {exc}"})
-        return
-    await send({"type": "lifespan.shutdown.complete"})
+    """Answer the server's lifespan messages; a failing step is reported with its error."""
+    for step, run in (("startup", app.startup), ("shutdown", app.shutdown)):
+        await receive()  # lifespan.startup, then lifespan.shutdown
+        try:
+            await run()
+        except BaseException as exc:
+            logger.exception("Application %s failed", step)
+            message = f"{type(exc).__name__}: {exc}"
+            await send({"type": f"lifespan.{step}.failed", "message": message})
+            return
+        await send({"type": f"lifespan.{step}.complete"})

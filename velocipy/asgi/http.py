@@ -17,16 +17,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("velocipy")
 
 
-class ASGIRequest(Request):
-    __slots__ = ("_receive", "_scope")
+class ASGIConnection:
+    """Reads what requests and WebSockets share from an ASGI scope (mixed into both)."""
 
-    def __init__(self, app: Application, scope: dict[str, Any], receive: Any) -> None:
-        # PERF: assigned here rather than through Request.__init__ (one frame less per request).
-        self.app = app
-        self.method = scope["method"]
-        self.path = scope["path"]
-        self._scope = scope
-        self._receive = receive
+    __slots__ = ()
+    _scope: dict[str, Any]
 
     def _read_headers(self) -> Headers:
         return Headers._from_lowercase(
@@ -47,6 +42,18 @@ class ASGIRequest(Request):
         server = self._scope.get("server")
         address = Address(server[0], server[1] or 0) if server else None
         return self._scope.get("scheme", "http"), address
+
+
+class ASGIRequest(ASGIConnection, Request):
+    __slots__ = ("_receive", "_scope")
+
+    def __init__(self, app: Application, scope: dict[str, Any], receive: Any) -> None:
+        # PERF: assigned here rather than through Request.__init__ (one frame less per request).
+        self.app = app
+        self.method = scope["method"]
+        self.path = scope["path"]
+        self._scope = scope
+        self._receive = receive
 
     async def _receive_chunks(self) -> AsyncIterator[bytes]:
         while True:

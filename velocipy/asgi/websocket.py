@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from velocipy.asgi.http import ASGIRequest
-from velocipy.datastructures import Address
+from velocipy.asgi.http import ASGIConnection
 from velocipy.exceptions import WebSocketDisconnect
 from velocipy.websockets import WebSocket
 
@@ -15,7 +14,7 @@ if TYPE_CHECKING:
 CONNECTION_LOST = 1006
 
 
-class ASGIWebSocket(WebSocket):
+class ASGIWebSocket(ASGIConnection, WebSocket):
     __slots__ = ("_receive", "_scope", "_send")
 
     def __init__(self, app: Application, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -23,15 +22,6 @@ class ASGIWebSocket(WebSocket):
         self._scope = scope
         self._receive = receive
         self._send = send
-
-    # The handshake request reads exactly like an HTTP request's.
-    _read_headers = ASGIRequest._read_headers
-    _read_query_string = ASGIRequest._read_query_string
-    _read_client = ASGIRequest._read_client
-
-    def _read_scheme_and_server(self) -> tuple[str, Address | None]:
-        scheme, server = ASGIRequest._read_scheme_and_server(self)  # type: ignore[arg-type]
-        return {"http": "ws", "https": "wss"}.get(scheme, scheme), server
 
     async def _transport_accept(self, subprotocol: str | None) -> None:
         message = await self._receive()

@@ -34,16 +34,11 @@ def read_headers(scope: Any) -> Headers:
     return Headers._from_lowercase(items)
 
 
-class RSGIRequest(Request):
-    __slots__ = ("_protocol", "_scope")
+class RSGIConnection:
+    """Reads what requests and WebSockets share from granian's scope (mixed into both)."""
 
-    def __init__(self, app: Application, scope: Any, protocol: Any) -> None:
-        # PERF: assigned here rather than through Request.__init__ (one frame less per request).
-        self.app = app
-        self.method = scope.method
-        self.path = scope.path
-        self._scope = scope
-        self._protocol = protocol
+    __slots__ = ()
+    _scope: Any
 
     def _read_headers(self) -> Headers:
         return read_headers(self._scope)
@@ -56,6 +51,18 @@ class RSGIRequest(Request):
 
     def _read_scheme_and_server(self) -> tuple[str, Address | None]:
         return self._scope.scheme, parse_address(self._scope.server)
+
+
+class RSGIRequest(RSGIConnection, Request):
+    __slots__ = ("_protocol", "_scope")
+
+    def __init__(self, app: Application, scope: Any, protocol: Any) -> None:
+        # PERF: assigned here rather than through Request.__init__ (one frame less per request).
+        self.app = app
+        self.method = scope.method
+        self.path = scope.path
+        self._scope = scope
+        self._protocol = protocol
 
     async def _receive_chunks(self) -> AsyncIterator[bytes]:
         try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from velocipy.datastructures import Address, Headers
+from velocipy.datastructures import Address
 from velocipy.exceptions import WebSocketDisconnect
-from velocipy.rsgi.http import parse_address, read_headers
+from velocipy.rsgi.http import RSGIConnection, parse_address
 from velocipy.websockets import WebSocket
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ def warn_once(key: str, message: str) -> None:
         logger.warning(message)
 
 
-class RSGIWebSocket(WebSocket):
+class RSGIWebSocket(RSGIConnection, WebSocket):
     __slots__ = ("_protocol", "_scope", "_transport")
 
     negotiates_subprotocols = False
@@ -39,16 +39,8 @@ class RSGIWebSocket(WebSocket):
         self._protocol = protocol
         self._transport: Any = None
 
-    def _read_headers(self) -> Headers:
-        return read_headers(self._scope)
-
-    def _read_query_string(self) -> str:
-        return self._scope.query_string  # type: ignore[no-any-return]
-
-    def _read_client(self) -> Address | None:
-        return parse_address(self._scope.client)
-
     def _read_scheme_and_server(self) -> tuple[str, Address | None]:
+        # granian says "http"/"https" for WebSockets too.
         scheme = "wss" if self._scope.scheme == "https" else "ws"
         return scheme, parse_address(self._scope.server)
 
