@@ -1,9 +1,234 @@
-"""The `velocipy run` command (being built; registers nothing yet)."""
+"""The `velocipy run` command: the dev server (uvicorn or granian) with VelociPy's own reloader.
+
+This module merges options (CLI > VELOCIPY_* > [tool.velocipy] > defaults) and renders what the
+supervisor reports; the work happens in :mod:`velocipy_cli.dev`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
 import typer
+from rich.markup import escape
+
+from velocipy_cli.console import console, err_console, fail
+from velocipy_cli.dev.reports import AppFailure
+from velocipy_cli.dev.sockets import PortInUseError, bind_listening_socket
+from velocipy_cli.dev.supervisor import DevServerConfig, Supervisor
+from velocipy_cli.dev.watcher import WATCHED_DIRS
+from velocipy_cli.discovery import AppLocation, DiscoveryError, discover_app
+from velocipy_cli.settings import LOG_LEVELS, SettingsError, load_project_settings
+
+SERVERS = {"asgi": "uvicorn (ASGI)", "rsgi": "granian (RSGI)"}
 
 
 def register(app: typer.Typer) -> None:
     """Attach this command to the `velocipy` Typer app."""
+    app.command("run")(run)
+
+
+def run(
+    app_spec: str | None = typer.Argument(
+        None,
+        metavar="APP",
+        help="module:attr, path/to/file.py[:attr], or nothing to find main.py, app.py or api.py.",
+        show_default=False,
+    ),
+    rsgi: bool | None = typer.Option(
+        None, "--rsgi/--asgi", help="Serve through granian's RSGI interface. (default: --asgi)"
+    ),
+    host: str | None = typer.Option(None, "--host", help="Address to bind. (default: 127.0.0.1)"),
+    port: int | None = typer.Option(
+        None, "--port", min=0, max=65535, help="Port to bind. (default: 8000)"
+    ),
+    reload: bool | None = typer.Option(
+        None, "--reload/--no-reload", help="Restart on code changes. (default: --reload)"
+    ),
+    reload_dirs: list[Path] | None = typer.Option(
+        None, "--reload-dir", help="Folder to watch (repeatable). (default: the current folder)"
+    ),
+    reload_includes: list[str] | None = typer.Option(
+        None, "--reload-include", help="Also restart on files matching this glob (repeatable)."
+    ),
+    reload_excludes: list[str] | None = typer.Option(
+        None, "--reload-exclude", help="Never restart on files matching this glob (repeatable)."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Server processes (needs --no-reload). (default: 1)"
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Debug mode: sets VELOCIPY_DEBUG=1 for the app.", show_default=False
+    ),
+    log_level: str | None = typer.Option(
+        None, "--log-level", help=f"Server log level: {', '.join(LOG_LEVELS)}. (default: info)"
+    ),
+    access_log: bool | None = typer.Option(
+        None, "--access-log/--no-access-log", help="Log every request. (default: --access-log)"
+    ),
+) -> None:
+    """Serve the app for development; reload on every save, survive every broken save.
+
+    Options can also come from VELOCIPY_* environment variables and from the tool.velocipy
+    table of pyproject.toml (the command line wins, then the environment, then pyproject).
+    """
+    cwd = Path.cwd()
+    try:
+        settings = load_project_settings(cwd)
+    except SettingsError as exc:
+        fail(str(exc), 2)
+    given: dict[str, object] = {
+        "app": app_spec,
+        "interface": None if rsgi is None else ("rsgi" if rsgi else "asgi"),
+        "host": host,
+        "port": port,
+        "reload": reload,
+        "reload_dirs": [str(folder) for folder in reload_dirs or []] or None,
+        "reload_includes": reload_includes or None,
+        "reload_excludes": reload_excludes or None,
+        "workers": workers,
+        "debug": debug or None,
+        "log_level": log_level.lower() if log_level else None,
+        "access_log": access_log,
+    }
+    settings.update({key: value for key, value in given.items() if value is not None})
+    config = build_config(settings, cwd)
+    try:
+        listener = bind_listening_socket(config.host, config.port)
+    except PortInUseError as exc:
+        fail(str(exc), 1)
+    except OSError as exc:
+        fail(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", 1)
+    config = replace(config, port=int(listener.getsockname()[1]))  # --port 0 picks one
+    render_banner(config)
+    with listener:
+        code = Supervisor(
+            config, listener, TerminalEvents(config.project_root, reload=config.reload)
+        ).run()
+    raise typer.Exit(code)
+
+
+def build_config(settings: dict[str, object], cwd: Path) -> DevServerConfig:
+    """Validate the merged settings and find the app; usage errors exit with code 2."""
+    if settings["log_level"] not in LOG_LEVELS:
+        fail(
+            f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {settings['log_level']!r}", 2
+        )
+    workers = _int(settings["workers"])
+    reload = bool(settings["reload"])
+    if reload and workers > 1:
+        fail(
+            f"--reload runs a single worker; drop --workers {workers} or add --no-reload "
+            "(settings from [tool.velocipy] or VELOCIPY_* count too)",
+            2,
+        )
+    app_spec = settings["app"]
+    try:
+        location = discover_app(app_spec if isinstance(app_spec, str) else None, cwd)
+    except DiscoveryError as exc:
+        fail(str(exc), 1)
+    watch_dirs = [(cwd / folder).resolve() for folder in _strings(settings["reload_dirs"])]
+    for folder in watch_dirs:
+        if not folder.is_dir():
+            fail(f"--reload-dir {folder} is not a folder", 2)
+    if not watch_dirs:
+        watch_dirs = [cwd.resolve()]
+        if not location.import_root.resolve().is_relative_to(cwd.resolve()):
+            watch_dirs.append(location.import_root.resolve())
+    return DevServerConfig(
+        location=location,
+        project_root=cwd.resolve(),
+        interface=str(settings["interface"]),
+        host=str(settings["host"]),
+        port=_int(settings["port"]),
+        reload=reload,
+        watch_dirs=watch_dirs,
+        reload_includes=_strings(settings["reload_includes"]),
+        reload_excludes=_strings(settings["reload_excludes"]),
+        workers=workers,
+        log_level=str(settings["log_level"]),
+        access_log=bool(settings["access_log"]),
+        debug=bool(settings["debug"]),
+    )
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else int(str(value))
+
+
+def _strings(value: object) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def describe_app(location: AppLocation) -> str:
+    chosen = location.target if location.attribute else f"{location.module}:app"
+    if not location.attribute:
+        chosen += " (or its only VelociPy instance)"
+    return f"{chosen}, {location.reason}"
+
+
+def render_banner(config: DevServerConfig) -> None:
+    """The first screen: what is served, where, and what is watched."""
+    url_host = f"[{config.host}]" if ":" in config.host else config.host
+    url = f"http://{url_host}:{config.port}"
+    rows = [
+        ("app", describe_app(config.location)),
+        ("server", SERVERS.get(config.interface, config.interface)),
+        ("url", f"{url}  (WebSocket: ws://{url_host}:{config.port})"),
+    ]
+    if config.reload:
+        folders = ", ".join(_shown(folder, config.project_root) for folder in config.watch_dirs)
+        kinds = ", ".join(["*.py", ".env", *(f"{name}/" for name in sorted(WATCHED_DIRS))])
+        rows.append(("reload", f"on: watching {folders} ({kinds})"))
+    else:
+        plural = "s" if config.workers > 1 else ""
+        rows.append(("reload", f"off ({config.workers} worker{plural})"))
+    console.print("[bold]VelociPy dev server[/]", soft_wrap=True)
+    for label, value in rows:
+        console.print(f"  [bold cyan]{label:<7}[/]{escape(value)}", soft_wrap=True)
+
+
+def _shown(path: Path, root: Path) -> str:
+    if path == root:
+        return "."
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
+class TerminalEvents:
+    """Renders supervisor events: one line per reload, the error once per broken save."""
+
+    def __init__(self, project_root: Path, *, reload: bool = True) -> None:
+        self.project_root = project_root
+        self.reload = reload
+
+    def serving(self, seconds: float, app: str) -> None:
+        serving = f": serving {escape(app)}" if app else ""
+        console.print(f"[green]ready[/] in {seconds:.2f} s{serving}", soft_wrap=True)
+
+    def reloading(self, changes: Sequence[Path]) -> None:
+        """Nothing to say yet: :meth:`reloaded` or :meth:`app_failed` follows."""
+
+    def reloaded(self, changes: Sequence[Path], seconds: float) -> None:
+        console.print(
+            f"[green]reloaded[/] in {seconds:.2f} s after changes to {self._files(changes)}",
+            soft_wrap=True,
+        )
+
+    def app_failed(self, failure: AppFailure) -> None:
+        err_console.print(f"[bold red]error:[/] {failure.title}: {failure.summary}", soft_wrap=True)
+        if failure.detail:
+            err_console.print(failure.detail, style="dim", soft_wrap=True, markup=False)
+        if self.reload:
+            err_console.print(
+                "[yellow]waiting for a change; until then requests get a 503 naming this error[/]",
+                soft_wrap=True,
+            )
+
+    def stopping(self) -> None:
+        console.print("stopping", style="dim", soft_wrap=True)
+
+    def _files(self, changes: Sequence[Path]) -> str:
+        names = [_shown(path, self.project_root) for path in changes[:3]]
+        more = len(changes) - len(names)
+        return ", ".join(names) + (f" and {more} more" if more > 0 else "")

@@ -1,0 +1,40 @@
+"""The contract between supervisor and child: a :class:`ChildSpec` passed as JSON on argv."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass
+
+CHILD_MODULE = "velocipy_cli.dev.child"
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """Everything a child needs to import the app and serve it on an inherited socket."""
+
+    module: str
+    attribute: str | None
+    import_root: str
+    project_root: str
+    interface: str  # "asgi" (uvicorn) | "rsgi" (granian)
+    host: str
+    port: int
+    socket_fd: int
+    report_fd: int
+    supervisor_pid: int
+    workers: int = 1
+    log_level: str = "info"
+    access_log: bool = True
+    debug: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ChildSpec:
+        return cls(**json.loads(text))
+
+    def argv(self) -> list[str]:
+        """The command line that starts a child with this spec (same interpreter as the CLI)."""
+        return [sys.executable, "-m", CHILD_MODULE, self.to_json()]
