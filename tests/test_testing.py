@@ -19,6 +19,7 @@ from velocipy.testing import (
     RSGIProtocolError,
     StreamNotReleased,
     TestClient,
+    TransportNotReleased,
     WebSocketClosed,
     WebSocketDenied,
     WorkerCrash,
@@ -593,6 +594,36 @@ def test_rsgi_websocket_echo_has_no_subprotocol_and_closes_with_1005() -> None:
     with client.websocket_connect("/ws") as ws:
         ws.close(4001)
     assert seen[-1] == 0  # the client's close arrives as kind 0, without its code
+
+
+def test_rsgi_websocket_transport_kept_after_return_is_reported() -> None:
+    kept: list[Any] = []
+
+    async def handler(scope: Any, protocol: Any) -> None:
+        kept.append(await protocol.accept())  # under granian the connection never finishes
+
+    with (
+        pytest.raises(TransportNotReleased),
+        rsgi_ws(handler).websocket_connect("/ws") as ws,
+    ):
+        ws.receive_text()
+
+
+def test_velocipy_releases_the_rsgi_transport_even_when_the_app_keeps_the_socket() -> None:
+    app = VelociPy()
+    roster: set[WebSocket] = set()
+
+    @app.websocket("/ws")
+    async def remember(ws: WebSocket) -> None:
+        roster.add(ws)
+        await ws.accept()
+        async for text in ws.iter_text():
+            await ws.send_text(text)
+
+    with TestClient(app, "rsgi", timeout=3).websocket_connect("/ws") as ws:
+        ws.send_text("still here")
+        assert ws.receive_text() == "still here"
+    assert len(roster) == 1
 
 
 @pytest.mark.parametrize(("status", "expected"), [(None, 403), (401, 401)])

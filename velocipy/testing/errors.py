@@ -52,6 +52,14 @@ class StreamNotReleased(Exception):
     """
 
 
+class TransportNotReleased(Exception):
+    """An RSGI WebSocket transport stayed referenced after the app's handler returned.
+
+    Granian finishes a WebSocket connection only when its transport object is released, so
+    under a real server the client's close would wait until the client gave up.
+    """
+
+
 class WebSocketDenied(Exception):
     """The server refused the WebSocket handshake with an HTTP status (e.g. 403)."""
 

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .errors import StreamNotReleased, WorkerCrash
+from .errors import StreamNotReleased, TransportNotReleased, WorkerCrash
 from .loop import LoopThread
 from .messages import Closed, Denied, Finished, RequestSpec, ResponseData
 from .rsgi_fakes import (
@@ -146,6 +146,11 @@ class RSGIDriver:
             error = exc
             if not self.raise_server_exceptions:
                 logger.error("Application callable raised an exception", exc_info=exc)
+        if error is None and protocol.accepted and not protocol.transport_released:
+            error = TransportNotReleased(
+                "the WebSocket transport is still referenced after the handler returned; under "
+                "granian the connection is not finished until it is released"
+            )
         if not protocol.accepted:  # granian calls close(None) for the app: 403
             return Finished(error, denied=None if protocol.closed else Denied(403))
         if not protocol.closed and not channel.client_closed:

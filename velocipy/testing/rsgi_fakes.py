@@ -419,6 +419,7 @@ class WebsocketProtocol:
         self.latch = latch
         self.accepted = False
         self.closed = False
+        self.transport: weakref.ref[WebsocketTransport] | None = None
 
     async def accept(self) -> WebsocketTransport:
         if self.accepted:
@@ -428,7 +429,13 @@ class WebsocketProtocol:
         self.accepted = True
         await asyncio.sleep(0)
         self.channel.emit(Accepted(subprotocol=None, headers=[]))
-        return WebsocketTransport(self)
+        transport = WebsocketTransport(self)
+        self.transport = weakref.ref(transport)  # granian finishes once the app releases it
+        return transport
+
+    @property
+    def transport_released(self) -> bool:
+        return self.transport is None or self.transport() is None
 
     def close(self, status: int | None = None) -> None:
         if status is not None and not isinstance(status, int):
