@@ -70,10 +70,15 @@ def _shown(path: Path, root: Path) -> str:
 
 
 def _user_traceback(exc: BaseException, project_root: Path) -> str:
-    """The traceback cut down to the project's own frames (all frames if none are)."""
+    """The traceback cut down to the project's own frames.
+
+    When none are the project's (a syntax error, a missing module), only the error itself is
+    shown: a SyntaxError still names its file and line, and our own or importlib's frames tell
+    the user nothing they can act on.
+    """
     report = traceback.TracebackException.from_exception(exc)
     ours = [frame for frame in report.stack if _inside(Path(frame.filename), project_root)]
-    report.stack = traceback.StackSummary.from_list(ours or list(report.stack))
+    report.stack = traceback.StackSummary.from_list(ours)
     return "".join(report.format()).rstrip()
 
 
