@@ -79,8 +79,8 @@ class RSGIHeaders:
 
 
 @dataclass(frozen=True, slots=True)
-class RSGIHTTPScope:
-    """``scope`` for ``proto == "http"``: attributes only, frozen."""
+class _RSGIScope:
+    """What granian's two scope classes share: attributes only, frozen."""
 
     proto: str
     rsgi_version: str
@@ -96,20 +96,13 @@ class RSGIHTTPScope:
 
 
 @dataclass(frozen=True, slots=True)
-class RSGIWebsocketScope:
-    """``scope`` for ``proto == "ws"``; the scheme is ``"http"``/``"https"`` as in granian."""
+class RSGIHTTPScope(_RSGIScope):
+    """``scope`` for ``proto == "http"``."""
 
-    proto: str
-    rsgi_version: str
-    http_version: str
-    server: str
-    client: str
-    scheme: str
-    method: str
-    path: str
-    query_string: str
-    authority: str | None
-    headers: RSGIHeaders
+
+@dataclass(frozen=True, slots=True)
+class RSGIWebsocketScope(_RSGIScope):
+    """``scope`` for ``proto == "ws"``; the scheme is ``"http"``/``"https"`` as in granian."""
 
 
 class CrashLatch:
