@@ -110,6 +110,7 @@ def compile_endpoint(
     )
 
     extractors: list[tuple[str, Extractor]] = []
+    bound_from_path: set[str] = set()
     body_extractors: list[tuple[str, Callable[[Request], Awaitable[Any]]]] = []
     for name, parameter in signature.parameters.items():
         if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
@@ -124,6 +125,7 @@ def compile_endpoint(
             extractors.append((name, _take_request))
         elif name in path_names and marker is None:
             extractors.append((name, _path_extractor(name)))
+            bound_from_path.add(name)
         elif (marker is not None and marker.source == "body") or (
             marker is None and _is_body_type(_unwrap_optional(annotation)[0])
         ):
@@ -155,9 +157,7 @@ def compile_endpoint(
 
         return endpoint_with_request, pattern
 
-    takes_only_path_params = all(
-        extract.__name__ == "extract_path_param" for _, extract in extractors
-    ) and {name for name, _ in extractors} == {p.name for p in pattern.params}
+    takes_only_path_params = bound_from_path == path_names == {name for name, _ in extractors}
     if takes_only_path_params and not body_extractors:
 
         async def endpoint_with_path_params(request: Request) -> Response:
@@ -221,10 +221,10 @@ def _take_request(request: Request, errors: list[dict[str, Any]]) -> Request:
 
 
 def _path_extractor(name: str) -> Extractor:
-    def extract_path_param(request: Request, errors: list[dict[str, Any]]) -> Any:
+    def extract(request: Request, errors: list[dict[str, Any]]) -> Any:
         return request.path_params[name]
 
-    return extract_path_param
+    return extract
 
 
 def _scalar_extractor(
