@@ -353,6 +353,21 @@ def test_websocket_exception_closes_with_its_code_and_reason(
         assert (session.close_code, session.close_reason) == seen(protocol, 1008, "policy says no")
 
 
+def test_websocket_exception_with_an_over_long_reason_is_cut_to_123_bytes(
+    make_client: ClientFactory, protocol: str
+) -> None:
+    app = VelociPy()
+
+    @app.websocket("/long")
+    async def long_reason(ws: WebSocket) -> None:
+        await ws.accept()
+        raise WebSocketException(4002, "é" * 100)  # 200 bytes of UTF-8; a close frame holds 123
+
+    with make_client(app).websocket_connect("/long") as session:
+        drain_until_closed(session)
+        assert (session.close_code, session.close_reason) == seen(protocol, 4002, "é" * 61)
+
+
 @pytest.mark.parametrize(
     ("route", "logged"),
     [

@@ -23,7 +23,7 @@ from velocipy.requests import Request
 from velocipy.responses import FileResponse, JSONResponse, Response
 from velocipy.routers import HTTP_METHODS, APIRouter, RouteDecorators, register_definitions
 from velocipy.routing import PathPattern, RouteInfo, RouteTable
-from velocipy.websockets import CLOSE_INTERNAL_ERROR, WebSocket
+from velocipy.websockets import CLOSE_INTERNAL_ERROR, SENDABLE_CLOSE_CODES, WebSocket
 
 __all__ = ["Application"]
 
@@ -312,8 +312,9 @@ class Application(RouteDecorators):
             await websocket.close(code, reason)
         except WebSocketDisconnect:
             pass
-        except ValueError:  # an unsendable code from WebSocketException: fall back to 1008
-            await websocket.close(1008, reason[:100])
+        except ValueError:  # WebSocketException with an unsendable code or an over-long reason
+            code = code if code in SENDABLE_CLOSE_CODES else 1008
+            await websocket.close(code, reason.encode()[:123].decode("utf-8", "ignore"))
 
 
 def loggable(text: str) -> str:

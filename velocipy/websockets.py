@@ -35,7 +35,7 @@ CLOSE_INVALID_PAYLOAD = 1007
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
 # Codes a peer may put in a close frame (RFC 6455 7.4): 1000-1003, 1007-1014, 3000-4999.
-_SENDABLE = (
+SENDABLE_CLOSE_CODES = (
     frozenset(range(1000, 1004)) | frozenset(range(1007, 1015)) | frozenset(range(3000, 5000))
 )
 
@@ -212,7 +212,7 @@ class WebSocket(Connection):
             self.connection_state = WebSocketState.CLOSED
             await self._transport_reject(403)
             return
-        if code not in _SENDABLE:
+        if code not in SENDABLE_CLOSE_CODES:
             raise ValueError(
                 f"close code {code} cannot be sent: use 1000-1003, 1007-1014 or 3000-4999"
             )
