@@ -325,6 +325,7 @@ def _plain(body: bytes, status: int, headers: list[tuple[str, str]]) -> Response
     response.body = body
     response.status_code = status
     response.raw_headers = headers
+    response.background = None
     return response
 
 

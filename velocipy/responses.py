@@ -10,23 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import mimetypes
 import os
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
+    Awaitable,
     Callable,
     Iterable,
     Iterator,
     Mapping,
     Sequence,
 )
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeAlias
 from urllib.parse import quote
 
 from velocipy.datastructures import MutableHeaders, check_header, format_cookie
 
 __all__ = [
+    "AfterResponse",
     "FileResponse",
     "HTMLResponse",
     "JSONResponse",
@@ -34,16 +37,21 @@ __all__ = [
     "RedirectResponse",
     "Response",
     "StreamingResponse",
+    "run_after_response",
 ]
 
 HeadersInput = Mapping[str, str] | Sequence[tuple[str, str]] | None
 BodyKind = Literal["bytes", "stream", "file"]
+AfterResponse: TypeAlias = Callable[[], Awaitable[None]]
+"""Work a response carries for after it was sent (background tasks, dependency teardown)."""
+
+logger = logging.getLogger("velocipy")
 
 
 class Response:
     """A response with a complete body (``bytes``, or ``str`` encoded as UTF-8)."""
 
-    __slots__ = ("body", "raw_headers", "status_code")
+    __slots__ = ("background", "body", "raw_headers", "status_code")
 
     kind: ClassVar[BodyKind] = "bytes"
     media_type: ClassVar[str | None] = None
@@ -51,6 +59,7 @@ class Response:
     body: bytes
     status_code: int
     raw_headers: list[tuple[str, str]]
+    background: AfterResponse | None
 
     def __init__(
         self,
@@ -58,10 +67,12 @@ class Response:
         status_code: int = 200,
         headers: HeadersInput = None,
         media_type: str | None = None,
+        background: AfterResponse | None = None,
     ) -> None:
         self.status_code = status_code
         self.body = self.render(content)
         self.raw_headers = _build_headers(headers, media_type or self.media_type)
+        self.background = background
 
     def render(self, content: Any) -> bytes:
         if content is None:
@@ -177,9 +188,10 @@ class JSONResponse(Response):
         status_code: int = 200,
         headers: HeadersInput = None,
         media_type: str | None = None,
+        background: AfterResponse | None = None,
     ) -> None:
         self.content = content
-        super().__init__(None, status_code, headers, media_type)
+        super().__init__(None, status_code, headers, media_type, background)
         self.body = None
 
     def render_json(self, encode: Callable[[Any], bytes]) -> None:
@@ -192,8 +204,14 @@ class RedirectResponse(Response):
 
     __slots__ = ()
 
-    def __init__(self, url: str, status_code: int = 307, headers: HeadersInput = None) -> None:
-        super().__init__(None, status_code, headers)
+    def __init__(
+        self,
+        url: str,
+        status_code: int = 307,
+        headers: HeadersInput = None,
+        background: AfterResponse | None = None,
+    ) -> None:
+        super().__init__(None, status_code, headers, background=background)
         self.headers["location"] = quote(url, safe=":/%#?=@[]!$&'()*+,;~")
 
 
@@ -212,8 +230,9 @@ class StreamingResponse(Response):
         status_code: int = 200,
         headers: HeadersInput = None,
         media_type: str | None = None,
+        background: AfterResponse | None = None,
     ) -> None:
-        super().__init__(None, status_code, headers, media_type)
+        super().__init__(None, status_code, headers, media_type, background)
         self.content = content
 
     def chunks(self) -> AsyncIterator[bytes]:
@@ -258,6 +277,7 @@ class FileResponse(Response):
         headers: HeadersInput = None,
         media_type: str | None = None,
         filename: str | None = None,
+        background: AfterResponse | None = None,
     ) -> None:
         self.path = os.path.abspath(os.fspath(path))
         self.filename = filename
@@ -265,7 +285,7 @@ class FileResponse(Response):
         if media_type is None:
             guessed, _ = mimetypes.guess_type(filename or self.path)
             media_type = guessed or "application/octet-stream"
-        super().__init__(None, status_code, headers, media_type)
+        super().__init__(None, status_code, headers, media_type, background)
         if filename is not None:
             self.headers.setdefault(
                 "content-disposition", f"attachment; filename*=utf-8''{quote(filename)}"
@@ -290,3 +310,18 @@ class FileResponse(Response):
                 yield chunk
         finally:
             handle.close()
+
+
+async def run_after_response(response: Response) -> None:
+    """Run what ``response`` carries for after it was sent; a failure is logged, never raised.
+
+    Adapters call this once the last byte went to the server, and only when
+    ``response.background`` is set, so a response without such work pays one attribute check.
+    """
+    after = response.background
+    if after is None:
+        return
+    try:
+        await after()
+    except Exception:
+        logger.exception("work after the response (background task or teardown) failed")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from velocipy.asgi.http import ASGIRequest, send_response
 from velocipy.asgi.websocket import ASGIWebSocket
+from velocipy.responses import run_after_response
 
 if TYPE_CHECKING:
     from velocipy.application import Application
@@ -27,7 +28,10 @@ class ASGIEntrypoint:
         kind = scope["type"]
         if kind == "http":
             request = ASGIRequest(self, scope, receive)
-            await send_response(await self.handle_http(request), request, send)
+            response = await self.handle_http(request)
+            await send_response(response, request, send)
+            if response.background is not None:
+                await run_after_response(response)
         elif kind == "websocket":
             await self.handle_websocket(ASGIWebSocket(self, scope, receive, send))
         elif kind == "lifespan":

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from velocipy.responses import run_after_response
 from velocipy.rsgi.http import RSGIRequest, send_response
 from velocipy.rsgi.websocket import RSGIWebSocket
 
@@ -29,7 +30,10 @@ class RSGIEntrypoint:
     async def __rsgi__(self: Application, scope: Any, protocol: Any) -> None:  # type: ignore[misc]
         if scope.proto == "http":
             request = RSGIRequest(self, scope, protocol)
-            await send_response(await self.handle_http(request), protocol)
+            response = await self.handle_http(request)
+            await send_response(response, protocol)
+            if response.background is not None:
+                await run_after_response(response)
         else:
             websocket = RSGIWebSocket(self, scope, protocol)
             try:
