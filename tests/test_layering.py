@@ -31,6 +31,8 @@ FORBIDDEN_IN_CORE = (
 )
 # Everything under velocipy/ (adapters and test client included) may use only these.
 ALLOWED_THIRD_PARTY = {"msgspec", "orjson"}
+# An optional extra may be imported by its one module only (velocipy[templates] -> jinja2).
+EXTRA_IMPORTED_BY = {"jinja2": "velocipy.templating"}
 
 
 def module_name(path: Path) -> str:
@@ -132,6 +134,8 @@ def test_velocipy_imports_only_stdlib_msgspec_and_orjson(path: Path) -> None:
     for name in imported_modules(path):
         top = name.split(".")[0]
         if top == "velocipy" or top in sys.stdlib_module_names or top == "__future__":
+            continue
+        if top in EXTRA_IMPORTED_BY and EXTRA_IMPORTED_BY[top] == module_name(path):
             continue
         if top not in ALLOWED_THIRD_PARTY:
             outside.add(name)
