@@ -19,6 +19,21 @@ INDEX = b"""<!doctype html>
 <script src="/static/app.js" defer></script></head>
 <body><p id="styled">styled</p><p id="scripted">waiting</p></body></html>
 """
+SSE_PAGE = b"""<!doctype html>
+<html><head><title>events</title></head><body><pre id="log"></pre><p id="done"></p>
+<script>
+const log = document.getElementById("log");
+const source = new EventSource("/events");
+source.onmessage = (message) => {
+  const data = JSON.parse(message.data);
+  log.textContent += `${message.lastEventId}:${data.n}:${data.resumed}\\n`;
+  if (data.n >= 6) {
+    source.close();
+    document.getElementById("done").textContent = "done";
+  }
+};
+</script></body></html>
+"""
 PAGE_TEMPLATE = (
     "<!doctype html><title>{{ who }}</title>"
     "<link rel=\"stylesheet\" href=\"{{ url_for('static', path='app.css') }}\">"
@@ -37,6 +52,7 @@ def build_tree(root: Path) -> Path:
     (public / "app.css").write_bytes(CSS)
     (public / "app.js").write_bytes(JS)
     (public / "index.html").write_bytes(INDEX)
+    (public / "sse.html").write_bytes(SSE_PAGE)
     (public / "sub" / "index.html").write_bytes(b"<p>sub index</p>")
     (public / "big.bin").write_bytes(big_content())
     (public / "empty.txt").write_bytes(b"")
