@@ -162,7 +162,7 @@ def test_mount_a_neutral_handler(client_for: ClientFactory) -> None:
     assert client.get("/api/v2").text == "exact"
     assert seen == [("GET", "/api/v2/a/b", "a/b"), ("DELETE", "/api/v2/", "")]
     assert app.url_for("v2", path="x/y") == "/api/v2/x/y"
-    assert [(r.kind, r.path) for r in app.routes][0] == ("mount", "/api/v2/{path:path}")
+    assert next((r.kind, r.path) for r in app.routes) == ("mount", "/api/v2/{path:path}")
 
 
 def test_mount_handler_must_return_a_response(client_for: ClientFactory) -> None:

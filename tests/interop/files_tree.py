@@ -1,4 +1,4 @@
-"""The directory tree that ``tests/interop/apps/files_app.py`` serves, and a server fixture for it."""
+"""The tree that ``tests/interop/apps/files_app.py`` serves, and a server for it."""
 
 from __future__ import annotations
 
