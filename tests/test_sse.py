@@ -144,3 +144,39 @@ def test_closing_the_stream_runs_the_generators_finally() -> None:
 
     assert asyncio.run(consume()) == [b"data: one\n\n", b": ping\n\n"]
     assert finished == ["finally"]
+
+
+def test_cancelling_the_sender_runs_the_generators_finally() -> None:
+    """A disconnect watcher may cancel the task that sends the stream instead of closing it."""
+    finished: list[str] = []
+
+    async def produce() -> AsyncIterator[str]:
+        try:
+            yield "one"
+            await asyncio.Event().wait()
+            yield "never"
+        finally:
+            finished.append("finally")
+
+    async def send_all(chunks: AsyncIterator[bytes], sent: list[bytes]) -> None:
+        try:
+            async for chunk in chunks:
+                sent.append(chunk)
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
+
+    async def main() -> list[bytes]:
+        sent: list[bytes] = []
+        task = asyncio.create_task(
+            send_all(EventSourceResponse(produce(), ping=0.01).chunks(), sent)
+        )
+        while len(sent) < 3:  # the event and two pings
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return sent
+
+    sent = asyncio.run(main())
+    assert sent[0] == b"data: one\n\n"
+    assert finished == ["finally"]
