@@ -175,6 +175,8 @@ def test_mount_refusals(tree: Path) -> None:
     app = static_app(tree)
     with pytest.raises(ValueError, match="already routed"):
         app.mount("/static", StaticFiles(directory=tree / "public"))
+    with pytest.raises(ValueError, match="already handled by the mount at /static"):
+        app.add_route("/static/{path:path}", lambda path: path, ["GET"])
     with pytest.raises(ValueError, match="no parameters"):
         app.mount("/u/{id}", StaticFiles(directory=tree / "public"))
     with pytest.raises(RuntimeError, match="does not exist"):

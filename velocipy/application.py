@@ -145,13 +145,14 @@ class Application(RouteDecorators):
         pattern = PathPattern.parse(f"{prefix}/{{path:path}}")
         entry = self._http.entry_for(pattern)
         if entry.endpoints:
-            raise ValueError(f"mount path {path!r} is already routed to {entry.handlers}")
+            raise ValueError(f"mount path {path!r}: {pattern.template!r} is already routed")
         if name is not None:
             self._remember_name(name, pattern, handler)
         endpoint = _mounted_endpoint(handler)
+        endpoint.__qualname__ = f"the mount at {prefix or '/'} ({type(handler).__name__})"
         for method in HTTP_METHODS:
             entry.endpoints[method] = endpoint
-            entry.handlers[method] = handler
+            entry.handlers[method] = endpoint
         entry.allow = ", ".join(sorted(HTTP_METHODS))
         label = name or type(handler).__name__
         self._routes.append(RouteInfo("mount", pattern.template, ("*",), label, handler))
