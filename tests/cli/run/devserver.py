@@ -33,7 +33,14 @@ class DevProject:
 
     @contextlib.contextmanager
     def running(self, *extra: str) -> Iterator[ServerProcess]:
-        argv = [executable("velocipy"), "run", *self.interface.split(), "--port", str(self.port), *extra]
+        argv = [
+            executable("velocipy"),
+            "run",
+            *self.interface.split(),
+            "--port",
+            str(self.port),
+            *extra,
+        ]
         self.server = ServerProcess(
             argv,
             self.port,
