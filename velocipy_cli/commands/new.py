@@ -16,7 +16,8 @@ from rich.table import Table
 from rich.tree import Tree
 
 from velocipy_cli import scaffold
-from velocipy_cli.console import configure, console, fail
+from velocipy_cli.console import configure, console, fail, warning
+from velocipy_cli.origin import velocipy_origin
 
 NEW_HELP = (
     "Create a project that runs and passes its tests on ASGI and RSGI. "
@@ -166,6 +167,15 @@ def _show_result(spec: scaffold.ProjectSpec, result: scaffold.ScaffoldResult) ->
         console.print("[green]git:[/] repository created with a first commit")
     elif result.git_note:
         console.print(f"[dim]git: {escape(result.git_note)}[/]")
+    origin = velocipy_origin()
+    if not origin.recorded:
+        warning(
+            escape(
+                f"{origin.note}, so pyproject.toml cannot say where to get it: `pip install` "
+                "will stop until its velocipy line points at a VelociPy clone or wheel "
+                "(velocipy @ file:///path/to/velocipy); see the Installing page of the docs"
+            )
+        )
     console.print("\n[bold]Next steps[/]")
     steps = scaffold.next_steps(spec, cwd)
     width = max(len(command) for command, _ in steps)

@@ -247,3 +247,19 @@ def test_path_dot_fills_the_empty_working_directory(tmp_path: Path) -> None:
     assert (tmp_path / "pyproject.toml").is_file()
     assert "in ." in result.stdout
     assert "cd " not in result.stdout  # already there
+
+
+def test_an_unrecorded_origin_is_announced_when_the_project_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from velocipy_cli import origin, scaffold
+    from velocipy_cli.commands import new
+
+    unknown = origin._unknown("velocipy 0.1.0 was installed from a package index")
+    monkeypatch.setattr(scaffold, "velocipy_origin", lambda: unknown)
+    monkeypatch.setattr(new, "velocipy_origin", lambda: unknown)
+    result = runner.invoke(app, ["new", "demo", "--no-git"])
+    assert result.exit_code == 0, result.output
+    assert "warning: velocipy 0.1.0 was installed from a package index" in result.stderr
+    assert "velocipy @ file:///path/to/velocipy" in result.stderr
+    assert origin.NOT_RECORDED_URL in (tmp_path / "demo" / "pyproject.toml").read_text()
