@@ -40,8 +40,10 @@ HELP = "\n\n".join(
         " binary), size (bytes), text for text frames, json when that text is a JSON object or"
         " array, and base64 for binary frames; pong adds rtt_ms; close adds code, name, reason"
         " and initiator (server, client, or nobody when the connection dropped: 1006).",
-        "Exit status: 0 normal close or done, 1 connection or protocol error, 2 usage error,"
-        " 3 --expect not met in time.",
+        "Exit status: 0 normal close or done (the server's 1000, 1001, 1005 or 3000-4999, or"
+        " your own close), 1 connection or protocol error (any other close code, a dropped"
+        " connection, a message over --max-size), 2 usage error, 3 --expect not met in time."
+        " On RSGI (granian) every server close arrives as 1005 and exits 0.",
     )
 )
 
