@@ -9,6 +9,7 @@ on top. Keys use the option names with underscores: ``app``, ``server`` ("uvicor
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -83,10 +84,33 @@ def pyproject_settings(cwd: Path) -> dict[str, object]:
             settings["interface"] = "rsgi" if _as_bool(value, f"{path}: rsgi") else "asgi"
             continue
         if key not in KNOWN_KEYS:
-            known = ", ".join(sorted(KNOWN_KEYS))
-            raise SettingsError(f"unknown key {raw_key!r} in [tool.velocipy] of {path} ({known})")
+            raise SettingsError(unknown_key_message(raw_key, path))
         settings[key] = _convert(key, value, f"{path}: {raw_key}")
     return settings
+
+
+def unknown_key_message(raw_key: str, path: Path) -> str:
+    """One line naming the unknown key, the closest known one, and every known key."""
+    candidates = sorted(KNOWN_KEYS | {"rsgi"})
+    spelled = raw_key.replace("-", "_").lower()
+    close = difflib.get_close_matches(spelled, candidates, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return (
+        f"unknown key {raw_key!r} in [tool.velocipy] of {path}{hint} "
+        f"(known keys: {', '.join(sorted(KNOWN_KEYS))})"
+    )
+
+
+def setting_source(key: str, cwd: Path, environ: Mapping[str, str] | None = None) -> str | None:
+    """Where the merged value of ``key`` came from: ``VELOCIPY_<KEY>``, pyproject, or None."""
+    environ = os.environ if environ is None else environ
+    if ENV_PREFIX + key.upper() in environ:
+        return ENV_PREFIX + key.upper()
+    path = find_pyproject(cwd)
+    if path is not None and key in pyproject_settings(cwd):
+        shown = path.relative_to(cwd) if path.is_relative_to(cwd) else path
+        return f"{key} in [tool.velocipy] of {shown}"
+    return None
 
 
 def environment_settings(environ: Mapping[str, str] | None = None) -> dict[str, object]:

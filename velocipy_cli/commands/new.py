@@ -170,11 +170,9 @@ def _show_result(spec: scaffold.ProjectSpec, result: scaffold.ScaffoldResult) ->
     origin = velocipy_origin()
     if not origin.recorded:
         warning(
-            escape(
-                f"{origin.note}, so pyproject.toml cannot say where to get it: `pip install` "
-                "will stop until its velocipy line points at a VelociPy clone or wheel "
-                "(velocipy @ file:///path/to/velocipy); see the Installing page of the docs"
-            )
+            f"{origin.note}, so pyproject.toml cannot say where to get it: `pip install` "
+            "will stop until its velocipy line points at a VelociPy clone or wheel "
+            "(velocipy @ file:///path/to/velocipy); see the Installing page of the docs"
         )
     console.print("\n[bold]Next steps[/]")
     steps = scaffold.next_steps(spec, cwd)

@@ -15,6 +15,7 @@ from rich.table import Table
 from velocipy_cli.console import console, fail
 from velocipy_cli.dev.reports import AppFailure
 from velocipy_cli.discovery import DiscoveryError, LoadedApp, discover_app, load_app
+from velocipy_cli.settings import SettingsError, load_project_settings, setting_source
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,17 @@ def routes(
 
 
 def import_app(app_spec: str | None, cwd: Path) -> LoadedApp:
-    """Discover and import the app; every failure is one line and exit code 1."""
+    """Discover and import the app (as `velocipy run` would); every failure is one line, exit 1."""
+    given_by = "the APP argument"
+    if not app_spec:
+        try:
+            configured = load_project_settings(cwd)["app"]
+        except SettingsError as exc:
+            fail(str(exc), 2)
+        if isinstance(configured, str):
+            app_spec, given_by = configured, setting_source("app", cwd) or given_by
     try:
-        location = discover_app(app_spec, cwd)
+        location = discover_app(app_spec, cwd, given_by)
         return load_app(location)
     except DiscoveryError as exc:
         fail(str(exc), 1)

@@ -15,6 +15,7 @@ from typing import Literal
 
 import typer
 from rich.markup import escape
+from rich.text import Text
 
 from velocipy_cli.console import console, err_console, fail
 from velocipy_cli.dev.choice import ServerChoiceError, choose_server
@@ -23,7 +24,12 @@ from velocipy_cli.dev.sockets import PortInUseError, bind_listening_socket
 from velocipy_cli.dev.supervisor import DevServerConfig, Supervisor
 from velocipy_cli.dev.watcher import WATCHED_DIRS
 from velocipy_cli.discovery import AppLocation, DiscoveryError, discover_app
-from velocipy_cli.settings import LOG_LEVELS, SettingsError, load_project_settings
+from velocipy_cli.settings import (
+    LOG_LEVELS,
+    SettingsError,
+    load_project_settings,
+    setting_source,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -116,7 +122,8 @@ def run(
         "access_log": access_log,
     }
     settings.update({key: value for key, value in given.items() if value is not None})
-    config = build_config(settings, cwd)
+    app_given_by = "the APP argument" if app_spec else setting_source("app", cwd)
+    config = build_config(settings, cwd, app_given_by or "the APP argument")
     try:
         listener = bind_listening_socket(config.host, config.port)
     except PortInUseError as exc:
@@ -132,7 +139,9 @@ def run(
     raise typer.Exit(code)
 
 
-def build_config(settings: dict[str, object], cwd: Path) -> DevServerConfig:
+def build_config(
+    settings: dict[str, object], cwd: Path, app_given_by: str = "the APP argument"
+) -> DevServerConfig:
     """Validate the merged settings and find the app; usage errors exit with code 2."""
     if settings["log_level"] not in LOG_LEVELS:
         fail(
@@ -154,7 +163,7 @@ def build_config(settings: dict[str, object], cwd: Path) -> DevServerConfig:
         fail(str(exc), 2)
     app_spec = settings["app"]
     try:
-        location = discover_app(app_spec if isinstance(app_spec, str) else None, cwd)
+        location = discover_app(app_spec if isinstance(app_spec, str) else None, cwd, app_given_by)
     except DiscoveryError as exc:
         fail(str(exc), 1)
     watch_dirs = [(cwd / folder).resolve() for folder in _strings(settings["reload_dirs"])]
@@ -251,12 +260,16 @@ class TerminalEvents:
 
     def reloaded(self, changes: Sequence[Path], seconds: float) -> None:
         console.print(
-            f"[green]reloaded[/] in {seconds:.2f} s after changes to {self._files(changes)}",
+            f"[green]reloaded[/] in {seconds:.2f} s after changes to "
+            f"{escape(self._files(changes))}",
             soft_wrap=True,
         )
 
     def app_failed(self, failure: AppFailure) -> None:
-        err_console.print(f"[bold red]error:[/] {failure.title}: {failure.summary}", soft_wrap=True)
+        err_console.print(
+            Text.assemble(("error:", "bold red"), f" {failure.title}: {failure.summary}"),
+            soft_wrap=True,
+        )
         if failure.detail:
             err_console.print(failure.detail, style="dim", soft_wrap=True, markup=False)
         if self.reload:

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 
 from velocipy_cli.console import configure, fail
 from velocipy_cli.probe import ExitCode, ProbeOptions, run_probe
@@ -106,14 +105,14 @@ def ws_probe(
         subprotocols = tuple(check_subprotocol(name) for name in subprotocol)
         checked_origin = check_origin(origin) if origin is not None else None
     except UsageError as exc:
-        fail(escape(exc.message), ExitCode.USAGE)
+        fail(exc.message, ExitCode.USAGE)
     if interactive and (expect is not None or idle_timeout is not None):
         fail("--expect and --idle-timeout are for scripted mode: pipe input or use --send", 2)
     for value in send:  # check every --send value before connecting
         try:
             parse_line(value, json_only=json_only)
         except InputError as exc:
-            fail(escape(f"--send {value!r}: {exc}"), ExitCode.USAGE)
+            fail(f"--send {value!r}: {exc}", ExitCode.USAGE)
     options = ProbeOptions(
         url=resolved.url,
         url_source=resolved.source,

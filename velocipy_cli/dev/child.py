@@ -51,7 +51,9 @@ def prepare_server(server: str) -> None:
 
 def import_app(spec: ChildSpec) -> LoadedApp | None:
     """The loaded app, or None after reporting why it could not be imported."""
-    location = AppLocation(spec.module, spec.attribute, Path(spec.import_root), None, "")
+    location = AppLocation(
+        spec.module, spec.attribute, Path(spec.import_root), None, spec.app_reason
+    )
     try:
         return load_app(location)
     except DiscoveryError as exc:

@@ -28,6 +28,7 @@ class ChildSpec:
     log_level: str = "info"
     access_log: bool = True
     debug: bool = False
+    app_reason: str = ""  # where the APP came from, for the "serving" line
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

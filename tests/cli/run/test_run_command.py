@@ -139,3 +139,59 @@ def test_routes_lists_http_and_websocket_routes(tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert "main.py, line 1: ModuleNotFoundError" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_bracketed_text_survives_in_messages(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"main.py": SERVICE_APP})
+    workers = _velocipy("run", "--workers", "2", cwd=tmp_path)
+    assert "(settings from [tool.velocipy] or VELOCIPY_* count too)" in workers.stderr
+
+    (tmp_path / "pyproject.toml").write_text("[tool.velocipy]\nprot = 8001\n")
+    typo = _velocipy("run", cwd=tmp_path)
+    assert typo.returncode == 2
+    (line,) = typo.stderr.splitlines()
+    assert line.startswith(f"error: unknown key 'prot' in [tool.velocipy] of {tmp_path}")
+    assert "did you mean 'port'?" in line
+
+
+def test_an_unknown_key_far_from_any_gets_no_guess(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.velocipy]\nzzz = 1\n")
+    result = _velocipy("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "did you mean" not in result.stderr
+    assert "(known keys: access_log, app, debug," in result.stderr
+
+
+@pytest.mark.interop
+def test_the_banner_names_tool_velocipy_as_the_source_of_the_app(tmp_path: Path) -> None:
+    port = free_port()
+    write_tree(
+        tmp_path,
+        {
+            "pyproject.toml": f'[tool.velocipy]\napp = "service_mod:service"\nport = {port}\n',
+            "service_mod.py": SERVICE_APP,
+        },
+    )
+    argv = [executable("velocipy"), "run", "--no-reload"]
+    env = {**environment_without_velocipy(), "COLUMNS": "200"}
+    with running(argv, port=port, cwd=tmp_path, env=env) as server:
+        assert wait_until(lambda: "ready in" in server.output(), timeout=20), server.output()
+        output = server.output()
+    source = "from app in [tool.velocipy] of pyproject.toml"
+    assert f"app    service_mod:service, {source}" in output
+    assert f"serving service_mod:service ({source})" in output
+    assert "given" not in output
+
+
+def test_failures_and_file_names_with_brackets_print_as_written(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from velocipy_cli.commands.run import TerminalEvents
+    from velocipy_cli.dev.reports import AppFailure
+
+    events = TerminalEvents(Path("/project"))
+    events.app_failed(AppFailure("import", "main.py, line 1: KeyError: '[tool.velocipy]'"))
+    events.reloaded([Path("/project/routes/[id].py")], 0.1)
+    captured = capsys.readouterr()
+    assert "KeyError: '[tool.velocipy]'" in captured.err
+    assert "after changes to routes/[id].py" in captured.out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from velocipy_cli.dev.choice import ServerChoice, ServerChoiceError, choose_server
@@ -34,3 +36,19 @@ def test_uvicorn_cannot_serve_rsgi_and_says_what_can() -> None:
 
 def test_labels_name_server_and_interface() -> None:
     assert choose_server("granian", "asgi").label == "granian (ASGI)"
+
+
+def test_the_banner_says_where_the_app_came_from(tmp_path: Path) -> None:
+    from velocipy_cli.commands.run import banner_rows, build_config
+    from velocipy_cli.settings import DEFAULTS
+
+    (tmp_path / "service_mod.py").write_text("app = None\n")
+    settings = {**DEFAULTS, "app": "service_mod:app", "server": "granian", "interface": "asgi"}
+    by_env = dict(banner_rows(build_config(settings, tmp_path, "VELOCIPY_APP")))
+    assert by_env["app"] == "service_mod:app, from VELOCIPY_APP"
+    assert by_env["server"] == "granian (ASGI)"
+    by_argument = dict(banner_rows(build_config({**settings, "app": "service_mod.py"}, tmp_path)))
+    assert by_argument["app"] == (
+        "service_mod:app (or its only VelociPy instance), file service_mod.py, "
+        "from the APP argument"
+    )
