@@ -24,6 +24,8 @@ from velocipy_cli.dev.sockets import PortInUseError, bind_listening_socket
 from velocipy_cli.dev.supervisor import DevServerConfig, Supervisor
 from velocipy_cli.dev.watcher import WATCHED_DIRS
 from velocipy_cli.discovery import AppLocation, DiscoveryError, discover_app
+from velocipy_cli.help import PlainHelpCommand
+from velocipy_cli.ranges import between
 from velocipy_cli.settings import (
     LOG_LEVELS,
     SettingsError,
@@ -34,19 +36,20 @@ from velocipy_cli.settings import (
 
 def register(app: typer.Typer) -> None:
     """Attach this command to the `velocipy` Typer app."""
-    app.command("run")(run)
+    app.command("run", cls=PlainHelpCommand)(run)
 
 
 def run(
     app_spec: str | None = typer.Argument(
         None,
         metavar="APP",
-        help="module:attr, path/to/file.py[:attr], or nothing to find main.py, app.py or api.py.",
+        help="module:attr or path/to/file.py[:attr]. (default: see above)",
         show_default=False,
     ),
     server: Literal["uvicorn", "granian"] | None = typer.Option(
         None,
         "--server",
+        metavar="uvicorn|granian",
         help="Server to run: uvicorn (ASGI) or granian (RSGI or ASGI). "
         "(default: uvicorn; granian for --interface rsgi)",
         show_default=False,
@@ -54,6 +57,7 @@ def run(
     interface: Literal["asgi", "rsgi"] | None = typer.Option(
         None,
         "--interface",
+        metavar="asgi|rsgi",
         help="Interface the app is served through. (default: the server's own: asgi on "
         "uvicorn, rsgi on granian)",
         show_default=False,
@@ -64,30 +68,52 @@ def run(
         help="Short for --interface rsgi (served by granian) / --interface asgi.",
         show_default=False,
     ),
-    host: str | None = typer.Option(None, "--host", help="Address to bind. (default: 127.0.0.1)"),
+    host: str | None = typer.Option(
+        None, "--host", metavar="HOST", help="Address to bind. (default: 127.0.0.1)"
+    ),
     port: int | None = typer.Option(
-        None, "--port", min=0, max=65535, help="Port to bind. (default: 8000)"
+        None,
+        "--port",
+        metavar="PORT",
+        callback=between(0, 65535),
+        help="Port to bind, 0 for any free one. (default: 8000)",
     ),
     reload: bool | None = typer.Option(
         None, "--reload/--no-reload", help="Restart on code changes. (default: --reload)"
     ),
     reload_dirs: list[Path] | None = typer.Option(
-        None, "--reload-dir", help="Folder to watch (repeatable). (default: the current folder)"
+        None,
+        "--reload-dir",
+        metavar="DIR",
+        help="Folder to watch (repeatable). (default: the current folder)",
     ),
     reload_includes: list[str] | None = typer.Option(
-        None, "--reload-include", help="Also restart on files matching this glob (repeatable)."
+        None,
+        "--reload-include",
+        metavar="GLOB",
+        help="Also restart on files matching this glob (repeatable).",
     ),
     reload_excludes: list[str] | None = typer.Option(
-        None, "--reload-exclude", help="Never restart on files matching this glob (repeatable)."
+        None,
+        "--reload-exclude",
+        metavar="GLOB",
+        help="Never restart on files matching this glob (repeatable).",
     ),
     workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Server processes (needs --no-reload). (default: 1)"
+        None,
+        "--workers",
+        metavar="N",
+        callback=between(1),
+        help="Server processes (needs --no-reload). (default: 1)",
     ),
     debug: bool = typer.Option(
-        False, "--debug", help="Debug mode: sets VELOCIPY_DEBUG=1 for the app.", show_default=False
+        False, "--debug", help="Debug mode: sets VELOCIPY_DEBUG=1 for the app. (default: off)"
     ),
     log_level: str | None = typer.Option(
-        None, "--log-level", help=f"Server log level: {', '.join(LOG_LEVELS)}. (default: info)"
+        None,
+        "--log-level",
+        metavar="LEVEL",
+        help=f"Server log level: {', '.join(LOG_LEVELS)}. (default: info)",
     ),
     access_log: bool | None = typer.Option(
         None, "--access-log/--no-access-log", help="Log every request. (default: --access-log)"
@@ -95,8 +121,11 @@ def run(
 ) -> None:
     """Serve the app for development; reload on every save, survive every broken save.
 
-    Options can also come from VELOCIPY_* environment variables and from the tool.velocipy
-    table of pyproject.toml (the command line wins, then the environment, then pyproject).
+    APP is module:attr or path/to/file.py[:attr]; without it, the app setting of
+    [tool.velocipy] in pyproject.toml, else main.py, app.py or api.py.
+
+    Options can also come from VELOCIPY_* environment variables and from [tool.velocipy] in
+    pyproject.toml (the command line wins, then the environment, then pyproject).
     """
     cwd = Path.cwd()
     try:

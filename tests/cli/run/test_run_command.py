@@ -121,17 +121,11 @@ def test_routes_lists_http_and_websocket_routes(tmp_path: Path) -> None:
     write_tree(tmp_path, {"app.py": ROUTES_APP})
     result = _velocipy("routes", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    table = result.stdout
-    assert "Routes of app:app" in table
-    rows = {line.split("│")[3].strip(): line for line in table.splitlines() if line.count("│") >= 6}
-    assert set(rows) >= {"/", "/api/items/{item_id:int}", "/chat"}
-    assert "GET" in rows["/"]
-    assert "HEAD" in rows["/"]
-    assert "app.home" in rows["/"]
-    assert "POST" in rows["/api/items/{item_id:int}"]
-    assert "app.update_item" in rows["/api/items/{item_id:int}"]
-    assert "WebSocket" in rows["/chat"]
-    assert "app.chat_room" in rows["/chat"]
+    assert result.stdout.splitlines() == [  # a pipe: one route a line, nothing else
+        "GET,HEAD  /                         app.home         home",
+        "WS        /chat                     app.chat_room    chat_room",
+        "POST      /api/items/{item_id:int}  app.update_item  update_item",
+    ]
 
     broken = tmp_path / "broken"
     write_tree(broken, {"main.py": "import nowhere_to_be_found\n"})
@@ -195,3 +189,25 @@ def test_failures_and_file_names_with_brackets_print_as_written(
     captured = capsys.readouterr()
     assert "KeyError: '[tool.velocipy]'" in captured.err
     assert "after changes to routes/[id].py" in captured.out
+
+
+LONG_HANDLER = "update_item_with_a_handler_name_long_enough_to_overflow_an_80_column_table"
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_routes_in_a_terminal_never_cut_a_name(tmp_path: Path, columns: int) -> None:
+    import pexpect
+
+    write_tree(tmp_path, {"app.py": ROUTES_APP.replace("update_item", LONG_HANDLER)})
+    child = pexpect.spawn(
+        executable("velocipy"), ["routes"], cwd=str(tmp_path), dimensions=(50, columns),
+        env={**environment_without_velocipy(), "NO_COLOR": "1", "TERM": "xterm"},
+        encoding="utf-8", timeout=30,
+    )  # fmt: skip
+    child.expect(pexpect.EOF)
+    lines = child.before.replace("\r\n", "\n").splitlines()
+    assert "Routes of app:app" in lines[0]
+    assert all(len(line.rstrip()) <= columns for line in lines if LONG_HANDLER not in line)
+    assert any(f"app.{LONG_HANDLER}" in line for line in lines)  # whole, on one line
+    assert any("/api/items/{item_id:int}" in line for line in lines)
+    assert "3 routes" in lines[-1]
