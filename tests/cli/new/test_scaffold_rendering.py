@@ -200,7 +200,8 @@ def test_the_websocket_page_is_rendered_with_the_project_name(tmp_path: Path) ->
     spec = _spec("websocket", tmp_path)
     scaffold.render_template(spec.template, tmp_path, spec.context())
     page = (tmp_path / "my_shop" / "static" / "index.html").read_text()
-    assert "<title>My-Shop chat</title>" in page
+    assert "<title>My-Shop</title>" in page  # the project's name, once
+    assert '<link rel="icon" href="data:image/svg+xml,' in page  # inline: no /favicon.ico 404
     assert "new WebSocket(" in page
     assert "innerHTML" not in page.replace("never innerHTML", "")
 
