@@ -33,7 +33,13 @@ NEW_HELP = "\n\n".join(
 
 def register(app: typer.Typer) -> None:
     """Attach this command to the `velocipy` Typer app."""
-    app.command("new", help=NEW_HELP, no_args_is_help=False, cls=PlainHelpCommand)(new)
+    app.command(
+        "new",
+        help=NEW_HELP,
+        short_help="Create a project from a template.",
+        no_args_is_help=False,
+        cls=PlainHelpCommand,
+    )(new)
 
 
 def new(

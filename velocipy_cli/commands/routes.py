@@ -36,7 +36,9 @@ class RouteRow:
 
 def register(app: typer.Typer) -> None:
     """Attach this command to the `velocipy` Typer app."""
-    app.command("routes", cls=PlainHelpCommand)(routes)
+    app.command("routes", cls=PlainHelpCommand, short_help="List the HTTP and WebSocket routes.")(
+        routes
+    )
 
 
 def routes(

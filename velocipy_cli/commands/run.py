@@ -36,7 +36,9 @@ from velocipy_cli.settings import (
 
 def register(app: typer.Typer) -> None:
     """Attach this command to the `velocipy` Typer app."""
-    app.command("run", cls=PlainHelpCommand)(run)
+    app.command("run", cls=PlainHelpCommand, short_help="Serve the app, reloading on every save.")(
+        run
+    )
 
 
 def run(

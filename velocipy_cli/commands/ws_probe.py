@@ -177,4 +177,10 @@ def ws_probe(
 
 def register(app: typer.Typer) -> None:
     """Attach this command to the `velocipy` Typer app."""
-    app.command("ws-probe", help=HELP, no_args_is_help=True, cls=PlainHelpCommand)(ws_probe)
+    app.command(
+        "ws-probe",
+        help=HELP,
+        short_help="Talk to a WebSocket, interactively or from a script.",
+        no_args_is_help=True,
+        cls=PlainHelpCommand,
+    )(ws_probe)
