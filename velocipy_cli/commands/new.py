@@ -81,8 +81,8 @@ def new(
         "asgi",
         "--server",
         metavar="asgi|rsgi",
-        help="What README and pyproject say to run: asgi (uvicorn) or rsgi (granian). "
-        "(default: asgi)",
+        help="What README and pyproject say to run: asgi (uvicorn) or rsgi (granian); "
+        "uvicorn and granian are accepted too. (default: asgi)",
         show_default=False,
     ),
     list_templates: bool = typer.Option(False, "--list", help="List the templates and exit."),
@@ -100,8 +100,10 @@ def new(
             fail("--json only goes with --list", 2)
         if name is None:
             name = _ask_name()
+        # `velocipy run --server` names servers: accept those too (granian's own interface: rsgi).
+        server = {"uvicorn": "asgi", "granian": "rsgi"}.get(server.lower(), server)
         if server.lower() not in scaffold.SERVERS:
-            fail(f"--server must be asgi or rsgi, not {server!r}", 2)
+            fail(f"--server must be asgi or rsgi (or uvicorn, granian), not {server!r}", 2)
         package = scaffold.derive_package_name(name)
         chosen = scaffold.find_template(template or _ask_template())
         use_git = scaffold.git_available() if git is None else git

@@ -294,3 +294,10 @@ def test_without_a_terminal_a_missing_name_is_named(tmp_path: Path) -> None:
     line = _one_error_line(done.stderr)
     assert line.startswith("error: missing NAME (the project's name; not asked because")
     assert "velocipy new chat" in line
+
+
+def test_server_names_of_velocipy_run_are_accepted(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["new", "shop", "--server", "granian", "--no-git"])
+    assert result.exit_code == 0, result.output
+    pyproject = tomllib.loads((tmp_path / "shop" / "pyproject.toml").read_text())
+    assert pyproject["tool"]["velocipy"]["interface"] == "rsgi"
