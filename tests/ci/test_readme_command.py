@@ -76,3 +76,19 @@ def test_provision_does_nothing_when_everything_is_there(tmp_path: Path) -> None
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert not log.exists()
+
+
+def test_provision_adds_venv_support_when_python_lacks_ensurepip(tmp_path: Path) -> None:
+    env, log = _fake_machine(tmp_path, present=("chromium", "redis-server", "wrk"))
+    fake_python = Path(env["PATH"]) / "python3.11"
+    fake_python.write_text("#!/bin/sh\nexit 1\n")  # `import ensurepip` fails, as on bare Debian
+    fake_python.chmod(0o755)
+    done = subprocess.run(
+        ["bash", str(REPO_ROOT / ".ci" / "provision")],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    if os.geteuid() == 0:
+        assert done.returncode == 0, done.stderr
+        assert log.read_text().splitlines()[1].split()[-1] == "python3.11-venv"
+    else:
+        assert "python3.11-venv" in done.stderr
