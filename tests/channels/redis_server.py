@@ -30,6 +30,7 @@ class RedisServer:
     def start(self) -> RedisServer:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is missing: run .ci/provision (Debian package redis-server)"
+        log = (self.workdir / "redis.log").open("ab")
         self.process = subprocess.Popen(
             [
                 binary,
@@ -44,11 +45,12 @@ class RedisServer:
                 "--dir",
                 str(self.workdir),
             ],
-            stdout=(self.workdir / "redis.log").open("ab"),
+            stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
+        log.close()
         assert wait_until(self.answers_ping, 15), self.log()
         return self
 
