@@ -2,9 +2,9 @@
 
 Precedence is CLI > environment > pyproject > defaults. This module only reads and validates the
 two file/environment sources (:func:`load_project_settings`); the command merges its own options
-on top. Keys use the option names with underscores: ``app``, ``interface`` ("asgi" | "rsgi"),
-``host``, ``port``, ``reload``, ``reload_dirs``, ``reload_includes``, ``reload_excludes``,
-``workers``, ``debug``, ``log_level``, ``access_log``.
+on top. Keys use the option names with underscores: ``app``, ``server`` ("uvicorn" | "granian"),
+``interface`` ("asgi" | "rsgi"), ``host``, ``port``, ``reload``, ``reload_dirs``,
+``reload_includes``, ``reload_excludes``, ``workers``, ``debug``, ``log_level``, ``access_log``.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from velocipy_cli.dev.choice import INTERFACES, SERVERS
+
 ENV_PREFIX = "VELOCIPY_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
-INTERFACES = ("asgi", "rsgi")
 
-_STRINGS = ("app", "host", "interface", "log_level")
+_STRINGS = ("app", "host", "server", "interface", "log_level")
 _INTEGERS = ("port", "workers")
 _BOOLEANS = ("reload", "debug", "access_log")
 _LISTS = ("reload_dirs", "reload_includes", "reload_excludes")
@@ -26,7 +27,8 @@ KNOWN_KEYS = frozenset(_STRINGS + _INTEGERS + _BOOLEANS + _LISTS)
 
 DEFAULTS: dict[str, object] = {
     "app": None,
-    "interface": "asgi",
+    "server": None,  # None: chosen from the interface (velocipy_cli.dev.choice)
+    "interface": None,  # None: the server's own
     "host": "127.0.0.1",
     "port": 8000,
     "reload": True,
@@ -123,9 +125,11 @@ def _convert(key: str, value: object, where: str) -> object:
         raise SettingsError(f"{where} must be a string")
     if key == "interface" and value.lower() not in INTERFACES:
         raise SettingsError(f"{where} must be 'asgi' or 'rsgi', not {value!r}")
+    if key == "server" and value.lower() not in SERVERS:
+        raise SettingsError(f"{where} must be 'uvicorn' or 'granian', not {value!r}")
     if key == "log_level" and value.lower() not in LOG_LEVELS:
         raise SettingsError(f"{where} must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
-    return value.lower() if key in ("interface", "log_level") else value
+    return value.lower() if key in ("server", "interface", "log_level") else value
 
 
 def _as_bool(value: object, where: str) -> bool:

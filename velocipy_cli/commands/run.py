@@ -1,4 +1,6 @@
-"""The `velocipy run` command: the dev server (uvicorn or granian) with VelociPy's own reloader.
+"""The `velocipy run` command: the dev server with VelociPy's own reloader.
+
+The server is uvicorn (ASGI), granian (RSGI) or granian (ASGI): see :mod:`velocipy_cli.dev.choice`.
 
 This module merges options (CLI > VELOCIPY_* > [tool.velocipy] > defaults) and renders what the
 supervisor reports; the work happens in :mod:`velocipy_cli.dev`.
@@ -9,19 +11,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.markup import escape
 
 from velocipy_cli.console import console, err_console, fail
+from velocipy_cli.dev.choice import ServerChoiceError, choose_server
 from velocipy_cli.dev.reports import AppFailure
 from velocipy_cli.dev.sockets import PortInUseError, bind_listening_socket
 from velocipy_cli.dev.supervisor import DevServerConfig, Supervisor
 from velocipy_cli.dev.watcher import WATCHED_DIRS
 from velocipy_cli.discovery import AppLocation, DiscoveryError, discover_app
 from velocipy_cli.settings import LOG_LEVELS, SettingsError, load_project_settings
-
-SERVERS = {"asgi": "uvicorn (ASGI)", "rsgi": "granian (RSGI)"}
 
 
 def register(app: typer.Typer) -> None:
@@ -36,8 +38,25 @@ def run(
         help="module:attr, path/to/file.py[:attr], or nothing to find main.py, app.py or api.py.",
         show_default=False,
     ),
+    server: Literal["uvicorn", "granian"] | None = typer.Option(
+        None,
+        "--server",
+        help="Server to run: uvicorn (ASGI) or granian (RSGI or ASGI). "
+        "(default: uvicorn; granian for --interface rsgi)",
+        show_default=False,
+    ),
+    interface: Literal["asgi", "rsgi"] | None = typer.Option(
+        None,
+        "--interface",
+        help="Interface the app is served through. (default: the server's own: asgi on "
+        "uvicorn, rsgi on granian)",
+        show_default=False,
+    ),
     rsgi: bool | None = typer.Option(
-        None, "--rsgi/--asgi", help="Serve through granian's RSGI interface. (default: --asgi)"
+        None,
+        "--rsgi/--asgi",
+        help="Short for --interface rsgi (served by granian) / --interface asgi.",
+        show_default=False,
     ),
     host: str | None = typer.Option(None, "--host", help="Address to bind. (default: 127.0.0.1)"),
     port: int | None = typer.Option(
@@ -78,9 +97,13 @@ def run(
         settings = load_project_settings(cwd)
     except SettingsError as exc:
         fail(str(exc), 2)
+    short_interface = None if rsgi is None else ("rsgi" if rsgi else "asgi")
+    if interface and short_interface and interface != short_interface:
+        fail(f"--{short_interface} contradicts --interface {interface}; give one of them", 2)
     given: dict[str, object] = {
         "app": app_spec,
-        "interface": None if rsgi is None else ("rsgi" if rsgi else "asgi"),
+        "server": server,
+        "interface": interface or short_interface,
         "host": host,
         "port": port,
         "reload": reload,
@@ -123,6 +146,12 @@ def build_config(settings: dict[str, object], cwd: Path) -> DevServerConfig:
             "(settings from [tool.velocipy] or VELOCIPY_* count too)",
             2,
         )
+    try:
+        choice = choose_server(
+            _optional_str(settings["server"]), _optional_str(settings["interface"])
+        )
+    except ServerChoiceError as exc:
+        fail(str(exc), 2)
     app_spec = settings["app"]
     try:
         location = discover_app(app_spec if isinstance(app_spec, str) else None, cwd)
@@ -139,7 +168,8 @@ def build_config(settings: dict[str, object], cwd: Path) -> DevServerConfig:
     return DevServerConfig(
         location=location,
         project_root=cwd.resolve(),
-        interface=str(settings["interface"]),
+        server=choice.server,
+        interface=choice.interface,
         host=str(settings["host"]),
         port=_int(settings["port"]),
         reload=reload,
@@ -157,6 +187,10 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) else int(str(value))
 
 
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
 def _strings(value: object) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else []
 
@@ -168,13 +202,13 @@ def describe_app(location: AppLocation) -> str:
     return f"{chosen}, {location.reason}"
 
 
-def render_banner(config: DevServerConfig) -> None:
-    """The first screen: what is served, where, and what is watched."""
+def banner_rows(config: DevServerConfig) -> list[tuple[str, str]]:
+    """The banner's lines as (label, plain text); a new line is one ``rows.append``."""
     url_host = f"[{config.host}]" if ":" in config.host else config.host
     url = f"http://{url_host}:{config.port}"
     rows = [
         ("app", describe_app(config.location)),
-        ("server", SERVERS.get(config.interface, config.interface)),
+        ("server", f"{config.server} ({config.interface.upper()})"),
         ("url", f"{url}  (WebSocket: ws://{url_host}:{config.port})"),
     ]
     if config.reload:
@@ -184,6 +218,12 @@ def render_banner(config: DevServerConfig) -> None:
     else:
         plural = "s" if config.workers > 1 else ""
         rows.append(("reload", f"off ({config.workers} worker{plural})"))
+    return rows
+
+
+def render_banner(config: DevServerConfig) -> None:
+    """The first screen: what is served, where, and what is watched."""
+    rows = banner_rows(config)
     console.print("[bold]VelociPy dev server[/]", soft_wrap=True)
     for label, value in rows:
         console.print(f"  [bold cyan]{label:<7}[/]{escape(value)}", soft_wrap=True)

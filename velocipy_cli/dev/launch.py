@@ -17,7 +17,8 @@ class ChildSpec:
     attribute: str | None
     import_root: str
     project_root: str
-    interface: str  # "asgi" (uvicorn) | "rsgi" (granian)
+    server: str  # "uvicorn" | "granian" (velocipy_cli.dev.choice)
+    interface: str  # "asgi" | "rsgi"
     host: str
     port: int
     socket_fd: int

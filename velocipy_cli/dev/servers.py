@@ -1,4 +1,4 @@
-"""Serve a loaded app on the inherited listening socket: uvicorn for ASGI, granian for RSGI."""
+"""Serve a loaded app on the inherited listening socket: uvicorn (ASGI), granian (RSGI or ASGI)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def serve(loaded: LoadedApp, spec: ChildSpec) -> int:
     def report_ready() -> None:
         send_report(spec.report_fd, Report("ready", note=f"{loaded.target} ({loaded.reason})"))
 
-    if spec.interface == "rsgi":
+    if spec.server == "granian":
         return _serve_granian(loaded, spec, report_failure, report_ready)
     return _serve_uvicorn(loaded, spec, report_failure, report_ready)
 
@@ -94,7 +94,11 @@ def _serve_granian(
     from granian import Granian
     from granian._granian import SocketHolder
 
-    guarded = RSGIStartupGuard(loaded.app, report_failure, report_ready)
+    guarded: object
+    if spec.interface == "rsgi":
+        guarded = RSGIStartupGuard(loaded.app, report_failure, report_ready)
+    else:  # granian runs the ASGI lifespan itself, in each worker, before it serves
+        guarded = ASGIStartupGuard(loaded.app, report_failure, on_ready=report_ready)
     fd = spec.socket_fd
 
     class InheritedSocketGranian(Granian):  # type: ignore[misc,valid-type]
@@ -112,7 +116,7 @@ def _serve_granian(
         loaded.target,
         address=spec.host,
         port=spec.port,
-        interface="rsgi",
+        interface=spec.interface,
         workers=spec.workers,
         log_level=spec.log_level,
         log_access=spec.access_log,

@@ -105,6 +105,13 @@ def test_refusals_are_one_line(tmp_path: Path) -> None:
     assert without_reload.returncode == 1  # nothing will fix it: report and leave
     assert "broken.py, line 1: ValueError: not today" in without_reload.stderr
 
+    uvicorn_rsgi = _velocipy("run", "--server", "uvicorn", "--rsgi", cwd=tmp_path)
+    assert uvicorn_rsgi.returncode == 2
+    assert "uvicorn cannot serve the RSGI interface" in uvicorn_rsgi.stderr
+    contradiction = _velocipy("run", "--interface", "asgi", "--rsgi", cwd=tmp_path)
+    assert contradiction.returncode == 2
+    assert "--rsgi contradicts --interface asgi" in contradiction.stderr
+
     bad_env = _velocipy("run", cwd=tmp_path, env={"VELOCIPY_PORT": "eighty"})
     assert bad_env.returncode == 2
     assert "VELOCIPY_PORT must be a whole number" in bad_env.stderr

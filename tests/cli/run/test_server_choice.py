@@ -1,0 +1,36 @@
+"""Which server and interface `velocipy run` picks from --server / --interface / --rsgi."""
+
+from __future__ import annotations
+
+import pytest
+
+from velocipy_cli.dev.choice import ServerChoice, ServerChoiceError, choose_server
+
+
+@pytest.mark.parametrize(
+    ("server", "interface", "expected"),
+    [
+        (None, None, ServerChoice("uvicorn", "asgi")),
+        (None, "asgi", ServerChoice("uvicorn", "asgi")),
+        (None, "rsgi", ServerChoice("granian", "rsgi")),  # --rsgi alone: granian
+        ("granian", None, ServerChoice("granian", "rsgi")),  # granian's own default
+        ("granian", "asgi", ServerChoice("granian", "asgi")),
+        ("uvicorn", None, ServerChoice("uvicorn", "asgi")),
+    ],
+)
+def test_a_partial_choice_is_completed(
+    server: str | None, interface: str | None, expected: ServerChoice
+) -> None:
+    assert choose_server(server, interface) == expected
+
+
+def test_uvicorn_cannot_serve_rsgi_and_says_what_can() -> None:
+    with pytest.raises(ServerChoiceError) as refused:
+        choose_server("uvicorn", "rsgi")
+    assert str(refused.value) == (
+        "uvicorn cannot serve the RSGI interface (it serves ASGI); use --server granian"
+    )
+
+
+def test_labels_name_server_and_interface() -> None:
+    assert choose_server("granian", "asgi").label == "granian (ASGI)"
