@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -142,20 +143,23 @@ class Channels:
         *,
         receive_own: bool = True,
         last_id: str | None = None,
+        render: Callable[[Message], str | bytes] | None = None,
     ) -> Membership:
         """Send everything published to ``channel`` to ``websocket`` until it leaves or closes.
 
         ``receive_own=False`` skips the messages this socket published with ``sender=websocket``
-        (or through :meth:`Membership.publish`).
+        (or through :meth:`Membership.publish`). ``last_id`` (with ``history``) first sends what
+        came after it. ``render(message)`` makes the frame to send (default: ``message.frame``),
+        e.g. to wrap each message with its id.
         """
         if not websocket.accepted or websocket.closed:
             raise WebSocketStateError("join() needs an accepted, open WebSocket")
+        subscriber = self._new_subscriber((channel,), last_id)
         token = self._tokens.get(id(websocket))
         if token is None:
             token = self._tokens[id(websocket)] = secrets.token_hex(8)
-        subscriber = self._new_subscriber((channel,), last_id)
         subscriber.exclude_sender = None if receive_own else token
-        membership = Membership(self, websocket, channel, token, subscriber)
+        membership = Membership(self, websocket, channel, token, subscriber, render)
         await self._add(subscriber, last_id)
         membership.start()
         return membership
@@ -296,8 +300,10 @@ class Membership:
         channel: str,
         token: str,
         subscriber: Subscriber,
+        render: Callable[[Message], str | bytes] | None = None,
     ) -> None:
         self.hub = hub
+        self.render = render
         self.websocket = websocket
         self.channel = channel
         self.token = token
@@ -361,13 +367,19 @@ class Membership:
         try:
             while True:
                 message = await self._subscriber.get()
-                await websocket.send(message.frame)
+                render = self.render
+                await websocket.send(message.frame if render is None else render(message))
         except SlowSubscriberError:  # overflowed before this task started
             self._task = None
             self._dropped(self._subscriber)
         except (SubscriptionClosed, WebSocketDisconnect, WebSocketStateError):
             self._task = None
             self.cancel()
+        except Exception:  # a failing render(): the socket cannot be served any more
+            logger.exception("channels: cannot send to WebSocket %s", websocket.path)
+            self._task = None
+            self.cancel()
+            await _quietly(asyncio.wait_for(websocket.close(1011, ""), self.hub.close_timeout))
 
     def __repr__(self) -> str:
         return f"<Membership {self.websocket.path} in {self.channel!r}>"
