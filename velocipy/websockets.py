@@ -114,8 +114,7 @@ class WebSocket(Connection):
         else:
             self._close_callbacks.append(callback)
 
-    def _set_closed(self) -> None:
-        self.connection_state = WebSocketState.CLOSED
+    def _run_close_callbacks(self) -> None:
         callbacks, self._close_callbacks = self._close_callbacks, None
         for callback in callbacks or ():
             callback()
@@ -235,7 +234,9 @@ class WebSocket(Connection):
         if self.connection_state is WebSocketState.CLOSED:
             return
         if self.connection_state is WebSocketState.CONNECTING:
-            self._set_closed()
+            self.connection_state = WebSocketState.CLOSED
+            if self._close_callbacks is not None:  # PERF: nothing to call unless a helper asked
+                self._run_close_callbacks()
             await self._transport_reject(403)
             return
         if code not in SENDABLE_CLOSE_CODES:
@@ -245,7 +246,9 @@ class WebSocket(Connection):
         reason = reason or ""
         if len(reason.encode("utf-8")) > 123:
             raise ValueError("a close reason must fit in 123 bytes of UTF-8")
-        self._set_closed()
+        self.connection_state = WebSocketState.CLOSED
+        if self._close_callbacks is not None:
+            self._run_close_callbacks()
         await self._transport_close(code, reason)
 
     async def _fail(self, code: int, reason: str) -> NoReturn:
@@ -255,8 +258,10 @@ class WebSocket(Connection):
         raise WebSocketDisconnect(code, reason)
 
     def _mark_disconnected(self, exc: WebSocketDisconnect) -> None:
+        self.connection_state = WebSocketState.CLOSED
         self._disconnect = (exc.code, exc.reason)
-        self._set_closed()
+        if self._close_callbacks is not None:
+            self._run_close_callbacks()
 
     def _raise_not_connected(self, action: str) -> NoReturn:
         if self.connection_state is WebSocketState.CONNECTING:
