@@ -71,7 +71,8 @@ class RedisBackend(ChannelBackend):
         self.reconnects = 0
         self._json: JSONAdapter = get_adapter("msgspec")
         self._deliver: Deliver | None = None
-        self._client: aioredis.Redis | None = None
+        self._client: aioredis.Redis | None = None  # publishing and history reads
+        self._listener: aioredis.Redis | None = None  # the pub/sub connection (no read timeout)
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._channels: set[str] = set()
@@ -81,12 +82,12 @@ class RedisBackend(ChannelBackend):
         self._publish_failing = False
         self._script: Any = None
 
-    def _new_client(self) -> aioredis.Redis:
+    def _new_client(self, read_timeout: float | None) -> aioredis.Redis:
         return aioredis.Redis.from_url(
             self.url,
             retry=Retry(NoBackoff(), 0),  # reconnecting is this backend's job, with backoff
             socket_connect_timeout=self.connect_timeout,
-            health_check_interval=0,
+            socket_timeout=read_timeout,
         )
 
     @property
@@ -96,7 +97,8 @@ class RedisBackend(ChannelBackend):
     async def start(self, deliver: Deliver, json: JSONAdapter) -> None:
         self._deliver = deliver
         self._json = json
-        self._client = self._new_client()
+        self._client = self._new_client(read_timeout=self.connect_timeout)
+        self._listener = self._new_client(read_timeout=None)  # pub/sub waits for messages
         if self.history:
             self._script = self._client.register_script(_PUBLISH_WITH_HISTORY)
         first_connection = asyncio.get_running_loop().create_future()
@@ -114,10 +116,11 @@ class RedisBackend(ChannelBackend):
             with contextlib.suppress(BaseException):
                 await reader
         await self._close_pubsub()
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(*_CONNECTION_ERRORS):
-                await client.aclose()
+        for client in (self._client, self._listener):
+            if client is not None:
+                with contextlib.suppress(*_CONNECTION_ERRORS):
+                    await client.aclose()
+        self._client = self._listener = None
         self._connected = False
 
     # --- publishing -------------------------------------------------------------------------
@@ -223,8 +226,8 @@ class RedisBackend(ChannelBackend):
                 delay = min(delay * 2, self.max_backoff)
 
     async def _connect(self) -> None:
-        assert self._client is not None
-        pubsub = self._client.pubsub()
+        assert self._listener is not None
+        pubsub = self._listener.pubsub()
         self._pubsub = pubsub
         await pubsub.subscribe(_CONTROL_CHANNEL, *sorted(self._channels))
         self._connected = True
