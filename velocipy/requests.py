@@ -33,10 +33,12 @@ class Connection:
 
     __slots__ = (
         "_cookies",
+        "_forwarded",
         "_headers",
         "_path_params",
         "_query_params",
         "_query_string",
+        "_session",
         "_state",
         "app",
         "path",
@@ -45,10 +47,12 @@ class Connection:
     app: Application
     path: str
     _cookies: dict[str, str]
+    _forwarded: tuple[Address | None, str]
     _headers: Headers
     _path_params: dict[str, Any]
     _query_params: QueryParams
     _query_string: str
+    _session: dict[str, Any]
     _state: State
 
     def __init__(self, app: Application, path: str) -> None:
@@ -123,15 +127,44 @@ class Connection:
 
     @property
     def client(self) -> Address | None:
-        """The peer's address, when the server knows it."""
-        return self._read_client()
+        """The peer's address, when the server knows it (behind a trusted proxy: the client's)."""
+        try:
+            return self._forwarded[0]
+        except AttributeError:
+            return self._read_client()
 
     @property
     def url(self) -> URL:
         scheme, server = self._read_scheme_and_server()
+        try:
+            scheme = self._forwarded[1]
+        except AttributeError:
+            pass
         host_header = self.header("host")
         host, port = _host_and_port(host_header, server)
         return URL(scheme, host, port, self.path, self.query_string)
+
+    def set_forwarded(self, client: Address | None, scheme: str, host: str | None) -> None:
+        """Record what a trusted proxy says about the original request (ProxyHeadersMiddleware)."""
+        self._forwarded = (client, scheme)
+        if host is not None:
+            kept = [item for item in self.headers.multi_items() if item[0] != "host"]
+            self._headers = Headers._from_lowercase([*kept, ("host", host)])
+
+    @property
+    def session(self) -> dict[str, Any]:
+        """The signed-cookie session of :class:`~velocipy.middleware.SessionMiddleware`."""
+        try:
+            return self._session
+        except AttributeError:
+            raise RuntimeError(
+                "request.session needs the session middleware: "
+                "app.add_middleware(SessionMiddleware, secret_key=...)"
+            ) from None
+
+    @session.setter
+    def session(self, session: dict[str, Any]) -> None:
+        self._session = session
 
     @property
     def state(self) -> State:
