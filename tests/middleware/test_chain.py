@@ -9,8 +9,15 @@ from typing import Any
 
 import pytest
 
-from velocipy import HTTPException, JSONResponse, PlainTextResponse, Request, Response, VelociPy
-from velocipy import WebSocket
+from velocipy import (
+    HTTPException,
+    JSONResponse,
+    PlainTextResponse,
+    Request,
+    Response,
+    VelociPy,
+    WebSocket,
+)
 from velocipy.application import Application
 from velocipy.middleware import CallNext, Middleware
 from velocipy.testing import TestClient, WebSocketDenied
@@ -247,9 +254,10 @@ def test_handshake_refusal_status_and_errors(
     client = make_client(app, raise_server_exceptions=False)
     expected = {"http": 401, "boom": 500, "junk": 500, "other": 418}
     for reason, status in expected.items():
-        with caplog.at_level(logging.ERROR, logger="velocipy"), pytest.raises(
-            WebSocketDenied
-        ) as denied:
+        with (
+            caplog.at_level(logging.ERROR, logger="velocipy"),
+            pytest.raises(WebSocketDenied) as denied,
+        ):
             client.websocket_connect(f"/ws?fail={reason}")
         assert denied.value.status_code == status
         if protocol == "asgi" and reason == "other":  # headers travel only on ASGI
