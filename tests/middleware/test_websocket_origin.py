@@ -93,3 +93,10 @@ def test_no_guard_by_default(make_client: ClientFactory) -> None:
     assert connects(make_client(app), "https://evil.example")
     with pytest.raises(AssertionError):
         assert not connects(make_client(app), "https://evil.example")
+
+
+def test_a_single_origin_string_is_one_origin(make_client: ClientFactory) -> None:
+    app, _ = make_app(websocket_origins="https://app.example.com")
+    client = make_client(app)
+    assert connects(client, "https://app.example.com")
+    assert not connects(client, "h")

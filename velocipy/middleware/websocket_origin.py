@@ -31,6 +31,8 @@ class WebSocketOriginMiddleware(Middleware):
     """
 
     def __init__(self, allowed_origins: Sequence[str] = (), allow_same_origin: bool = True) -> None:
+        if isinstance(allowed_origins, str):  # one origin given bare, not a list of letters
+            allowed_origins = [allowed_origins]
         origins = [o.lower().rstrip("/") for o in allowed_origins]
         self.allow_all = "*" in origins
         self.exact = frozenset(o for o in origins if "*" not in o)
