@@ -128,18 +128,11 @@ class Connection:
     @property
     def client(self) -> Address | None:
         """The peer's address, when the server knows it (behind a trusted proxy: the client's)."""
-        try:
-            return self._forwarded[0]
-        except AttributeError:
-            return self._read_client()
+        return self._read_client()
 
     @property
     def url(self) -> URL:
         scheme, server = self._read_scheme_and_server()
-        try:
-            scheme = self._forwarded[1]
-        except AttributeError:
-            pass
         host_header = self.header("host")
         host, port = _host_and_port(host_header, server)
         return URL(scheme, host, port, self.path, self.query_string)
@@ -147,6 +140,9 @@ class Connection:
     def set_forwarded(self, client: Address | None, scheme: str, host: str | None) -> None:
         """Record what a trusted proxy says about the original request (ProxyHeadersMiddleware)."""
         self._forwarded = (client, scheme)
+        # PERF: this connection becomes a variant whose address hooks read the record, so
+        # connections that never pass through a proxy keep the plain hooks (no check per read).
+        self.__class__ = _forwarded_variant(type(self))
         if host is not None:
             kept = [item for item in self.headers.multi_items() if item[0] != "host"]
             self._headers = Headers._from_lowercase([*kept, ("host", host)])
@@ -174,6 +170,30 @@ class Connection:
         except AttributeError:
             state = self._state = State()
             return state
+
+
+_FORWARDED_VARIANTS: dict[type[Connection], type[Connection]] = {}
+
+
+def _forwarded_variant(cls: type[Connection]) -> type[Connection]:
+    """``cls`` with the client and scheme taken from ``set_forwarded`` (made once per class)."""
+    variant = _FORWARDED_VARIANTS.get(cls)
+    if variant is None:
+
+        def _read_client(self: Connection) -> Address | None:
+            return self._forwarded[0]
+
+        def _read_scheme_and_server(self: Connection) -> tuple[str, Address | None]:
+            server = cls._read_scheme_and_server(self)[1]
+            return self._forwarded[1], server
+
+        namespace = {
+            "__slots__": (),
+            "_read_client": _read_client,
+            "_read_scheme_and_server": _read_scheme_and_server,
+        }
+        variant = _FORWARDED_VARIANTS[cls] = type(cls.__name__, (cls,), namespace)
+    return variant
 
 
 def _host_and_port(host_header: str | None, server: Address | None) -> tuple[str, int | None]:
