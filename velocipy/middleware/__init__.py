@@ -10,7 +10,7 @@ from velocipy.middleware.gzip import GZipMiddleware
 from velocipy.middleware.httpsredirect import HTTPSRedirectMiddleware
 from velocipy.middleware.proxyheaders import ProxyHeadersMiddleware
 from velocipy.middleware.securityheaders import SecurityHeadersMiddleware
-from velocipy.middleware.sessions import Session, SessionMiddleware
+from velocipy.middleware.sessions import SessionMiddleware
 from velocipy.middleware.trustedhost import TrustedHostMiddleware
 from velocipy.middleware.websocket_origin import WebSocketOriginMiddleware
 
@@ -22,7 +22,6 @@ __all__ = [
     "Middleware",
     "ProxyHeadersMiddleware",
     "SecurityHeadersMiddleware",
-    "Session",
     "SessionMiddleware",
     "TrustedHostMiddleware",
     "WebSocketOriginMiddleware",

@@ -21,41 +21,7 @@ from velocipy.requests import Connection, Request
 from velocipy.responses import Response
 from velocipy.websockets import WebSocket
 
-__all__ = ["Session", "SessionMiddleware"]
-
-
-class Session(dict[str, Any]):
-    """The session dict; remembers whether the handler changed it."""
-
-    modified = False
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.modified = True
-        super().__setitem__(key, value)
-
-    def __delitem__(self, key: str) -> None:
-        self.modified = True
-        super().__delitem__(key)
-
-    def clear(self) -> None:
-        self.modified = True
-        super().clear()
-
-    def pop(self, key: str, *default: Any) -> Any:
-        self.modified = True
-        return super().pop(key, *default)
-
-    def popitem(self) -> tuple[str, Any]:
-        self.modified = True
-        return super().popitem()
-
-    def setdefault(self, key: str, default: Any = None) -> Any:
-        self.modified = True
-        return super().setdefault(key, default)
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        self.modified = True
-        super().update(*args, **kwargs)
+__all__ = ["SessionMiddleware"]
 
 
 class SessionMiddleware(Middleware):
@@ -118,8 +84,8 @@ class SessionMiddleware(Middleware):
         return hmac.new(self.key, signed.encode("ascii", "replace"), hashlib.sha256).digest()
 
     # --- the hooks ------------------------------------------------------------------------
-    def attach(self, connection: Connection) -> Session:
-        session = Session(self.load(connection.cookies.get(self.cookie_name)))
+    def attach(self, connection: Connection) -> dict[str, Any]:
+        session = self.load(connection.cookies.get(self.cookie_name))
         connection.session = session
         return session
 
