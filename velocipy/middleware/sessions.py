@@ -4,6 +4,10 @@ The cookie is ``payload.timestamp.signature``: the JSON payload and the signing 
 URL-safe base64, signed with HMAC-SHA256 under a key derived from ``secret_key``. A cookie
 whose signature does not match (tampered, or signed with another key), that is older than
 ``max_age``, or that does not parse gives an empty session, never an error.
+
+Signed with the standard library (``hmac``, ``hashlib``, constant-time ``compare_digest``)
+rather than itsdangerous: one keyed hash and a timestamp is all a session cookie needs, and
+``import velocipy`` stays free of a dependency used by this one class.
 """
 
 from __future__ import annotations
