@@ -66,6 +66,8 @@ class GZipMiddleware(Middleware):
         return compressed
 
     def _is_compressible(self, response: Response) -> bool:
+        if response.kind == "bytes" and len(response.body) < self.minimum_size:
+            return False  # PERF: the common small answer is decided before any header is read
         headers = response.headers
         if "content-encoding" in headers or response.status_code in (204, 206, 304):
             return False
