@@ -10,7 +10,7 @@ code and then raise ``WebSocketDisconnect`` so the handler's loop ends.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from velocipy.exceptions import WebSocketDisconnect, WebSocketStateError
@@ -81,8 +81,10 @@ class WebSocket(Connection):
     async def _transport_close(self, code: int, reason: str) -> None:
         raise NotImplementedError
 
-    async def _transport_reject(self, status: int) -> None:
-        """Refuse the handshake with an HTTP status (no body)."""
+    async def _transport_reject(
+        self, status: int, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
+    ) -> None:
+        """Refuse the handshake with an HTTP status (headers and body where the server can)."""
         raise NotImplementedError
 
     def offered_subprotocols(self) -> list[str]:
@@ -250,6 +252,21 @@ class WebSocket(Connection):
         if self._close_callbacks is not None:
             self._run_close_callbacks()
         await self._transport_close(code, reason)
+
+    async def refuse(
+        self, status_code: int = 403, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
+    ) -> None:
+        """Refuse the handshake with an HTTP status (300-599) instead of accepting it.
+
+        ASGI servers that offer the ``websocket.http.response`` extension (uvicorn, granian)
+        send the headers and body too; RSGI can only send the status, with an empty body.
+        """
+        if self.connection_state is not WebSocketState.CONNECTING:
+            raise WebSocketStateError("refuse() is only possible before accept()")
+        if type(status_code) is not int or not 300 <= status_code <= 599:
+            raise ValueError(f"refuse() takes an HTTP status 300-599, not {status_code}")
+        self.connection_state = WebSocketState.CLOSED
+        await self._transport_reject(status_code, headers, body)
 
     async def _fail(self, code: int, reason: str) -> NoReturn:
         """Close for a protocol-level problem and end the handler's loop."""

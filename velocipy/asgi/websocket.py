@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from velocipy.asgi.http import ASGIConnection
@@ -49,9 +50,18 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
         except OSError:
             raise WebSocketDisconnect(CONNECTION_LOST) from None
 
-    async def _transport_reject(self, status: int) -> None:
-        # ASGI servers answer a close before accept with 403.
-        await self._send({"type": "websocket.close", "code": 1008, "reason": ""})
+    async def _transport_reject(
+        self, status: int, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
+    ) -> None:
+        if "websocket.http.response" not in self._scope.get("extensions", {}):
+            # Without the denial extension ASGI servers answer a close before accept with 403.
+            await self._send({"type": "websocket.close", "code": 1008, "reason": ""})
+            return
+        encoded = [(name.encode("latin-1"), value.encode()) for name, value in headers]
+        encoded.append((b"content-length", str(len(body)).encode()))
+        start = {"type": "websocket.http.response.start", "status": status, "headers": encoded}
+        await self._send(start)
+        await self._send({"type": "websocket.http.response.body", "body": body})
 
 
 __all__ = ["ASGIWebSocket"]
