@@ -16,6 +16,7 @@ from typing import Any, TypeAlias, TypeVar
 
 from velocipy.datastructures import State
 from velocipy.exceptions import HTTPException, WebSocketDisconnect, WebSocketException
+from velocipy.forms import FormLimits
 from velocipy.json import JSONAdapter, get_adapter
 from velocipy.lifespan import Lifespan, LifespanFactory
 from velocipy.params import Endpoint, compile_endpoint
@@ -54,12 +55,14 @@ class Application(RouteDecorators):
         on_shutdown: Sequence[Callable[[], Any]] = (),
         max_body_size: int = 10 * 1024 * 1024,
         ws_max_message_size: int = 1024 * 1024,
+        form_limits: FormLimits | None = None,
     ) -> None:
         # Unset, debug follows VELOCIPY_DEBUG, which `velocipy run --debug` sets for the app.
         self.debug = _env_flag("VELOCIPY_DEBUG") if debug is None else debug
         self.json: JSONAdapter = get_adapter(json_adapter)
         self.max_body_size = max_body_size
         self.ws_max_message_size = ws_max_message_size
+        self.form_limits = form_limits or FormLimits()
         self.state = State()
         self.lifespan = Lifespan(self, lifespan, on_startup, on_shutdown)
         self._http: RouteTable[Endpoint] = RouteTable()
