@@ -363,3 +363,46 @@ def test_form_and_json_body_in_one_handler_is_refused_at_registration() -> None:
 
         @app.post("/x")
         async def both(a: Annotated[str, Form()], b: Signup) -> None: ...
+
+
+def test_the_test_client_takes_httpx_file_shapes(client_for: Any, tmp_path: Any) -> None:
+    app = VelociPy()
+
+    @app.post("/echo")
+    async def echo(request: Request) -> list[Any]:
+        form = await request.form()
+        return [
+            [k, v]
+            if isinstance(v, str)
+            else [
+                k,
+                v.filename,
+                v.content_type,
+                v.headers.get("x-extra"),
+                (await v.read()).decode(),
+            ]
+            for k, v in form.multi_items()
+        ]
+
+    path = tmp_path / "report.csv"
+    path.write_bytes(b"a,b")
+    client = client_for(app)
+    with path.open("rb") as handle:
+        response = client.post(
+            "/echo",
+            data={"tag": ["x", "y"]},
+            files=[
+                ("f", handle),
+                ("f", ("notes.txt", "text content")),
+                ("f", ('a"b.bin', b"raw", "application/x-raw", {"X-Extra": "1"})),
+                ("f", b"bare bytes"),
+            ],
+        )
+    assert response.json() == [
+        ["tag", "x"],
+        ["tag", "y"],
+        ["f", "report.csv", "text/csv", None, "a,b"],
+        ["f", "notes.txt", "text/plain", None, "text content"],
+        ["f", "a%22b.bin", "application/x-raw", "1", "raw"],
+        ["f", "", "application/octet-stream", None, "bare bytes"],
+    ]

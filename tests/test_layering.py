@@ -31,8 +31,6 @@ FORBIDDEN_IN_CORE = (
 )
 # Everything under velocipy/ (adapters and test client included) may use only these.
 ALLOWED_THIRD_PARTY = {"msgspec", "orjson", "python_multipart"}
-# The test client encodes multipart bodies (files=) with httpx, imported only when used.
-ALLOWED_IN_TESTING = {"httpx"}
 
 
 def module_name(path: Path) -> str:
@@ -131,12 +129,11 @@ def test_package_root_reaches_adapters_only_through_the_composition_root() -> No
 @pytest.mark.parametrize("path", all_modules(), ids=lambda p: module_name(p))
 def test_velocipy_imports_only_stdlib_msgspec_and_orjson(path: Path) -> None:
     outside = set()
-    in_testing = "testing" in path.relative_to(PACKAGE).parts
     for name in imported_modules(path):
         top = name.split(".")[0]
         if top == "velocipy" or top in sys.stdlib_module_names or top == "__future__":
             continue
-        if top not in ALLOWED_THIRD_PARTY and not (in_testing and top in ALLOWED_IN_TESTING):
+        if top not in ALLOWED_THIRD_PARTY:
             outside.add(name)
     assert outside == set()
 
