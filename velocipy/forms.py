@@ -23,19 +23,14 @@ from typing import IO, TYPE_CHECKING, Any, Union, get_args, get_origin
 from urllib.parse import unquote_to_bytes
 
 import msgspec
-from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import (
-    MultipartParser,
-    MultipartState,
-    QuerystringParser,
-    parse_options_header,
-)
 
 from velocipy.datastructures import Headers
 from velocipy.exceptions import HTTPException
 from velocipy.routing import converter_for_annotation
 
 if TYPE_CHECKING:
+    from python_multipart.exceptions import FormParserError
+
     from velocipy.requests import Request
 
 __all__ = ["FormData", "FormLimits", "UploadFile", "parse_form"]
@@ -199,6 +194,9 @@ class FormData(Mapping[str, FormValue]):
 
 async def parse_form(request: Request, limits: FormLimits) -> FormData:
     """Parse the request body as a form (by its ``Content-Type``); the caller owns the files."""
+    # PERF: python-multipart is imported by the first form, not by `import velocipy`.
+    from python_multipart.multipart import parse_options_header
+
     content_type = request.header("content-type")
     media, options = parse_options_header(content_type)
     if media == _MULTIPART:
@@ -228,6 +226,8 @@ def _decode(raw: bytes | bytearray) -> str:
 
 # --- application/x-www-form-urlencoded ------------------------------------------------------
 async def _parse_urlencoded(request: Request, limits: FormLimits) -> FormData:
+    from python_multipart.multipart import QuerystringParser
+
     items: list[tuple[str, FormValue]] = []
     name = bytearray()
     value = bytearray()
@@ -332,6 +332,9 @@ async def _parse_multipart(
         raise HTTPException(400, "multipart/form-data needs a boundary parameter in Content-Type")
     if len(boundary) > 70:
         raise HTTPException(400, "The multipart boundary is longer than 70 characters")
+    from python_multipart.exceptions import FormParserError
+    from python_multipart.multipart import MultipartParser, MultipartState
+
     collected = _MultipartEvents(limits)
     parser = MultipartParser(
         boundary,
@@ -411,6 +414,8 @@ def _describe_part(headers: list[tuple[str, str]]) -> tuple[str, str | None, str
             content_type = text
     if disposition is None:
         raise HTTPException(400, "Malformed multipart body: a part has no Content-Disposition")
+    from python_multipart.multipart import parse_options_header
+
     _, options = parse_options_header(disposition)
     raw_name = options.get(b"name")
     if raw_name is None:
