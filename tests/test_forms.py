@@ -300,27 +300,27 @@ def test_large_uploads_spool_to_disk_off_the_loop_and_are_closed_after_the_handl
 
 
 def test_rollover_writes_run_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    loop_threads: set[int] = set()
-    writer_threads: set[int] = set()
+    writes: list[tuple[bytes, bool]] = []
     upload = UploadFile(filename="x", spool_max_size=10)
     real_write = upload.file.write
+    loop_thread: list[int] = []
 
     def write(data: bytes) -> int:
-        writer_threads.add(threading.get_ident())
+        writes.append((data, threading.get_ident() == loop_thread[0]))
         return real_write(data)
 
     monkeypatch.setattr(upload.file, "write", write)
 
     async def run() -> None:
-        loop_threads.add(threading.get_ident())
+        loop_thread.append(threading.get_ident())
         await upload.write(b"12345")  # stays in memory: written on the loop
-        await upload.write(b"1234567890")  # rolls over: written in a thread
+        await upload.write(b"1234567890")  # rolls over to disk: written in a thread
         await upload.write(b"more")  # on disk: in a thread
 
     asyncio.run(run())
-    assert len(writer_threads) == 2
-    assert loop_threads <= writer_threads
+    assert writes == [(b"12345", True), (b"1234567890", False), (b"more", False)]
     assert upload.size == 19
+    assert getattr(upload.file, "_rolled", None) is True
     upload.file.close()
 
 

@@ -21,7 +21,7 @@ import msgspec
 
 from velocipy.background import BackgroundTasks, add_after_response
 from velocipy.exceptions import HTTPException, RequestValidationError
-from velocipy.forms import FormBinder, FormField, form_binder, is_upload_annotation
+from velocipy.form_params import FormBinder, FormField, form_binder, is_upload_annotation
 from velocipy.json import JSONAdapter, JSONDecodeError
 from velocipy.requests import Request, invalid_json_error
 from velocipy.responses import Response
@@ -137,7 +137,7 @@ def compile_endpoint(
             default = marker.default
         if isinstance(annotation, type) and issubclass(annotation, Request):
             extractors.append((name, _take_request))
-        # --- forms, uploads, background tasks (logic in velocipy/forms.py, background.py) ---
+        # --- forms, uploads, background tasks (logic in form_params.py, background.py) ---
         elif annotation is BackgroundTasks:
             tasks_name = name
         elif (marker is not None and marker.source in ("form", "file")) or (
