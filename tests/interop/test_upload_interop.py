@@ -244,3 +244,23 @@ def test_background_tasks_run_after_the_response_and_a_failure_is_only_logged(
     assert wait_until(lambda: "mail server unreachable" in upload_server.output(), 15)
     assert "Traceback" in upload_server.output()
     assert httpx.get(f"{upload_server.url}/pid", timeout=10).status_code == 200
+
+
+def test_files_of_request_form_are_closed_when_the_request_is_over(
+    upload_server: ServerProcess, spool_dir: Path
+) -> None:
+    pid = worker_pid(upload_server)
+    response = httpx.post(
+        f"{upload_server.url}/form",
+        files={"doc": ("big.bin", b"z" * (3 * MIB))},
+        timeout=60,
+    )
+    assert response.json() == {
+        "doc": [
+            "UploadFile(filename='big.bin', size=3145728, content_type='application/octet-stream')"
+        ]
+    }
+    assert wait_until(lambda: files_open_in(pid, spool_dir) == [], 15), files_open_in(
+        pid, spool_dir
+    )
+    assert_quiet_log(upload_server)
