@@ -406,3 +406,26 @@ def test_the_test_client_takes_httpx_file_shapes(client_for: Any, tmp_path: Any)
         ["f", "a%22b.bin", "application/x-raw", "1", "raw"],
         ["f", "", "application/octet-stream", None, "bare bytes"],
     ]
+
+
+def test_a_long_preamble_and_a_hostile_content_type_are_handled(client_for: Any) -> None:
+    client = client_for(form_app())
+    preamble = b"\r\n" * (2 * 1024 * 1024)
+    body = preamble + multipart(part("username", b"ada"))
+    response = client.post("/login", content=body, headers={"content-type": MULTIPART})
+    assert response.json() == {"username": "ada", "remember": False}
+    # The option string of CVE-2024-24762 (a ReDoS in a regex-based Content-Type parser).
+    hostile = "multipart/form-data; boundary=XyZ;" + "\t" * 50_000 + "x"
+    answered = client.post(
+        "/raw", content=multipart(part("a", b"1")), headers={"content-type": hostile}
+    )
+    assert answered.json() == {"a": ["1"]}  # parsed without a regex: the boundary is still found
+
+
+def test_import_velocipy_does_not_import_the_form_parser() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, velocipy; print('python_multipart' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
