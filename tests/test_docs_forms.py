@@ -17,7 +17,8 @@ import velocipy.testing
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGES = ["forms.md", "background-tasks.md"]
-EXTRA_BLOCKS = [("testing.md", "AsyncTestClient")]  # my section of a shared page
+# The blocks of a shared page that document this lane's features.
+EXTRA_BLOCKS = [("testing.md", "AsyncTestClient"), ("testing.md", "VelociPyTransport")]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
