@@ -250,17 +250,18 @@ def test_files_of_request_form_are_closed_when_the_request_is_over(
     upload_server: ServerProcess, spool_dir: Path
 ) -> None:
     pid = worker_pid(upload_server)
-    response = httpx.post(
-        f"{upload_server.url}/form",
-        files={"doc": ("big.bin", b"z" * (3 * MIB))},
-        timeout=60,
-    )
-    assert response.json() == {
-        "doc": [
-            "UploadFile(filename='big.bin', size=3145728, content_type='application/octet-stream')"
-        ]
-    }
-    assert wait_until(lambda: files_open_in(pid, spool_dir) == [], 15), files_open_in(
-        pid, spool_dir
-    )
+    with httpx.Client(timeout=60) as client:  # the connection stays open: the request is over
+        response = client.post(
+            f"{upload_server.url}/form", files={"doc": ("big.bin", b"z" * (3 * MIB))}
+        )
+        assert response.json() == {
+            "doc": [
+                "UploadFile(filename='big.bin', size=3145728, "
+                "content_type='application/octet-stream')"
+            ]
+        }
+        assert wait_until(lambda: files_open_in(pid, spool_dir) == [], 15), files_open_in(
+            pid, spool_dir
+        )
+        assert client.get(f"{upload_server.url}/pid").json() == {"pid": pid}
     assert_quiet_log(upload_server)
