@@ -30,9 +30,13 @@ FORBIDDEN_IN_CORE = (
     "watchfiles",
 )
 # Everything under velocipy/ (adapters and test client included) may use only these.
-ALLOWED_THIRD_PARTY = {"msgspec", "orjson"}
-# Optional extras, each allowed only in the module that uses it (and imported only there).
-EXTRA_IMPORTS = {"velocipy.channels.backends.redis": {"redis"}}
+ALLOWED_THIRD_PARTY = {"msgspec", "orjson", "python_multipart"}
+# Optional packages, each allowed only in the module that uses it (and imported only there):
+# redis for the Redis channels backend, httpx for velocipy.testing.transport's opt-in transports.
+EXTRA_IMPORTS = {
+    "velocipy.channels.backends.redis": {"redis"},
+    "velocipy.testing.transport": {"httpx"},
+}
 
 
 def module_name(path: Path) -> str:

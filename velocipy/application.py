@@ -16,7 +16,13 @@ from types import MethodType
 from typing import Any, TypeAlias, TypeVar
 
 from velocipy.datastructures import State
-from velocipy.exceptions import HTTPException, WebSocketDisconnect, WebSocketException
+from velocipy.exceptions import (
+    ClientDisconnect,
+    HTTPException,
+    WebSocketDisconnect,
+    WebSocketException,
+)
+from velocipy.forms import FormLimits
 from velocipy.json import JSONAdapter, get_adapter
 from velocipy.lifespan import Lifespan, LifespanFactory
 from velocipy.middleware.base import Middleware as ClassMiddleware
@@ -57,6 +63,7 @@ class Application(RouteDecorators):
         on_shutdown: Sequence[Callable[[], Any]] = (),
         max_body_size: int = 10 * 1024 * 1024,
         ws_max_message_size: int = 1024 * 1024,
+        form_limits: FormLimits | None = None,
         middleware: Sequence[ClassMiddleware | type[ClassMiddleware] | Middleware] = (),
         websocket_origins: Sequence[str] | None = None,
     ) -> None:
@@ -65,6 +72,7 @@ class Application(RouteDecorators):
         self.json: JSONAdapter = get_adapter(json_adapter)
         self.max_body_size = max_body_size
         self.ws_max_message_size = ws_max_message_size
+        self.form_limits = form_limits or FormLimits()
         self.state = State()
         self.lifespan = Lifespan(self, lifespan, on_startup, on_shutdown)
         self._http: RouteTable[Endpoint] = RouteTable()
@@ -271,6 +279,11 @@ class Application(RouteDecorators):
                 return result
             if isinstance(exc, HTTPException):
                 return _error_response(exc.status_code, exc.detail, exc.headers, self.json)
+            if isinstance(exc, ClientDisconnect):
+                # The client left mid-body (nobody reads this answer) or the server found the
+                # body's framing broken (then the client gets a 400): either way its doing.
+                logger.debug("%s %s: %s", request.method, loggable(request.path), exc)
+                return _error_response(400, str(exc), None, self.json)
         except Exception as failure:  # a failing handler, or unsendable HTTPException headers
             exc = failure
         logger.error(

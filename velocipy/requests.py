@@ -17,6 +17,7 @@ from velocipy.json import JSONDecodeError
 
 if TYPE_CHECKING:
     from velocipy.application import Application
+    from velocipy.forms import FormData
 
 __all__ = ["Connection", "Request"]
 
@@ -211,10 +212,11 @@ def _host_and_port(host_header: str | None, server: Address | None) -> tuple[str
 class Request(Connection):
     """An HTTP request."""
 
-    __slots__ = ("_body", "_json", "_stream_consumed", "method")
+    __slots__ = ("_body", "_form", "_json", "_stream_consumed", "method")
 
     method: str
     _body: bytes
+    _form: FormData
     _json: Any
     _stream_consumed: bool
 
@@ -283,6 +285,21 @@ class Request(Connection):
             except JSONDecodeError as exc:
                 raise invalid_json_error(exc) from None
             return value
+
+    async def form(self) -> FormData:
+        """The body parsed as a form (urlencoded or multipart), read once, then cached.
+
+        Limits come from the app's ``form_limits``. Uploaded files are closed when the request
+        is over (or earlier with ``await form.close()`` / ``async with form:``).
+        """
+        try:
+            return self._form
+        except AttributeError:
+            from velocipy.forms import close_with_request, parse_form
+
+            form = self._form = await parse_form(self, self.app.form_limits)
+            close_with_request(form)
+            return form
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"

@@ -66,8 +66,9 @@ class RSGIRequest(RSGIConnection, Request):
 
     async def _receive_chunks(self) -> AsyncIterator[bytes]:
         try:
-            if "content-length" in self._scope.headers:
-                yield await self._protocol()  # declared size already checked: one read
+            declared = self._scope.headers.get("content-length")
+            if declared is not None and len(declared) < 6:  # under 100 kB: one read
+                yield await self._protocol()  # declared size already checked
                 return
             async for chunk in self._protocol:
                 yield chunk
