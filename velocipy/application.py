@@ -15,7 +15,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeAlias, TypeVar
 
 from velocipy.datastructures import State
-from velocipy.exceptions import HTTPException, WebSocketDisconnect, WebSocketException
+from velocipy.exceptions import (
+    ClientDisconnect,
+    HTTPException,
+    WebSocketDisconnect,
+    WebSocketException,
+)
 from velocipy.json import JSONAdapter, get_adapter
 from velocipy.lifespan import Lifespan, LifespanFactory
 from velocipy.params import Endpoint, compile_endpoint
@@ -259,6 +264,11 @@ class Application(RouteDecorators):
                 return result
             if isinstance(exc, HTTPException):
                 return _error_response(exc.status_code, exc.detail, exc.headers, self.json)
+            if isinstance(exc, ClientDisconnect):
+                # The client left mid-body (nobody reads this answer) or the server found the
+                # body's framing broken (then the client gets a 400): either way its doing.
+                logger.debug("%s %s: %s", request.method, loggable(request.path), exc)
+                return _error_response(400, str(exc), None, self.json)
         except Exception as failure:  # a failing handler, or unsendable HTTPException headers
             exc = failure
         logger.error(

@@ -1,0 +1,135 @@
+"""Hostile HTTP clients against real uvicorn, granian RSGI and granian ASGI processes.
+
+Every case asserts the precise status the client gets (where one can still be sent), that the
+server logged no traceback for the client's doing, and that the same server process still
+answers a normal request afterwards. Raw sockets send what well-behaved clients never would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.interop.apps import hostile_app
+from tests.interop.test_http_interop import read_response, status_of
+from tests.support import (
+    REPO_ROOT,
+    SERVERS,
+    ServerProcess,
+    free_port,
+    http_request,
+    server_argv,
+    wait_until,
+)
+
+pytestmark = pytest.mark.interop
+
+TARGET = "tests.interop.apps.hostile_app:app"
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """One server of each kind for the module; ``server.markers`` collects ``finally`` marks."""
+    kind = str(request.param)
+    markers = tmp_path_factory.mktemp(f"hostile-markers-{kind}")
+    port = free_port()
+    process = ServerProcess(
+        server_argv(kind, TARGET, port),
+        port,
+        REPO_ROOT,
+        {hostile_app.MARKER_DIR_VARIABLE: str(markers)},
+        log_path=tmp_path_factory.mktemp(f"hostile-log-{kind}") / "server.log",
+    ).start()
+    try:
+        process.wait_ready()
+        process.markers = markers  # type: ignore[attr-defined]
+        process.kind = kind  # type: ignore[attr-defined]
+        yield process
+    finally:
+        process.stop()
+
+
+def marker(server: ServerProcess, name: str) -> Path:
+    return server.markers / name  # type: ignore[attr-defined,no-any-return]
+
+
+def assert_still_up(server: ServerProcess) -> None:
+    assert server.alive(), server.output()
+    response = http_request(server.url + "/hello", timeout=10.0)
+    assert (response.status, response.body) == (200, b"hello")
+
+
+@contextlib.contextmanager
+def no_traceback_logged(server: ServerProcess) -> Iterator[None]:
+    """The block's hostile traffic adds no traceback or error line, and the server still works."""
+    before = len(server.output())
+    yield
+    assert_still_up(server)
+    added = server.output()[before:]
+    for sign in ("Traceback", "Unhandled error", "ERROR", "Exception in ASGI"):
+        assert sign not in added, added
+
+
+def exchange(server: ServerProcess, request: bytes) -> bytes:
+    """Send raw bytes (the server may hang up early) and read what comes back."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5.0) as sock:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(request)
+        return read_response(sock)
+
+
+def send_and_vanish(server: ServerProcess, request: bytes) -> None:
+    """Send a request that is not complete yet, then close the socket."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5.0) as sock:
+        sock.sendall(request)
+        time.sleep(0.2)  # let the server start reading before the connection goes
+
+
+def post_head(path: str, *headers: str) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+# --- D1: a client leaving while its body is read ---------------------------------------------
+
+
+def test_client_leaving_mid_body_ends_the_request_quietly(server: ServerProcess) -> None:
+    with no_traceback_logged(server):
+        send_and_vanish(server, post_head("/echo?mark=gone-cl", "Content-Length: 50000") + b"abc")
+        send_and_vanish(
+            server, post_head("/upload?mark=gone-te", "Transfer-Encoding: chunked") + b"3\r\nab"
+        )
+        for name in ("gone-cl", "gone-te"):  # the handlers ended (then the log is checked)
+            assert wait_until(marker(server, name).exists, timeout=10.0), server.output()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"zz\r\nabc\r\n0\r\n\r\n", b"3\r\nabc\r\nzz\r\n0\r\n\r\n"],
+    ids=["bad-size-first", "bad-size-later"],
+)
+@pytest.mark.parametrize("path", ["/echo", "/upload"])
+def test_malformed_chunk_size_is_400(server: ServerProcess, path: str, body: bytes) -> None:
+    with no_traceback_logged(server):
+        raw = exchange(
+            server,
+            post_head(path, "Transfer-Encoding: chunked", "Connection: close") + body,
+        )
+        assert status_of(raw) == 400, raw
+
+
+def test_unknown_transfer_coding_is_400(server: ServerProcess) -> None:
+    with no_traceback_logged(server):
+        raw = exchange(
+            server,
+            post_head("/echo", "Transfer-Encoding: xchunked", "Connection: close")
+            + b"3\r\nabc\r\n0\r\n\r\n",
+        )
+        assert status_of(raw) == 400, raw
