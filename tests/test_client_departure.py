@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from velocipy import Request, VelociPy
+from velocipy import Request, StreamingResponse, VelociPy
 from velocipy.testing.rsgi_fakes import RSGIHeaders, RSGIHTTPScope
 
 
@@ -126,3 +126,50 @@ def test_body_cut_short_is_a_quiet_400(protocol: str, caplog: pytest.LogCaptureF
     assert seen == ["None"]  # no chained AttributeError: _body
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert any("ended early" in r.getMessage() for r in caplog.records)  # debug only
+
+
+@pytest.mark.parametrize("kind", ["busy", "waiting"])
+def test_stream_stops_when_the_client_leaves(protocol: str, kind: str) -> None:
+    app = VelociPy()
+    finished = asyncio.Event()
+
+    @app.get("/stream")
+    async def stream() -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    yield b"tick"
+                    await asyncio.sleep(0.001 if kind == "busy" else 3600)
+            finally:
+                finished.set()
+
+        return StreamingResponse(chunks())
+
+    async def scenario() -> Departure:
+        visit = Departure([b""], body_complete=True)
+        served = asyncio.create_task(serve(app, protocol, "GET", "/stream", visit))
+        while not visit.sent:
+            await asyncio.sleep(0.001)
+        visit.left.set()  # the client closes the connection
+        await asyncio.wait_for(served, 10)
+        return visit
+
+    visit = asyncio.run(scenario())
+    assert finished.is_set()
+    assert visit.status == 200
+
+
+def test_a_streamed_response_may_still_read_the_request_body(protocol: str) -> None:
+    """The departure watcher reads ``receive`` on ASGI: body chunks it sees are handed on."""
+    from velocipy.testing import TestClient
+
+    app = VelociPy()
+
+    @app.post("/mirror")
+    async def mirror(request: Request) -> StreamingResponse:
+        return StreamingResponse(request.stream())
+
+    client = TestClient(app, interface=protocol)  # type: ignore[arg-type]
+    chunks = [b"one,", b"two,", b"three"]
+    assert client.post("/mirror", content=iter(chunks)).content == b"one,two,three"
+    assert client.post("/mirror", content=b"x" * 200_000).content == b"x" * 200_000

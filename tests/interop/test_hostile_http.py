@@ -8,6 +8,7 @@ answers a normal request afterwards. Raw sockets send what well-behaved clients 
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -133,3 +134,49 @@ def test_unknown_transfer_coding_is_400(server: ServerProcess) -> None:
             + b"3\r\nabc\r\n0\r\n\r\n",
         )
         assert status_of(raw) == 400, raw
+
+
+# --- D2: a streamed response whose client left ------------------------------------------------
+
+
+def open_stream_and_leave(server: ServerProcess, path: str) -> None:
+    """Start a streamed response, read its first bytes, then vanish."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5.0) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize("kind", ["busy-stream", "waiting-stream"])
+def test_stream_stops_when_the_client_leaves(server: ServerProcess, kind: str) -> None:
+    name = f"{kind}-left"
+    with no_traceback_logged(server):
+        before = len(server.output())
+        open_stream_and_leave(server, f"/{kind}/{name}")
+        # The generator's finally ran: it stopped producing (or waiting) for nobody.
+        assert wait_until(marker(server, f"{name}-finally").exists, timeout=10.0), server.output()
+        time.sleep(0.3)  # what a still-running producer would log in that time
+        added = server.output()[before:]
+        assert added.count("ASGI transport error") <= 1, added  # granian ASGI: per chunk
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_server_stops_promptly_after_abandoned_streams(kind: str, tmp_path: Path) -> None:
+    """uvicorn used to ignore SIGTERM (and need SIGKILL) while abandoned streams kept going."""
+    port = free_port()
+    process = ServerProcess(
+        server_argv(kind, TARGET, port),
+        port,
+        REPO_ROOT,
+        {hostile_app.MARKER_DIR_VARIABLE: str(tmp_path)},
+        log_path=tmp_path / "server.log",
+    ).start()
+    try:
+        process.wait_ready()
+        open_stream_and_leave(process, "/busy-stream/a")
+        open_stream_and_leave(process, "/waiting-stream/b")
+        assert wait_until((tmp_path / "a-finally").exists, timeout=10.0), process.output()
+        assert wait_until((tmp_path / "b-finally").exists, timeout=10.0), process.output()
+    finally:
+        code = process.stop(timeout=8.0)
+    # 0, or uvicorn re-raising the SIGTERM it handled; -9 would mean it had to be killed.
+    assert code in (0, -signal.SIGTERM), process.output()
