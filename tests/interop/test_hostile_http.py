@@ -180,3 +180,27 @@ def test_server_stops_promptly_after_abandoned_streams(kind: str, tmp_path: Path
         code = process.stop(timeout=8.0)
     # 0, or uvicorn re-raising the SIGTERM it handled; -9 would mean it had to be killed.
     assert code in (0, -signal.SIGTERM), process.output()
+
+
+# --- D3: a NUL in a file path; D4: control characters in a response header -------------------
+
+
+@pytest.mark.parametrize("path", ["/files/a%00b", "/files/hostile_app.py%00.txt"])
+def test_nul_in_a_file_path_is_404(server: ServerProcess, path: str) -> None:
+    with no_traceback_logged(server):
+        response = http_request(server.url + path)
+        assert response.status == 404
+        assert response.body == b'{"detail":"File not found"}'
+    assert http_request(server.url + "/files/hostile_app.py").status == 200
+
+
+@pytest.mark.parametrize("value", ["%01", "a%7Fb", "%1B%5B31m", "a%0D%0Ax-evil:%201"])
+def test_control_character_in_a_header_is_our_500(server: ServerProcess, value: str) -> None:
+    # The handler's bug (echoing input into a header) is logged; the client gets the app's
+    # generic 500, never the header, and the server keeps serving.
+    response = http_request(server.url + f"/header?value={value}")
+    assert response.status == 500
+    assert response.body == b'{"detail":"Internal Server Error"}'
+    assert "x-echo" not in response.headers
+    assert "x-evil" not in response.headers
+    assert_still_up(server)
