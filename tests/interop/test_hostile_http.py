@@ -8,11 +8,14 @@ answers a normal request afterwards. Raw sockets send what well-behaved clients 
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import socket
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -204,3 +207,128 @@ def test_control_character_in_a_header_is_our_500(server: ServerProcess, value: 
     assert "x-echo" not in response.headers
     assert "x-evil" not in response.headers
     assert_still_up(server)
+
+
+# --- reliability.md section 7 (HTTP cases this framework owns) -------------------------------
+
+
+def get_raw(server: ServerProcess, path: str, *headers: str) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", *headers, "Connection: close"]
+    return exchange(server, ("\r\n".join(lines) + "\r\n\r\n").encode())
+
+
+def json_body(raw: bytes) -> Any:
+    return json.loads(raw.partition(b"\r\n\r\n")[2])
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        ["Content-Length: +5"],
+        ["Content-Length: 5", "Content-Length: 6"],
+        ["Content-Length: 5", "Transfer-Encoding: chunked"],
+        ["Transfer-Encoding: chunked", "Transfer-Encoding: chunked"],
+    ],
+    ids=["plus-sign", "conflicting-lengths", "length-and-chunked", "double-chunked"],
+)
+def test_ambiguous_body_framing_is_refused(server: ServerProcess, headers: list[str]) -> None:
+    """7.A.4: never 'read to EOF' or pick one of two lengths (request smuggling)."""
+    with no_traceback_logged(server):
+        raw = exchange(server, post_head("/echo", *headers, "Connection: close") + b"hello")
+        status = status_of(raw)
+        if status == 200:  # a server may resolve it per RFC 9112 (chunked wins): then it's whole
+            assert json_body(raw) == {"len": 0}, raw
+        else:
+            assert status == 400, raw
+
+
+def test_body_in_one_byte_chunks(server: ServerProcess) -> None:
+    """7.A.3: 20,000 one-byte chunks give the whole body (linear work, bounded wait)."""
+    chunks = b"".join(b"1\r\nx\r\n" for _ in range(20_000)) + b"0\r\n\r\n"
+    with no_traceback_logged(server):
+        raw = exchange(
+            server, post_head("/upload", "Transfer-Encoding: chunked", "Connection: close") + chunks
+        )
+        assert status_of(raw) == 200, raw
+        assert json_body(raw) == {"size": 20_000}
+
+
+def test_thousands_of_duplicate_headers_and_cookies(server: ServerProcess) -> None:
+    """7.D.19: 5,000 duplicate headers (and Cookie headers): all kept, or the server's 431."""
+    with no_traceback_logged(server):
+        dups = [f"X-Dup: {i}" for i in range(5000)]
+        raw = get_raw(server, "/inspect", *dups)
+        assert status_of(raw) in (200, 431), raw[:200]
+        if status_of(raw) == 200:
+            assert json_body(raw)["dup"] == 5000
+        cookies = [f"Cookie: c{i}=v{i}" for i in range(5000)]
+        raw = get_raw(server, "/inspect", *cookies)
+        assert status_of(raw) in (200, 431), raw[:200]
+        if status_of(raw) == 200:
+            assert json_body(raw)["cookies"] == 5000
+
+
+@pytest.mark.parametrize("host", ["example.com/?", "a b", "[::1", "evil.example:99999x"])
+def test_malformed_host_falls_back_to_the_server_address(server: ServerProcess, host: str) -> None:
+    """7.D.20 (BadHost): request.url never carries a Host header that is not a host."""
+    with no_traceback_logged(server):
+        raw = exchange(
+            server,
+            f"GET /inspect HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode(),
+        )
+        status = status_of(raw)
+        if status == 200:
+            assert json_body(raw)["host"] == "127.0.0.1", raw
+            assert json_body(raw)["url"].startswith(f"http://127.0.0.1:{server.port}/inspect")
+        else:
+            assert status == 400, raw  # the server refused the Host itself
+
+
+@pytest.mark.parametrize(
+    "cookie", ["=;;=x; ;a", 'a="unterminated', "\x7f=\x01", "a=b=c; ; =; d", "x" * 8000]
+)
+def test_malformed_cookies_parse_leniently(server: ServerProcess, cookie: str) -> None:
+    """7.D.24: malformed inbound cookies never cause a 500."""
+    with no_traceback_logged(server):
+        raw = exchange(
+            server,
+            b"GET /inspect HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: "
+            + cookie.encode("latin-1")
+            + b"\r\nConnection: close\r\n\r\n",
+        )
+        assert status_of(raw) in (200, 400), raw  # 400: the server refused a control byte
+
+
+@pytest.mark.parametrize("value", ["a;b", "a,b", "a\r\nSet-Cookie: evil=1", "caf\u00e9", 'q"uote'])
+def test_set_cookie_values_are_quoted_not_injected(server: ServerProcess, value: str) -> None:
+    """7.D.24: a cookie value with separators or CR/LF is quoted, never splits the header."""
+    with no_traceback_logged(server):
+        response = http_request(server.url + "/cookie?value=" + urllib.parse.quote(value))
+        assert response.status == 200
+        assert not response.headers.get("set-cookie", "").lower().startswith("evil")
+        raw = get_raw(server, "/cookie?value=" + urllib.parse.quote(value))
+        lines = raw.partition(b"\r\n\r\n")[0].lower().split(b"\r\n")
+        assert len([line for line in lines if line.startswith(b"set-cookie:")]) == 1, lines
+        assert not any(line.startswith(b"evil") for line in lines), lines
+
+
+@pytest.mark.parametrize("path", ["/%1b[31mred", "/a%0d%0aInjected: 1", "/%00nul"])
+def test_control_characters_in_the_path_are_escaped_in_the_log(
+    server: ServerProcess, path: str
+) -> None:
+    """7.D.25: the path a client sends cannot write escapes or fake lines into the log."""
+    before = len(server.output())
+    raw = get_raw(server, path)
+    assert status_of(raw) in (400, 404), raw
+    assert_still_up(server)
+    added = server.output()[before:]
+    assert "\x1b" not in added
+    assert "\nInjected: 1" not in added
+    assert "\x00" not in added
+
+
+def test_huge_paths_are_answered_promptly(server: ServerProcess) -> None:
+    """7.E.26: huge paths against every route: 404 from the router, or the server's refusal."""
+    with no_traceback_logged(server):
+        assert status_of(get_raw(server, "/users/" + "a/" * 4096)) == 404
+        assert status_of(get_raw(server, "/" + "a/" * 51_200)) in (400, 404, 414, 431)

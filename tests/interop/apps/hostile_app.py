@@ -93,3 +93,22 @@ async def files(name: str) -> FileResponse:
 async def header(request: Request) -> Response:
     """Echoes ``?value=`` into a response header: control characters must be refused."""
     return Response("ok", headers={"x-echo": request.query_params.get("value", "")})
+
+
+@app.get("/inspect")
+async def inspect(request: Request) -> dict[str, Any]:
+    """What the app made of the request's headers, cookies and URL."""
+    return {
+        "dup": len(request.headers.get_list("x-dup")),
+        "cookies": len(request.cookies),
+        "url": str(request.url),
+        "host": request.url.host,
+    }
+
+
+@app.get("/cookie")
+async def cookie(request: Request) -> Response:
+    """Sets a cookie from ``?value=``: the value is quoted, never breaks the header."""
+    response = Response("ok")
+    response.set_cookie("echo", request.query_params.get("value", ""))
+    return response
