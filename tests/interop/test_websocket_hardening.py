@@ -13,6 +13,7 @@ import struct
 from pathlib import Path
 
 import pytest
+from websockets.sync.client import connect
 
 from tests.interop.ws_servers import WS_SERVERS, ws_server_argv
 from tests.support import REPO_ROOT, free_port, running, wait_until
@@ -51,3 +52,72 @@ def test_send_raises_once_the_peer_vanished(kind: str, how: str, tmp_path: Path)
         sent = int(text.rsplit(" ", 1)[1])
         assert sent < 20_000, text
         assert "Traceback" not in server.output()
+
+
+# --- reliability.md 7.F: hostile handshakes (server territory: pinned as docs/security.md says) --
+
+# name: (extra header bytes, variant of the key/version headers)
+HANDSHAKES: dict[str, tuple[bytes, str]] = {
+    "non-ascii-subprotocol": ("Sec-WebSocket-Protocol: caf\u00e9, x\r\n".encode("latin-1"), ""),
+    "missing-key": (b"", "no-key"),
+    "version-8": (b"", "version-8"),
+    "9-kib-header": (b"X-Big: " + b"a" * 9216 + b"\r\n", ""),
+}
+EXPECTED: dict[str, dict[str, str]] = {
+    "uvicorn": {
+        "non-ascii-subprotocol": "400",
+        "missing-key": "400",
+        "version-8": "400",
+        "9-kib-header": "no answer",  # websockets-sansio never answers (upstream bug)
+    },
+    "uvicorn-wsproto": {
+        "non-ascii-subprotocol": "dropped",  # wsproto fails inside its handshake (upstream bug)
+        "missing-key": "400",
+        "version-8": "426",
+        "9-kib-header": "101",
+    },
+    "granian-rsgi": {
+        "non-ascii-subprotocol": "101",
+        "missing-key": "400",
+        "version-8": "400",
+        "9-kib-header": "101",
+    },
+    "granian-asgi": {
+        "non-ascii-subprotocol": "101",
+        "missing-key": "400",
+        "version-8": "400",
+        "9-kib-header": "101",
+    },
+}
+
+
+def handshake_answer(port: int, case: str) -> str:
+    extra, variant = HANDSHAKES[case]
+    lines = ["GET /echo HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade"]
+    lines.append("Sec-WebSocket-Version: " + ("8" if variant == "version-8" else "13"))
+    if variant != "no-key":
+        lines.append("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==")
+    with socket.create_connection(("127.0.0.1", port), timeout=3.0) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n").encode() + extra + b"\r\n")
+        received = b""
+        try:
+            while b"\r\n" not in received and (chunk := sock.recv(4096)):
+                received += chunk
+        except TimeoutError:
+            return "no answer"
+    if not received:
+        return "dropped"
+    return received.split(b" ", 2)[1].decode()
+
+
+@pytest.mark.parametrize("kind", WS_SERVERS)
+def test_hostile_handshakes_get_the_documented_answer(kind: str) -> None:
+    port = free_port()
+    with running(ws_server_argv(kind, TARGET, port), port=port, cwd=REPO_ROOT) as server:
+        answers = {case: handshake_answer(port, case) for case in HANDSHAKES}
+        assert answers == EXPECTED[kind]
+        assert server.alive()
+        with connect(f"ws://127.0.0.1:{port}/echo", open_timeout=10) as ws:  # still serving
+            ws.send("still up")
+            assert ws.recv(timeout=10) == "still up"
+        assert "Unhandled error" not in server.output()  # VelociPy itself logged nothing
