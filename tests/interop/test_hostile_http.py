@@ -8,6 +8,7 @@ answers a normal request afterwards. Raw sockets send what well-behaved clients 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import signal
 import socket
@@ -332,3 +333,22 @@ def test_huge_paths_are_answered_promptly(server: ServerProcess) -> None:
     with no_traceback_logged(server):
         assert status_of(get_raw(server, "/users/" + "a/" * 4096)) == 404
         assert status_of(get_raw(server, "/" + "a/" * 51_200)) in (400, 404, 414, 431)
+
+
+def test_streams_on_one_keep_alive_connection(server: ServerProcess) -> None:
+    """The departure watcher is cancelled after each stream: the connection serves on."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10.0)
+    try:
+        for _ in range(3):
+            connection.request("GET", "/files/hostile_app.py")
+            assert (
+                connection.getresponse().read()
+                == (hostile_app.FILES / "hostile_app.py").read_bytes()
+            )
+            connection.request("GET", "/short-stream")
+            response = connection.getresponse()
+            assert (response.status, response.read()) == (200, b"a\nb\nc\n")
+            connection.request("GET", "/hello")
+            assert connection.getresponse().read() == b"hello"
+    finally:
+        connection.close()

@@ -112,3 +112,12 @@ async def cookie(request: Request) -> Response:
     response = Response("ok")
     response.set_cookie("echo", request.query_params.get("value", ""))
     return response
+
+
+@app.get("/short-stream")
+async def short_stream() -> StreamingResponse:
+    async def lines() -> AsyncIterator[str]:
+        for line in ("a\n", "b\n", "c\n"):
+            yield line
+
+    return StreamingResponse(lines(), media_type="text/plain")
