@@ -11,9 +11,9 @@ generator is closed either way, so its ``finally`` runs within moments of the cl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from velocipy.exceptions import ClientDisconnect
 
@@ -35,36 +35,47 @@ async def send_until_client_leaves(
     ``send_chunk`` raises :class:`ClientDisconnect` when the server reports the client gone.
     Any other error from the generator or the server propagates to the adapter.
     """
-    producer = asyncio.ensure_future(_send_all(chunks, send_chunk))
+    # PERF: the chunks are sent from the calling task; only the watcher is a task, and when
+    # it fires it cancels the caller, which is told apart from any other cancellation.
+    departure = _Departure(asyncio.current_task())
     watcher = asyncio.ensure_future(client_left())
+    watcher.add_done_callback(departure.notice)
     try:
-        await asyncio.wait((producer, watcher), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        # PERF: the watcher holds the server's disconnect future: cancel it (RSGI needs that
-        # on keep-alive connections, see design/rsgi.md), and stop a producer still running.
-        watcher.cancel()
-        producer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await watcher
-        await asyncio.wait((producer,))
-        await chunks.aclose()  # type: ignore[attr-defined]
-    if producer.cancelled():
+        async for chunk in chunks:
+            if chunk:
+                await send_chunk(chunk)
+    except asyncio.CancelledError:
+        if not departure.left or departure.undo_cancel():
+            raise  # a cancellation of its own (server shutdown): let it through
         logger.debug("client disconnected during a streamed response: stream stopped")
         return False
-    error = producer.exception()
-    del producer, watcher  # no reference cycle through the error's traceback (RSGI releases)
-    if isinstance(error, ClientDisconnect):
+    except ClientDisconnect:
         logger.debug("client disconnected during a streamed response")
         return False
-    if error is not None:
-        try:
-            raise error
-        finally:
-            del error
+    finally:
+        departure.streaming = False
+        # The watcher holds the server's disconnect future: cancel it (RSGI needs that on
+        # keep-alive connections, see design/rsgi.md).
+        watcher.cancel()
+        await chunks.aclose()  # type: ignore[attr-defined]
     return True
 
 
-async def _send_all(chunks: AsyncIterator[bytes], send_chunk: SendChunk) -> None:
-    async for chunk in chunks:
-        if chunk:
-            await send_chunk(chunk)
+class _Departure:
+    """Cancels the streaming task when the client leaves, while it is still streaming."""
+
+    __slots__ = ("left", "streaming", "task")
+
+    def __init__(self, task: asyncio.Task[Any] | None) -> None:
+        self.task = task
+        self.streaming = True
+        self.left = False
+
+    def notice(self, watcher: asyncio.Future[object]) -> None:
+        if self.streaming and not watcher.cancelled() and self.task is not None:
+            self.left = True
+            self.task.cancel()
+
+    def undo_cancel(self) -> int:
+        """Withdraw our cancel request; the number of other requests still pending."""
+        return self.task.uncancel() if self.task is not None else 0
