@@ -19,10 +19,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from velocipy import VelociPy
+from velocipy import Request, Response, VelociPy
 from velocipy.datastructures import Headers, QueryParams, check_header, parse_cookies
 from velocipy.exceptions import RequestValidationError
 from velocipy.json import JSONDecodeError, get_adapter
+from velocipy.testing import TestClient
 
 ADAPTERS = [get_adapter(name) for name in ("msgspec", "orjson", "stdlib")]
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -207,3 +208,34 @@ def test_deep_nesting_is_refused_alike(depth: int, opener: str) -> None:
     closer = {"[": "]", '{"a":': "}", '[{"b":': "}]"}[opener]
     _assert_agree((opener * depth + "0" + closer * depth).encode())
     _assert_agree((opener * depth).encode())  # unclosed
+
+
+# --- request bodies: however the server splits them, the app sees the same bytes -------------
+
+BODY_APP = VelociPy(max_body_size=4096)
+
+
+@BODY_APP.post("/body")
+async def _body_echo(request: Request) -> Response:
+    return Response(await request.body(), media_type="application/octet-stream")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=6000), st.lists(st.integers(min_value=1, max_value=700), max_size=30))
+def test_a_body_in_any_chunking_reads_the_same(body: bytes, cuts: list[int]) -> None:
+    chunks, rest = [], body
+    for size in cuts:
+        if not rest:
+            break
+        chunks.append(rest[:size])
+        rest = rest[size:]
+    if rest:
+        chunks.append(rest)
+    for interface in ("asgi", "rsgi"):
+        client = TestClient(BODY_APP, interface=interface)  # type: ignore[arg-type]
+        whole = client.post("/body", content=body)
+        split = client.post("/body", content=iter(chunks))
+        expected = 413 if len(body) > 4096 else 200
+        assert (whole.status_code, split.status_code) == (expected, expected)
+        if expected == 200:
+            assert whole.content == split.content == body
