@@ -3,9 +3,10 @@
 Servers do not reliably tell a producer that its client went away: uvicorn's ``send`` returns
 silently, granian's ASGI ``send`` logs a line per chunk, and a generator that is waiting
 (an idle event stream) never calls ``send`` at all. So the adapter gives a way to wait for the
-departure (ASGI: ``http.disconnect`` from ``receive``; RSGI: ``protocol.client_disconnect()``)
-and the producer runs beside that watcher: whichever ends first cancels the other, and the
-generator is closed either way, so its ``finally`` runs within moments of the client leaving.
+departure (ASGI: ``http.disconnect`` from ``receive``; RSGI: ``protocol.client_disconnect()``),
+a watcher task waits on it while the chunks are sent, and when it fires it cancels the sending
+task: the generator is interrupted wherever it waits and closed, so its ``finally`` runs
+within moments of the client leaving. When the stream ends first, the watcher is cancelled.
 """
 
 from __future__ import annotations
