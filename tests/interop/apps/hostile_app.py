@@ -18,7 +18,10 @@ MARKER_DIR_VARIABLE = "VELOCIPY_HOSTILE_MARKERS"
 MAX_BODY_SIZE = 64 * 1024
 FILES = Path(__file__).parent
 
-app = VelociPy(max_body_size=MAX_BODY_SIZE)
+# VELOCIPY_TEST_JSON picks the JSON adapter (msgspec, orjson or stdlib) for the parity suite.
+app = VelociPy(
+    max_body_size=MAX_BODY_SIZE, json_adapter=os.environ.get("VELOCIPY_TEST_JSON", "msgspec")
+)
 
 
 def _mark(name: str) -> None:
@@ -121,3 +124,8 @@ async def short_stream() -> StreamingResponse:
             yield line
 
     return StreamingResponse(lines(), media_type="text/plain")
+
+
+@app.post("/json")
+async def json_echo(request: Request) -> Any:
+    return {"value": await request.json()}
