@@ -352,3 +352,20 @@ def test_streams_on_one_keep_alive_connection(server: ServerProcess) -> None:
             assert connection.getresponse().read() == b"hello"
     finally:
         connection.close()
+
+
+def test_chunked_body_with_trailers(server: ServerProcess) -> None:
+    """Request trailers are legal, but granian's RSGI reports them exactly like a body that broke
+    off (an extra empty chunk): VelociPy refuses both with 400 there rather than hand the app a
+    truncated body as complete (docs/security.md, 'What RSGI cannot do')."""
+    with no_traceback_logged(server):
+        raw = exchange(
+            server,
+            post_head("/upload", "Transfer-Encoding: chunked", "Connection: close")
+            + b"3\r\nabc\r\n0\r\nX-Checksum: 1\r\n\r\n",
+        )
+        if server.kind == "granian-rsgi":  # type: ignore[attr-defined]
+            assert status_of(raw) == 400, raw
+        else:
+            assert status_of(raw) == 200, raw
+            assert json_body(raw) == {"size": 3}

@@ -71,8 +71,10 @@ class RSGIRequest(RSGIConnection, Request):
                 yield await self._protocol()  # declared size already checked: one read
                 return
             # granian ends a whole HTTP/1 body with one b"". A body that broke off (client
-            # gone, malformed chunk size) ends with b"" twice instead of raising: the
-            # only sign granian gives, pinned by tests/interop/test_hostile_http.py.
+            # gone, malformed chunk size) ends with b"" twice instead of raising: the only
+            # sign granian gives (client_disconnect() does not resolve then). Trailers look
+            # the same, so a chunked body with trailers is refused too: better than a
+            # truncated body taken as whole. Pinned by tests/interop/test_hostile_http.py.
             ended = False
             strict = self._scope.http_version != "2"
             async for chunk in self._protocol:
