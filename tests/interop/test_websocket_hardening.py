@@ -10,6 +10,7 @@ import base64
 import os
 import socket
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,41 @@ def test_hostile_handshakes_get_the_documented_answer(kind: str) -> None:
             ws.send("still up")
             assert ws.recv(timeout=10) == "still up"
         assert "Unhandled error" not in server.output()  # VelociPy itself logged nothing
+
+
+def tree_rss_mib(pid: int) -> int:
+    """Resident memory of ``pid`` and its children (granian's worker), from /proc."""
+    total_kib = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if int(entry.name) != pid and parent != pid:
+                continue
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kib += int(line.split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total_kib // 1024
+
+
+@pytest.mark.parametrize("kind", WS_SERVERS)
+def test_a_client_that_never_reads_holds_the_sender_back(kind: str, tmp_path: Path) -> None:
+    """7.G.46: a flood to a client that does not read waits in send; memory stays flat
+    (20,000 frames of 64 KiB would be 1.3 GB if anything queued them without bound)."""
+    port = free_port()
+    env = {"VELOCIPY_HOSTILE_MARKERS": str(tmp_path)}
+    with running(ws_server_argv(kind, TARGET, port), port=port, cwd=REPO_ROOT, env=env) as server:
+        assert server.process is not None
+        before = tree_rss_mib(server.process.pid)
+        sock = open_websocket(port, "/flood/slow")
+        try:
+            time.sleep(3.0)  # the handler sends as fast as the server lets it, for 3 s
+            grown = tree_rss_mib(server.process.pid) - before
+            assert grown < 50, f"server memory grew by {grown} MiB"
+            assert not (tmp_path / "slow").exists()  # still held back in send
+        finally:
+            sock.close()
+        assert wait_until((tmp_path / "slow").exists, timeout=20.0), server.output()
