@@ -260,7 +260,7 @@ class Application(RouteDecorators):
         elif isinstance(response, FileResponse):
             try:
                 response.prepare()
-            except OSError:
+            except (OSError, ValueError):  # ValueError: a NUL in the path (os.stat refuses it)
                 return _error_response(404, "File not found", None, self.json)
         return response
 

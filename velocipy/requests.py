@@ -270,21 +270,23 @@ class Request(Connection):
         try:
             return self._body
         except AttributeError:
-            chunks = [chunk async for chunk in self.stream()]
-            body = self._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            return body
+            pass  # read outside the handler: a failed read must not chain this AttributeError
+        chunks = [chunk async for chunk in self.stream()]
+        body = self._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return body
 
     async def json(self) -> Any:
         """The body parsed with the app's JSON adapter; 400 with a clear message if not JSON."""
         try:
             return self._json
         except AttributeError:
-            body = await self.body()
-            try:
-                value = self._json = self.app.json.decode(body)
-            except JSONDecodeError as exc:
-                raise invalid_json_error(exc) from None
-            return value
+            pass
+        body = await self.body()
+        try:
+            value = self._json = self.app.json.decode(body)
+        except JSONDecodeError as exc:
+            raise invalid_json_error(exc) from None
+        return value
 
     async def form(self) -> FormData:
         """The body parsed as a form (urlencoded or multipart), read once, then cached.

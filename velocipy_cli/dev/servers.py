@@ -20,6 +20,7 @@ from velocipy_cli.dev.reports import AppFailure, Report, send_report
 from velocipy_cli.discovery import LoadedApp
 
 GRACEFUL_SHUTDOWN_SECONDS = 2
+UVICORN_WS_MAX_SIZE = 16 * 1024 * 1024  # uvicorn's own default, for apps that set no limit
 
 
 def serve(loaded: LoadedApp, spec: ChildSpec) -> int:
@@ -69,11 +70,19 @@ def _serve_uvicorn(
         log_level=spec.log_level,
         access_log=spec.access_log,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        ws_max_size=_ws_max_size(loaded.app),
     )
     _prefork(spec.workers - 1)
     server = ReportingServer(config)
     server.run(sockets=[socket.socket(fileno=spec.socket_fd)])
     return 0 if server.started else EXIT_STARTUP_FAILED
+
+
+def _ws_max_size(app: object) -> int:
+    """The app's WebSocket message limit, so uvicorn refuses a bigger message before buffering
+    it (granian 2.8 has no such setting: there VelociPy checks after granian buffered it)."""
+    limit = getattr(app, "ws_max_message_size", None)
+    return limit if isinstance(limit, int) and limit > 0 else UVICORN_WS_MAX_SIZE
 
 
 def _prefork(extra_workers: int) -> None:
