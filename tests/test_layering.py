@@ -30,9 +30,14 @@ FORBIDDEN_IN_CORE = (
     "watchfiles",
 )
 # Everything under velocipy/ (adapters and test client included) may use only these.
-ALLOWED_THIRD_PARTY = {"msgspec", "orjson"}
-# An optional extra may be imported by its one module only (velocipy[templates] -> jinja2).
-EXTRA_IMPORTED_BY = {"jinja2": "velocipy.templating"}
+ALLOWED_THIRD_PARTY = {"msgspec", "orjson", "python_multipart"}
+# Optional packages, each allowed only in the module that uses it (and imported only there):
+# redis for the Redis channels backend, httpx for velocipy.testing.transport's opt-in transports.
+EXTRA_IMPORTS = {
+    "velocipy.channels.backends.redis": {"redis"},
+    "velocipy.testing.transport": {"httpx"},
+    "velocipy.templating": {"jinja2"},  # velocipy[templates]
+}
 
 
 def module_name(path: Path) -> str:
@@ -135,9 +140,7 @@ def test_velocipy_imports_only_stdlib_msgspec_and_orjson(path: Path) -> None:
         top = name.split(".")[0]
         if top == "velocipy" or top in sys.stdlib_module_names or top == "__future__":
             continue
-        if top in EXTRA_IMPORTED_BY and EXTRA_IMPORTED_BY[top] == module_name(path):
-            continue
-        if top not in ALLOWED_THIRD_PARTY:
+        if top not in ALLOWED_THIRD_PARTY | EXTRA_IMPORTS.get(module_name(path), set()):
             outside.add(name)
     assert outside == set()
 

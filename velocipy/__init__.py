@@ -1,6 +1,7 @@
 """VelociPy: a small, fast web framework whose one app runs on ASGI and RSGI."""
 
 from velocipy.app import VelociPy
+from velocipy.background import BackgroundTask, BackgroundTasks
 from velocipy.datastructures import URL, Address, Headers, QueryParams, State
 from velocipy.exceptions import (
     HTTPException,
@@ -8,7 +9,8 @@ from velocipy.exceptions import (
     WebSocketDisconnect,
     WebSocketException,
 )
-from velocipy.params import Body, Cookie, Header, Query
+from velocipy.forms import FormData, FormLimits, UploadFile
+from velocipy.params import Body, Cookie, File, Form, Header, Query
 from velocipy.requests import Request
 from velocipy.responses import (
     FileResponse,
@@ -26,9 +28,15 @@ __all__ = [
     "URL",
     "APIRouter",
     "Address",
+    "BackgroundTask",
+    "BackgroundTasks",
     "Body",
     "Cookie",
+    "File",
     "FileResponse",
+    "Form",
+    "FormData",
+    "FormLimits",
     "HTMLResponse",
     "HTTPException",
     "Header",
@@ -43,6 +51,7 @@ __all__ = [
     "Response",
     "State",
     "StreamingResponse",
+    "UploadFile",
     "VelociPy",
     "WebSocket",
     "WebSocketDisconnect",

@@ -12,12 +12,21 @@ import inspect
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
+from types import MethodType
 from typing import Any, TypeAlias, TypeVar
 
 from velocipy.datastructures import State
-from velocipy.exceptions import HTTPException, WebSocketDisconnect, WebSocketException
+from velocipy.exceptions import (
+    ClientDisconnect,
+    HTTPException,
+    WebSocketDisconnect,
+    WebSocketException,
+)
+from velocipy.forms import FormLimits
 from velocipy.json import JSONAdapter, get_adapter
 from velocipy.lifespan import Lifespan, LifespanFactory
+from velocipy.middleware.base import Middleware as ClassMiddleware
+from velocipy.middleware.chain import build_http_handler, build_websocket_handler
 from velocipy.params import Endpoint, compile_endpoint
 from velocipy.requests import Request
 from velocipy.responses import FileResponse, JSONResponse, Response
@@ -56,12 +65,16 @@ class Application(RouteDecorators):
         on_shutdown: Sequence[Callable[[], Any]] = (),
         max_body_size: int = 10 * 1024 * 1024,
         ws_max_message_size: int = 1024 * 1024,
+        form_limits: FormLimits | None = None,
+        middleware: Sequence[ClassMiddleware | type[ClassMiddleware] | Middleware] = (),
+        websocket_origins: Sequence[str] | None = None,
     ) -> None:
         # Unset, debug follows VELOCIPY_DEBUG, which `velocipy run --debug` sets for the app.
         self.debug = _env_flag("VELOCIPY_DEBUG") if debug is None else debug
         self.json: JSONAdapter = get_adapter(json_adapter)
         self.max_body_size = max_body_size
         self.ws_max_message_size = ws_max_message_size
+        self.form_limits = form_limits or FormLimits()
         self.state = State()
         self.lifespan = Lifespan(self, lifespan, on_startup, on_shutdown)
         self._http: RouteTable[Endpoint] = RouteTable()
@@ -69,8 +82,16 @@ class Application(RouteDecorators):
         self._routes: list[RouteInfo] = []
         self._names: dict[str, tuple[PathPattern, Callable[..., Any]]] = {}
         self._exception_handlers: dict[type[BaseException], ExceptionHandler] = {}
-        self._middleware: list[Middleware] = []
+        self._middleware: list[Middleware | ClassMiddleware] = []
         self.handle_http: Callable[[Request], Awaitable[Response]] = self._dispatch_http
+        for item in middleware:
+            self._middleware.append(item() if isinstance(item, type) else item)
+        if websocket_origins is not None:
+            from velocipy.middleware.websocket_origin import WebSocketOriginMiddleware
+
+            self._middleware.append(WebSocketOriginMiddleware(allowed_origins=websocket_origins))
+        if self._middleware:
+            self._build_middleware_chain()
 
     # --- registration ---------------------------------------------------------------------
     def add_route(
@@ -192,19 +213,18 @@ class Application(RouteDecorators):
         self._build_middleware_chain()
         return func
 
+    def add_middleware(self, middleware_class: type[ClassMiddleware], **options: Any) -> None:
+        """Add ``middleware_class(**options)``; the first added runs outermost (HTTP and
+        WebSocket handshakes), in one chain with ``@app.middleware`` functions."""
+        self._middleware.append(middleware_class(**options))
+        self._build_middleware_chain()
+
     def _build_middleware_chain(self) -> None:
-        call: Callable[[Request], Awaitable[Response]] = self._dispatch_http
-        for middleware in reversed(self._middleware):
-            call = _bind_middleware(middleware, call)
-
-        async def handle_with_middleware(request: Request) -> Response:
-            try:
-                response = await call(request)
-            except Exception as exc:
-                response = await self._response_for_error(request, exc)
-            return self._finalize(request, response)
-
-        self.handle_http = handle_with_middleware
+        """Decided at registration: an app without middleware keeps the bare dispatchers."""
+        self.handle_http = build_http_handler(self, self._middleware)
+        self.handle_websocket = build_websocket_handler(  # type: ignore[method-assign,assignment]
+            self, self._middleware, MethodType(Application.handle_websocket, self)
+        )
 
     # --- lifespan -------------------------------------------------------------------------
     async def startup(self) -> None:
@@ -288,6 +308,11 @@ class Application(RouteDecorators):
                 return result
             if isinstance(exc, HTTPException):
                 return _error_response(exc.status_code, exc.detail, exc.headers, self.json)
+            if isinstance(exc, ClientDisconnect):
+                # The client left mid-body (nobody reads this answer) or the server found the
+                # body's framing broken (then the client gets a 400): either way its doing.
+                logger.debug("%s %s: %s", request.method, loggable(request.path), exc)
+                return _error_response(400, str(exc), None, self.json)
         except Exception as failure:  # a failing handler, or unsendable HTTPException headers
             exc = failure
         logger.error(
@@ -365,15 +390,6 @@ def _mounted_endpoint(handler: MountedHandler) -> Callable[[Request], Awaitable[
         return result
 
     return endpoint
-
-
-def _bind_middleware(
-    middleware: Middleware, call_next: Callable[[Request], Awaitable[Response]]
-) -> Callable[[Request], Awaitable[Response]]:
-    async def call(request: Request) -> Response:
-        return await middleware(request, call_next)
-
-    return call
 
 
 def _error_response(

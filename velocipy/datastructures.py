@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from http.cookies import SimpleCookie
 from typing import Any, NamedTuple
@@ -123,15 +124,30 @@ class QueryParams(_MultiMapping):
         self._index = None
 
 
-_FORBIDDEN_HEADER_CHARS = frozenset("\r\n\x00")
+# RFC 9110 5.1 and 5.5: a field name is a token; a field value is visible characters (and
+# obs-text, which non-ASCII becomes once UTF-8 encoded) with single spaces or tabs inside,
+# none at either end. So no control character (CR, LF, NUL, \x01, DEL...) can reach a server.
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\U0010ffff]*")
 
 
 def check_header(name: str, value: str) -> None:
-    """Refuse header names or values that would split a response (CR, LF, NUL)."""
-    if not name or any(ch in _FORBIDDEN_HEADER_CHARS or ch in " :" for ch in name):
-        raise ValueError(f"invalid response header name {name!r}")
-    if any(ch in _FORBIDDEN_HEADER_CHARS for ch in value):
-        raise ValueError(f"invalid characters (CR, LF or NUL) in response header {name!r}")
+    """Refuse a response header that breaks RFC 9110's grammar (``ValueError``, a 500).
+
+    uvicorn would drop the connection, granian ASGI answer its own 500 and granian RSGI
+    silently drop the header: refusing it here gives one clear error on every server.
+    """
+    if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name):
+        raise ValueError(f"invalid response header name {name!r}: use letters, digits, -")
+    if not isinstance(value, str):
+        raise TypeError(f"response header {name!r} must be a str, not {type(value).__name__}")
+    if not _FIELD_VALUE.fullmatch(value):
+        raise ValueError(
+            f"invalid characters (CR, LF, NUL or another control character) in response "
+            f"header {name!r}"
+        )
+    if value[:1] in (" ", "\t") or value[-1:] in (" ", "\t"):
+        raise ValueError(f"response header {name!r} starts or ends with whitespace")
 
 
 class MutableHeaders:

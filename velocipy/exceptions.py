@@ -83,4 +83,14 @@ class WebSocketStateError(RuntimeError):
 
 
 class ClientDisconnect(Exception):
-    """The client went away while its request body was being read."""
+    """The request body ended early: the client went away, or its framing was malformed.
+
+    The app answers 400 without logging an error (a client's doing, not the app's).
+    """
+
+    def __init__(
+        self,
+        message: str = "The request body ended early: the connection closed or its "
+        "framing was malformed",
+    ) -> None:
+        super().__init__(message)

@@ -19,13 +19,15 @@ from typing import Annotated, Any, TypeAlias, Union, get_args, get_origin
 
 import msgspec
 
+from velocipy.background import BackgroundTasks, add_after_response
 from velocipy.exceptions import HTTPException, RequestValidationError
+from velocipy.form_params import FormBinder, FormField, form_binder, is_upload_annotation
 from velocipy.json import JSONAdapter, JSONDecodeError
 from velocipy.requests import Request, invalid_json_error
 from velocipy.responses import Response
 from velocipy.routing import PathPattern, converter_for_annotation
 
-__all__ = ["Body", "Cookie", "Header", "Query", "compile_endpoint"]
+__all__ = ["Body", "Cookie", "File", "Form", "Header", "Query", "compile_endpoint"]
 
 Endpoint: TypeAlias = Callable[[Request], Awaitable[Response]]
 _REQUIRED: Any = inspect.Parameter.empty
@@ -63,6 +65,16 @@ def Cookie(default: Any = _REQUIRED, *, alias: str | None = None) -> Any:
 def Body(default: Any = _REQUIRED) -> Any:
     """The JSON request body, decoded and validated into the annotated type."""
     return Param("body", default, None)
+
+
+def Form(default: Any = _REQUIRED, *, alias: str | None = None) -> Any:
+    """A form field (urlencoded or multipart); on a Struct, the Struct is filled from the form."""
+    return Param("form", default, alias)
+
+
+def File(default: Any = _REQUIRED, *, alias: str | None = None) -> Any:
+    """An uploaded file of a multipart form (``UploadFile``, ``list[UploadFile]`` or ``bytes``)."""
+    return Param("file", default, alias)
 
 
 Extractor: TypeAlias = Callable[[Request, list[dict[str, Any]]], Any]
@@ -112,6 +124,8 @@ def compile_endpoint(
     extractors: list[tuple[str, Extractor]] = []
     bound_from_path: set[str] = set()
     body_extractors: list[tuple[str, Callable[[Request], Awaitable[Any]]]] = []
+    form_fields: list[FormField] = []
+    tasks_name: str | None = None
     for name, parameter in signature.parameters.items():
         if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             raise TypeError(f"handler {handler.__qualname__}: *args/**kwargs cannot be bound")
@@ -123,6 +137,17 @@ def compile_endpoint(
             default = marker.default
         if isinstance(annotation, type) and issubclass(annotation, Request):
             extractors.append((name, _take_request))
+        # --- forms, uploads, background tasks (logic in form_params.py, background.py) ---
+        elif annotation is BackgroundTasks:
+            tasks_name = name
+        elif (marker is not None and marker.source in ("form", "file")) or (
+            marker is None and is_upload_annotation(annotation)
+        ):
+            source, alias = (marker.source, marker.alias) if marker else ("file", None)
+            required = default is _REQUIRED and not _unwrap_optional(annotation)[1]
+            value = None if default is _REQUIRED else default
+            form_fields.append(FormField(name, source, alias, annotation, value, required))
+        # --- end of forms, uploads, background tasks ---
         elif name in path_names and marker is None:
             extractors.append((name, _path_extractor(name)))
             bound_from_path.add(name)
@@ -142,6 +167,18 @@ def compile_endpoint(
     is_async = inspect.iscoroutinefunction(handler)
     make_response = response_maker(json.encode, status_code)
     call = handler if is_async else _in_thread(handler)
+
+    if form_fields or tasks_name is not None:
+        if form_fields and body_extractors:
+            raise TypeError(
+                f"handler {handler.__qualname__} mixes a JSON body with form fields; "
+                "a request has one body, so declare one or the other"
+            )
+        binder = form_binder(form_fields, validation_errors) if form_fields else None
+        body = body_extractors[0] if body_extractors else None
+        return _form_or_tasks_endpoint(
+            extractors, body, binder, tasks_name, call, make_response
+        ), pattern
 
     if not extractors and not body_extractors:
 
@@ -177,6 +214,46 @@ def compile_endpoint(
         return make_response(await call(**kwargs))
 
     return endpoint, pattern
+
+
+def _form_or_tasks_endpoint(
+    extractors: list[tuple[str, Extractor]],
+    body: tuple[str, Callable[[Request], Awaitable[Any]]] | None,
+    binder: FormBinder | None,
+    tasks_name: str | None,
+    call: Callable[..., Awaitable[Any]],
+    make_response: Callable[[Any], Response],
+) -> Endpoint:
+    """The endpoint of a handler with form/file parameters or a ``BackgroundTasks`` parameter.
+
+    Uploaded files are closed once the handler returned (or raised); the tasks are attached to
+    the response after anything it already carries.
+    """
+
+    async def endpoint(request: Request) -> Response:
+        errors: list[dict[str, Any]] = []
+        kwargs = {name: extract(request, errors) for name, extract in extractors}
+        form = None
+        try:
+            if binder is not None and not errors:
+                form = await request.form()
+                kwargs.update(await binder(form, errors))
+            elif body is not None and not errors:
+                kwargs[body[0]] = await body[1](request)
+            if errors:
+                raise RequestValidationError(errors)
+            tasks = None
+            if tasks_name is not None:
+                tasks = kwargs[tasks_name] = BackgroundTasks()
+            response = make_response(await call(**kwargs))
+        finally:
+            if form is not None:
+                await form.close()
+        if tasks:
+            add_after_response(response, tasks)
+        return response
+
+    return endpoint
 
 
 class _AnnotationsOf:

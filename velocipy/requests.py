@@ -17,6 +17,7 @@ from velocipy.json import JSONDecodeError
 
 if TYPE_CHECKING:
     from velocipy.application import Application
+    from velocipy.forms import FormData
 
 __all__ = ["Connection", "Request"]
 
@@ -33,10 +34,12 @@ class Connection:
 
     __slots__ = (
         "_cookies",
+        "_forwarded",
         "_headers",
         "_path_params",
         "_query_params",
         "_query_string",
+        "_session",
         "_state",
         "app",
         "path",
@@ -45,10 +48,12 @@ class Connection:
     app: Application
     path: str
     _cookies: dict[str, str]
+    _forwarded: tuple[Address | None, str]
     _headers: Headers
     _path_params: dict[str, Any]
     _query_params: QueryParams
     _query_string: str
+    _session: dict[str, Any]
     _state: State
 
     def __init__(self, app: Application, path: str) -> None:
@@ -123,7 +128,7 @@ class Connection:
 
     @property
     def client(self) -> Address | None:
-        """The peer's address, when the server knows it."""
+        """The peer's address, when the server knows it (behind a trusted proxy: the client's)."""
         return self._read_client()
 
     @property
@@ -133,6 +138,31 @@ class Connection:
         host, port = _host_and_port(host_header, server)
         return URL(scheme, host, port, self.path, self.query_string)
 
+    def set_forwarded(self, client: Address | None, scheme: str, host: str | None) -> None:
+        """Record what a trusted proxy says about the original request (ProxyHeadersMiddleware)."""
+        self._forwarded = (client, scheme)
+        # PERF: this connection becomes a variant whose address hooks read the record, so
+        # connections that never pass through a proxy keep the plain hooks (no check per read).
+        self.__class__ = _forwarded_variant(type(self))
+        if host is not None:
+            kept = [item for item in self.headers.multi_items() if item[0] != "host"]
+            self._headers = Headers._from_lowercase([*kept, ("host", host)])
+
+    @property
+    def session(self) -> dict[str, Any]:
+        """The signed-cookie session of :class:`~velocipy.middleware.SessionMiddleware`."""
+        try:
+            return self._session
+        except AttributeError:
+            raise RuntimeError(
+                "request.session needs the session middleware: "
+                "app.add_middleware(SessionMiddleware, secret_key=...)"
+            ) from None
+
+    @session.setter
+    def session(self, session: dict[str, Any]) -> None:
+        self._session = session
+
     @property
     def state(self) -> State:
         """Per-connection values that middleware and handlers share."""
@@ -141,6 +171,30 @@ class Connection:
         except AttributeError:
             state = self._state = State()
             return state
+
+
+_FORWARDED_VARIANTS: dict[type[Connection], type[Connection]] = {}
+
+
+def _forwarded_variant(cls: type[Connection]) -> type[Connection]:
+    """``cls`` with the client and scheme taken from ``set_forwarded`` (made once per class)."""
+    variant = _FORWARDED_VARIANTS.get(cls)
+    if variant is None:
+
+        def _read_client(self: Connection) -> Address | None:
+            return self._forwarded[0]
+
+        def _read_scheme_and_server(self: Connection) -> tuple[str, Address | None]:
+            server = cls._read_scheme_and_server(self)[1]
+            return self._forwarded[1], server
+
+        namespace = {
+            "__slots__": (),
+            "_read_client": _read_client,
+            "_read_scheme_and_server": _read_scheme_and_server,
+        }
+        variant = _FORWARDED_VARIANTS[cls] = type(cls.__name__, (cls,), namespace)
+    return variant
 
 
 def _host_and_port(host_header: str | None, server: Address | None) -> tuple[str, int | None]:
@@ -158,10 +212,11 @@ def _host_and_port(host_header: str | None, server: Address | None) -> tuple[str
 class Request(Connection):
     """An HTTP request."""
 
-    __slots__ = ("_body", "_json", "_stream_consumed", "method")
+    __slots__ = ("_body", "_form", "_json", "_stream_consumed", "method")
 
     method: str
     _body: bytes
+    _form: FormData
     _json: Any
     _stream_consumed: bool
 
@@ -215,21 +270,38 @@ class Request(Connection):
         try:
             return self._body
         except AttributeError:
-            chunks = [chunk async for chunk in self.stream()]
-            body = self._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            return body
+            pass  # read outside the handler: a failed read must not chain this AttributeError
+        chunks = [chunk async for chunk in self.stream()]
+        body = self._body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return body
 
     async def json(self) -> Any:
         """The body parsed with the app's JSON adapter; 400 with a clear message if not JSON."""
         try:
             return self._json
         except AttributeError:
-            body = await self.body()
-            try:
-                value = self._json = self.app.json.decode(body)
-            except JSONDecodeError as exc:
-                raise invalid_json_error(exc) from None
-            return value
+            pass
+        body = await self.body()
+        try:
+            value = self._json = self.app.json.decode(body)
+        except JSONDecodeError as exc:
+            raise invalid_json_error(exc) from None
+        return value
+
+    async def form(self) -> FormData:
+        """The body parsed as a form (urlencoded or multipart), read once, then cached.
+
+        Limits come from the app's ``form_limits``. Uploaded files are closed when the request
+        is over (or earlier with ``await form.close()`` / ``async with form:``).
+        """
+        try:
+            return self._form
+        except AttributeError:
+            from velocipy.forms import close_with_request, parse_form
+
+            form = self._form = await parse_form(self, self.app.form_limits)
+            close_with_request(form)
+            return form
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"

@@ -224,6 +224,34 @@ class RedirectResponse(Response):
         super().__init__(None, status_code, headers, background=background)
         self.headers["location"] = quote(url, safe=":/%#?=@[]!$&'()*+,;~")
 
+    @classmethod
+    def same_origin(
+        cls,
+        url: str,
+        fallback: str = "/",
+        status_code: int = 303,
+        headers: HeadersInput = None,
+    ) -> RedirectResponse:
+        """Redirect to ``url`` only if it stays on this site, else to ``fallback``.
+
+        For targets that come from the client (``?next=/account``): only a path starting with
+        one ``/`` is kept. ``//evil.example``, ``/\\evil.example``, ``https://evil.example``,
+        ``javascript:...`` and anything with control characters or whitespace go to
+        ``fallback``. 303 (See Other) suits the usual case, a redirect after a form post.
+        """
+        return cls(url if is_same_origin_path(url) else fallback, status_code, headers)
+
+
+def is_same_origin_path(url: str) -> bool:
+    """True for a path on this site (``/a?b#c``), never for anything a browser reads as another
+    origin (``//host``, ``/\\host``, a scheme) or may rewrite (control characters, spaces)."""
+    return (
+        url.startswith("/")
+        and url[1:2] not in ("/", "\\")
+        and url.isprintable()
+        and not any(ch.isspace() for ch in url)
+    )
+
 
 class StreamingResponse(Response):
     """A body produced chunk by chunk from an async (or plain) iterable of ``bytes`` / ``str``.

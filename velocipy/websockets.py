@@ -10,7 +10,7 @@ code and then raise ``WebSocketDisconnect`` so the handler's loop ends.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from velocipy.exceptions import WebSocketDisconnect, WebSocketStateError
@@ -43,7 +43,14 @@ SENDABLE_CLOSE_CODES = (
 class WebSocket(Connection):
     """A WebSocket connection; adapters subclass it and implement the ``_transport_*`` hooks."""
 
-    __slots__ = ("_accepted", "_disconnect", "_receiving", "connection_state", "subprotocol")
+    __slots__ = (
+        "_accepted",
+        "_close_callbacks",
+        "_disconnect",
+        "_receiving",
+        "connection_state",
+        "subprotocol",
+    )
 
     #: False where the server cannot send ``Sec-WebSocket-Protocol`` (RSGI).
     negotiates_subprotocols: bool = True
@@ -57,6 +64,7 @@ class WebSocket(Connection):
         # (code, reason) of how the connection ended; never the exception itself, whose
         # traceback would keep this object (and the server's transport) alive.
         self._disconnect: tuple[int, str] | None = None
+        self._close_callbacks: list[Callable[[], object]] | None = None
 
     # --- what an adapter implements -------------------------------------------------------
     async def _transport_accept(self, subprotocol: str | None) -> None:
@@ -73,8 +81,10 @@ class WebSocket(Connection):
     async def _transport_close(self, code: int, reason: str) -> None:
         raise NotImplementedError
 
-    async def _transport_reject(self, status: int) -> None:
-        """Refuse the handshake with an HTTP status (no body)."""
+    async def _transport_reject(
+        self, status: int, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
+    ) -> None:
+        """Refuse the handshake with an HTTP status (headers and body where the server can)."""
         raise NotImplementedError
 
     def offered_subprotocols(self) -> list[str]:
@@ -93,6 +103,23 @@ class WebSocket(Connection):
     @property
     def closed(self) -> bool:
         return self.connection_state is WebSocketState.CLOSED
+
+    def call_on_close(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` once when this connection closes (either side, any reason).
+
+        Helpers that outlive a ``receive()`` loop (channel memberships) use it to clean up.
+        """
+        if self.connection_state is WebSocketState.CLOSED:
+            callback()
+        elif self._close_callbacks is None:
+            self._close_callbacks = [callback]
+        else:
+            self._close_callbacks.append(callback)
+
+    def _run_close_callbacks(self) -> None:
+        callbacks, self._close_callbacks = self._close_callbacks, None
+        for callback in callbacks or ():
+            callback()
 
     # --- handshake ------------------------------------------------------------------------
     async def accept(self, subprotocol: str | None = None) -> None:
@@ -210,6 +237,8 @@ class WebSocket(Connection):
             return
         if self.connection_state is WebSocketState.CONNECTING:
             self.connection_state = WebSocketState.CLOSED
+            if self._close_callbacks is not None:  # PERF: nothing to call unless a helper asked
+                self._run_close_callbacks()
             await self._transport_reject(403)
             return
         if code not in SENDABLE_CLOSE_CODES:
@@ -220,7 +249,24 @@ class WebSocket(Connection):
         if len(reason.encode("utf-8")) > 123:
             raise ValueError("a close reason must fit in 123 bytes of UTF-8")
         self.connection_state = WebSocketState.CLOSED
+        if self._close_callbacks is not None:
+            self._run_close_callbacks()
         await self._transport_close(code, reason)
+
+    async def refuse(
+        self, status_code: int = 403, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
+    ) -> None:
+        """Refuse the handshake with an HTTP status (300-599) instead of accepting it.
+
+        ASGI servers that offer the ``websocket.http.response`` extension (uvicorn, granian)
+        send the headers and body too; RSGI can only send the status, with an empty body.
+        """
+        if self.connection_state is not WebSocketState.CONNECTING:
+            raise WebSocketStateError("refuse() is only possible before accept()")
+        if type(status_code) is not int or not 300 <= status_code <= 599:
+            raise ValueError(f"refuse() takes an HTTP status 300-599, not {status_code}")
+        self.connection_state = WebSocketState.CLOSED
+        await self._transport_reject(status_code, headers, body)
 
     async def _fail(self, code: int, reason: str) -> NoReturn:
         """Close for a protocol-level problem and end the handler's loop."""
@@ -231,6 +277,8 @@ class WebSocket(Connection):
     def _mark_disconnected(self, exc: WebSocketDisconnect) -> None:
         self.connection_state = WebSocketState.CLOSED
         self._disconnect = (exc.code, exc.reason)
+        if self._close_callbacks is not None:
+            self._run_close_callbacks()
 
     def _raise_not_connected(self, action: str) -> NoReturn:
         if self.connection_state is WebSocketState.CONNECTING:

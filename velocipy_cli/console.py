@@ -11,6 +11,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -24,12 +25,16 @@ def configure(*, color: bool = True) -> None:
 
 
 def error(message: str) -> None:
-    """Print one line that says what went wrong (and, ideally, what to do)."""
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    """Print one line that says what went wrong (and, ideally, what to do).
+
+    ``message`` is plain text, never markup: ``[tool.velocipy]`` prints as written.
+    """
+    err_console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
 
 
 def warning(message: str) -> None:
-    err_console.print(f"[bold yellow]warning:[/] {message}", soft_wrap=True)
+    """Print one line of warning; ``message`` is plain text, never markup."""
+    err_console.print(Text.assemble(("warning:", "bold yellow"), " ", message), soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -64,15 +64,19 @@ class LoadedApp:
         return f"{self.location.module}:{self.attribute}"
 
 
-def discover_app(spec: str | None, cwd: Path) -> AppLocation:
-    """Turn the APP argument (or its absence) into an :class:`AppLocation`."""
+def discover_app(spec: str | None, cwd: Path, given_by: str = "the APP argument") -> AppLocation:
+    """Turn the APP argument (or its absence) into an :class:`AppLocation`.
+
+    ``given_by`` names where ``spec`` came from (the argument, ``VELOCIPY_APP``, or
+    ``[tool.velocipy]``); it goes into the location's ``reason``.
+    """
     cwd = cwd.resolve()
     if spec:
-        return _from_spec(spec.strip(), cwd)
+        return _from_spec(spec.strip(), cwd, given_by)
     return _by_convention(cwd)
 
 
-def _from_spec(spec: str, cwd: Path) -> AppLocation:
+def _from_spec(spec: str, cwd: Path, given_by: str) -> AppLocation:
     path_part, attribute = _split_attribute(spec)
     if attribute is not None and not _MODULE_NAME.match(attribute):
         raise DiscoveryError(f"{attribute!r} in {spec!r} is not a Python attribute name")
@@ -83,13 +87,13 @@ def _from_spec(spec: str, cwd: Path) -> AppLocation:
         if not file.is_file():
             raise DiscoveryError(f"no such file: {path_part}", (str(file),))
         module, root = module_for_file(file)
-        return AppLocation(module, attribute, root, file, f"from the file given ({path_part})")
+        return AppLocation(module, attribute, root, file, f"file {path_part}, from {given_by}")
     if not _MODULE_NAME.match(path_part):
         raise DiscoveryError(
             f"{spec!r} is neither a module (pkg.module[:attr]) nor a file (path/file.py[:attr])"
         )
     source = _module_file(cwd, path_part)
-    return AppLocation(path_part, attribute, cwd, source, f"from the module given ({spec})")
+    return AppLocation(path_part, attribute, cwd, source, f"from {given_by}")
 
 
 def _split_attribute(spec: str) -> tuple[str, str | None]:
@@ -167,7 +171,7 @@ def load_app(location: AppLocation) -> LoadedApp:
             _get_dotted(module, location.attribute),
             location,
             location.attribute,
-            "attribute given",
+            location.reason or "the attribute named",
         )
     return _pick_attribute(module, location)
 

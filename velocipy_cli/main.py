@@ -14,6 +14,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: value names (PORT, DIR) instead of Python types, our own "(default: X)".
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -38,6 +40,7 @@ def main(
         "--version",
         "-V",
         help="Show the installed version and exit.",
+        show_default=False,
         callback=_print_version,
         is_eager=True,
     ),

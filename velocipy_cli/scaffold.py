@@ -21,9 +21,10 @@ import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Literal
+
+from velocipy_cli.origin import velocipy_origin
 
 DEFAULT_TEMPLATE = "minimal"
 MANIFEST_NAME = "template.toml"
@@ -88,6 +89,7 @@ class ProjectSpec:
             serve_command = f"granian --interface rsgi {module}"
         else:
             serve_command = f"uvicorn {module}"
+        origin = velocipy_origin()
         return {
             "name": self.name,
             "package": self.package,
@@ -96,7 +98,8 @@ class ProjectSpec:
             # `velocipy run` takes the app and the interface from [tool.velocipy] in pyproject.toml
             "run_command": "velocipy run",
             "serve_command": serve_command,
-            "velocipy_requirement": velocipy_requirement(),
+            "velocipy_requirement": origin.requirement,
+            "velocipy_origin": origin.note,
         }
 
 
@@ -204,12 +207,12 @@ def derive_package_name(name: str) -> str:
 
 
 def velocipy_requirement() -> str:
-    """The dependency line generated projects use: at least the velocipy that created them."""
-    try:
-        installed = version("velocipy")
-    except PackageNotFoundError:
-        return "velocipy"
-    return f"velocipy>={installed}" if re.fullmatch(r"\d+(\.\d+)*", installed) else "velocipy"
+    """The dependency line generated projects use: this framework, by where it came from.
+
+    Never the bare name: the package index holds an unrelated ``velocipy`` (see
+    :mod:`velocipy_cli.origin`).
+    """
+    return velocipy_origin().requirement
 
 
 # --- rendering ---------------------------------------------------------------------------------

@@ -2,23 +2,25 @@
 
 Precedence is CLI > environment > pyproject > defaults. This module only reads and validates the
 two file/environment sources (:func:`load_project_settings`); the command merges its own options
-on top. Keys use the option names with underscores: ``app``, ``interface`` ("asgi" | "rsgi"),
-``host``, ``port``, ``reload``, ``reload_dirs``, ``reload_includes``, ``reload_excludes``,
-``workers``, ``debug``, ``log_level``, ``access_log``.
+on top. Keys use the option names with underscores: ``app``, ``server`` ("uvicorn" | "granian"),
+``interface`` ("asgi" | "rsgi"), ``host``, ``port``, ``reload``, ``reload_dirs``,
+``reload_includes``, ``reload_excludes``, ``workers``, ``debug``, ``log_level``, ``access_log``.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from velocipy_cli.dev.choice import INTERFACES, SERVERS
+
 ENV_PREFIX = "VELOCIPY_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
-INTERFACES = ("asgi", "rsgi")
 
-_STRINGS = ("app", "host", "interface", "log_level")
+_STRINGS = ("app", "host", "server", "interface", "log_level")
 _INTEGERS = ("port", "workers")
 _BOOLEANS = ("reload", "debug", "access_log")
 _LISTS = ("reload_dirs", "reload_includes", "reload_excludes")
@@ -26,7 +28,8 @@ KNOWN_KEYS = frozenset(_STRINGS + _INTEGERS + _BOOLEANS + _LISTS)
 
 DEFAULTS: dict[str, object] = {
     "app": None,
-    "interface": "asgi",
+    "server": None,  # None: chosen from the interface (velocipy_cli.dev.choice)
+    "interface": None,  # None: the server's own
     "host": "127.0.0.1",
     "port": 8000,
     "reload": True,
@@ -81,10 +84,33 @@ def pyproject_settings(cwd: Path) -> dict[str, object]:
             settings["interface"] = "rsgi" if _as_bool(value, f"{path}: rsgi") else "asgi"
             continue
         if key not in KNOWN_KEYS:
-            known = ", ".join(sorted(KNOWN_KEYS))
-            raise SettingsError(f"unknown key {raw_key!r} in [tool.velocipy] of {path} ({known})")
+            raise SettingsError(unknown_key_message(raw_key, path))
         settings[key] = _convert(key, value, f"{path}: {raw_key}")
     return settings
+
+
+def unknown_key_message(raw_key: str, path: Path) -> str:
+    """One line naming the unknown key, the closest known one, and every known key."""
+    candidates = sorted(KNOWN_KEYS | {"rsgi"})
+    spelled = raw_key.replace("-", "_").lower()
+    close = difflib.get_close_matches(spelled, candidates, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return (
+        f"unknown key {raw_key!r} in [tool.velocipy] of {path}{hint} "
+        f"(known keys: {', '.join(sorted(KNOWN_KEYS))})"
+    )
+
+
+def setting_source(key: str, cwd: Path, environ: Mapping[str, str] | None = None) -> str | None:
+    """Where the merged value of ``key`` came from: ``VELOCIPY_<KEY>``, pyproject, or None."""
+    environ = os.environ if environ is None else environ
+    if ENV_PREFIX + key.upper() in environ:
+        return ENV_PREFIX + key.upper()
+    path = find_pyproject(cwd)
+    if path is not None and key in pyproject_settings(cwd):
+        shown = path.relative_to(cwd) if path.is_relative_to(cwd) else path
+        return f"{key} in [tool.velocipy] of {shown}"
+    return None
 
 
 def environment_settings(environ: Mapping[str, str] | None = None) -> dict[str, object]:
@@ -123,9 +149,11 @@ def _convert(key: str, value: object, where: str) -> object:
         raise SettingsError(f"{where} must be a string")
     if key == "interface" and value.lower() not in INTERFACES:
         raise SettingsError(f"{where} must be 'asgi' or 'rsgi', not {value!r}")
+    if key == "server" and value.lower() not in SERVERS:
+        raise SettingsError(f"{where} must be 'uvicorn' or 'granian', not {value!r}")
     if key == "log_level" and value.lower() not in LOG_LEVELS:
         raise SettingsError(f"{where} must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
-    return value.lower() if key in ("interface", "log_level") else value
+    return value.lower() if key in ("server", "interface", "log_level") else value
 
 
 def _as_bool(value: object, where: str) -> bool:

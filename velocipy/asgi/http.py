@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -10,11 +10,10 @@ from velocipy.datastructures import Address, Headers
 from velocipy.exceptions import ClientDisconnect
 from velocipy.requests import Request
 from velocipy.responses import FileResponse, Response, StreamingResponse
+from velocipy.streaming import send_until_client_leaves
 
 if TYPE_CHECKING:
     from velocipy.application import Application
-
-logger = logging.getLogger("velocipy")
 
 
 class ASGIConnection:
@@ -45,7 +44,7 @@ class ASGIConnection:
 
 
 class ASGIRequest(ASGIConnection, Request):
-    __slots__ = ("_receive", "_scope")
+    __slots__ = ("_body_done", "_receive", "_scope")
 
     def __init__(self, app: Application, scope: dict[str, Any], receive: Any) -> None:
         # PERF: assigned here rather than through Request.__init__ (one frame less per request).
@@ -62,7 +61,32 @@ class ASGIRequest(ASGIConnection, Request):
                 raise ClientDisconnect()
             yield message.get("body", b"")
             if not message.get("more_body", False):
+                self._body_done = True
                 return
+
+    async def wait_client_left(self) -> None:
+        """Resolve when the server reports ``http.disconnect`` (a streamed response watches this).
+
+        ``receive`` then has one reader, this watcher: body messages nobody has read yet are
+        queued for a later ``stream()``/``body()`` (up to just past ``max_body_size``, where
+        the reader answers 413 anyway), so a generator may still read the request body.
+        """
+        receive = self._receive
+        if not getattr(self, "_body_done", False):
+            queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+            self._receive = queue.get
+            queued = 0
+            while True:
+                message = await receive()
+                if queued <= self.app.max_body_size:
+                    queue.put_nowait(message)
+                    queued += len(message.get("body", b""))
+                if message["type"] == "http.disconnect":
+                    return
+                if not message.get("more_body", False):
+                    break
+        while (await receive())["type"] != "http.disconnect":
+            pass
 
 
 _ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
@@ -98,9 +122,8 @@ async def send_response(response: Response, request: ASGIRequest, send: Any) -> 
         await send(
             {"type": "http.response.start", "status": response.status_code, "headers": headers}
         )
-        if not head:
-            await _send_chunks(response.chunks(), send)
-        await send({"type": "http.response.body", "body": b""})
+        if head or await _send_chunks(response.chunks(), request, send):
+            await send({"type": "http.response.body", "body": b""})
 
 
 async def _send_file(
@@ -118,17 +141,17 @@ async def _send_file(
         "extensions", {}
     ):  # pathsend has no range: a 206 is read from its offset in chunks
         await send({"type": "http.response.pathsend", "path": response.path})
-    else:
-        await _send_chunks(response.chunks(), send)
+    elif await _send_chunks(response.chunks(), request, send):
         await send({"type": "http.response.body", "body": b""})
 
 
-async def _send_chunks(chunks: AsyncIterator[bytes], send: Any) -> None:
-    try:
-        async for chunk in chunks:
-            if chunk:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    except OSError:  # the client went away: stop producing (the generator's finally runs)
-        logger.debug("client disconnected during a streamed response")
-    finally:
-        await chunks.aclose()  # type: ignore[attr-defined]
+async def _send_chunks(chunks: AsyncIterator[bytes], request: ASGIRequest, send: Any) -> bool:
+    """Stream ``chunks`` as body messages; False if the client left before the end."""
+
+    async def send_chunk(chunk: bytes) -> None:
+        try:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except OSError:  # servers that do report the departure (spec 2.4) raise this
+            raise ClientDisconnect() from None
+
+    return await send_until_client_leaves(chunks, send_chunk, request.wait_client_left)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from velocipy.asgi.http import ASGIConnection
@@ -12,16 +14,31 @@ if TYPE_CHECKING:
     from velocipy.application import Application
 
 CONNECTION_LOST = 1006
+YIELD_EVERY_BYTES = 256 * 1024
 
 
 class ASGIWebSocket(ASGIConnection, WebSocket):
-    __slots__ = ("_receive", "_scope", "_send")
+    """ASGI WebSocket; ``send`` notices a departed peer even where the server's send does not.
+
+    granian's ASGI ``send`` neither raises nor blocks once the peer is gone (uvicorn raises
+    ``OSError``); it only queues ``websocket.disconnect`` for ``receive``. So while no task
+    is receiving, one ``receive`` is kept pending in ``_peek``: each send checks it, and a
+    later receive takes its message. It reads at most one message ahead (bounded memory).
+
+    uvicorn's ``send`` does not yield to the event loop either, so a handler that only sends
+    would never let the server notice the lost connection (nor serve anyone else): every
+    ``YIELD_EVERY_BYTES`` sent, ``send`` yields once.
+    """
+
+    __slots__ = ("_peek", "_receive", "_scope", "_send", "_unyielded")
 
     def __init__(self, app: Application, scope: dict[str, Any], receive: Any, send: Any) -> None:
         super().__init__(app, scope["path"])
         self._scope = scope
         self._receive = receive
         self._send = send
+        self._peek: asyncio.Future[dict[str, Any]] | None = None
+        self._unyielded = 0
 
     async def _transport_accept(self, subprotocol: str | None) -> None:
         message = await self._receive()
@@ -30,28 +47,62 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
         await self._send({"type": "websocket.accept", "subprotocol": subprotocol})
 
     async def _transport_receive(self) -> str | bytes:
-        message = await self._receive()
+        peek = self._peek
+        if peek is None:
+            message = await self._receive()
+        else:
+            message = await asyncio.shield(peek)  # a cancelled receive leaves it for the next
+            self._peek = None
         if message["type"] == "websocket.receive":
             text = message.get("text")
             return text if text is not None else message.get("bytes") or b""
         raise WebSocketDisconnect(message.get("code", 1005), message.get("reason"))
 
     async def _transport_send(self, data: str | bytes) -> None:
+        peek = self._peek
+        if peek is None:
+            if not self._receiving:
+                self._peek = asyncio.ensure_future(self._receive())
+        elif peek.done():
+            message = peek.result()
+            if message["type"] == "websocket.disconnect":
+                code = message.get("code", CONNECTION_LOST)
+                raise WebSocketDisconnect(code, message.get("reason"))
         key = "text" if isinstance(data, str) else "bytes"
         try:
             await self._send({"type": "websocket.send", key: data})
         except OSError:
+            self._drop_peek()
             raise WebSocketDisconnect(CONNECTION_LOST) from None
+        self._unyielded += len(data)
+        if self._unyielded >= YIELD_EVERY_BYTES:
+            self._unyielded = 0
+            await asyncio.sleep(0)
 
     async def _transport_close(self, code: int, reason: str) -> None:
+        self._drop_peek()
         try:
             await self._send({"type": "websocket.close", "code": code, "reason": reason})
         except OSError:
             raise WebSocketDisconnect(CONNECTION_LOST) from None
 
-    async def _transport_reject(self, status: int) -> None:
-        # ASGI servers answer a close before accept with 403.
-        await self._send({"type": "websocket.close", "code": 1008, "reason": ""})
+    async def _transport_reject(
+        self, status: int, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
+    ) -> None:
+        if "websocket.http.response" not in self._scope.get("extensions", {}):
+            # Without the denial extension ASGI servers answer a close before accept with 403.
+            await self._send({"type": "websocket.close", "code": 1008, "reason": ""})
+            return
+        encoded = [(name.encode("latin-1"), value.encode()) for name, value in headers]
+        encoded.append((b"content-length", str(len(body)).encode()))
+        start = {"type": "websocket.http.response.start", "status": status, "headers": encoded}
+        await self._send(start)
+        await self._send({"type": "websocket.http.response.body", "body": body})
+
+    def _drop_peek(self) -> None:
+        if self._peek is not None:
+            self._peek.cancel()
+            self._peek = None
 
 
 __all__ = ["ASGIWebSocket"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from velocipy.datastructures import Address
@@ -86,5 +87,8 @@ class RSGIWebSocket(RSGIConnection, WebSocket):
         self._transport = None
         self._protocol.close(None)
 
-    async def _transport_reject(self, status: int) -> None:
-        self._protocol.close(status)  # before accept: an HTTP status, never a close code
+    async def _transport_reject(
+        self, status: int, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
+    ) -> None:
+        # Before accept: an HTTP status, never a close code; RSGI sends no headers or body.
+        self._protocol.close(status)

@@ -4,7 +4,7 @@ This package imports only the standard library and msgspec, so app authors can u
 own test suites without installing servers.
 """
 
-from .client import TestClient, TestResponse
+from .client import AsyncTestClient, TestClient, TestResponse
 from .errors import (
     ASGIProtocolViolation,
     ClientDisconnected,
@@ -23,6 +23,7 @@ from .websocket import WebSocketTestSession
 
 __all__ = [
     "ASGIProtocolViolation",
+    "AsyncTestClient",
     "ClientDisconnected",
     "Headers",
     "IncompleteResponse",

@@ -141,7 +141,7 @@ class ASGIDriver:
             scope["extensions"] = {"http.response.pathsend": {}}
         else:
             scope["subprotocols"] = list(request.subprotocols)
-            scope["extensions"] = {}
+            scope["extensions"] = {"websocket.http.response": {}}  # as uvicorn and granian do
         return scope
 
     # HTTP
@@ -283,6 +283,8 @@ class _WebSocketExchange:
         kind = message.get("type")
         if self.state == "connecting":
             self._handshake(kind, message)
+        elif self.state == "denying":
+            self._denial_body(kind, message)
         elif self.state == "connected":
             if self.channel.client_closed:
                 raise ClientDisconnected("the client closed the WebSocket")
@@ -314,11 +316,29 @@ class _WebSocketExchange:
             self.state = "denied"
             self.denied = Denied(403)
             self.channel.emit(self.denied)
+        elif kind == "websocket.http.response.start":  # the denial extension: a full response
+            status = message.get("status")
+            if not isinstance(status, int) or not 100 <= status <= 999:
+                raise ASGIProtocolViolation(f"the denial status must be an int, got {status!r}")
+            self.state = "denying"
+            self.denied = Denied(status, _decode_headers(message.get("headers")))
+            return
         else:
             raise ASGIProtocolViolation(
                 f"Expected ASGI message 'websocket.accept' or 'websocket.close', but got {kind!r}"
             )
         self.handshake_done.set()
+
+    def _denial_body(self, kind: Any, message: ASGIMessage) -> None:
+        if kind != "websocket.http.response.body":
+            raise ASGIProtocolViolation(
+                f"Expected ASGI message 'websocket.http.response.body', but got {kind!r}"
+            )
+        if not message.get("more_body", False):
+            assert self.denied is not None
+            self.state = "denied"
+            self.channel.emit(self.denied)
+            self.handshake_done.set()
 
     @staticmethod
     def _payload(message: ASGIMessage) -> str | bytes:

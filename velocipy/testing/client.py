@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
+import functools
 import http
 import http.cookies
+import mimetypes
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
@@ -24,6 +27,8 @@ Interface = Literal["asgi", "rsgi"]
 HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
 ParamValue = str | int | float | bool | None
 Params = Mapping[str, ParamValue | Iterable[ParamValue]] | Iterable[tuple[str, ParamValue]] | None
+
+FormInput = Mapping[str, Any] | None
 
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = "/?%:@!$&'()*+,;=-._~"
@@ -101,6 +106,71 @@ def _param_pairs(params: Params) -> list[tuple[str, str]]:
             text = ("true" if item else "false") if isinstance(item, bool) else str(item)
             pairs.append((name, text))
     return pairs
+
+
+def _form_pairs(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """httpx's form shape: a value, or a list of values for a repeated field."""
+    pairs = []
+    for name, value in data.items():
+        for item in value if isinstance(value, list | tuple) else [value]:
+            text = ("true" if item else "false") if isinstance(item, bool) else str(item)
+            pairs.append((name, text))
+    return pairs
+
+
+def encode_multipart(data: FormInput, files: Any) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body and its Content-Type, from httpx's ``data=``/``files=``.
+
+    ``files`` maps (or lists pairs of) a field name to ``bytes``, a binary file object, or a
+    tuple ``(filename, content[, content_type[, headers]])``.
+    """
+    boundary = os.urandom(16).hex()
+    out = bytearray()
+    for name, value in _form_pairs(data or {}):
+        out += _part_head(boundary, name, None, None, {})
+        out += value.encode() + b"\r\n"
+    for name, value in files.items() if isinstance(files, Mapping) else files:
+        filename, content, content_type, headers = _file_parts(value)
+        out += _part_head(boundary, name, filename, content_type, headers)
+        out += content + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+def _file_parts(value: Any) -> tuple[str, bytes, str, Mapping[str, str]]:
+    parts = value if isinstance(value, tuple) else (None, value)
+    filename = parts[0] if parts[0] is not None else os.path.basename(getattr(value, "name", ""))
+    content = parts[1]
+    if hasattr(content, "read"):
+        content = content.read()
+    if isinstance(content, str):
+        content = content.encode()
+    guessed = mimetypes.guess_type(filename)[0] if filename else None
+    content_type = parts[2] if len(parts) > 2 and parts[2] else guessed
+    headers = parts[3] if len(parts) > 3 else {}
+    return filename, bytes(content), content_type or "application/octet-stream", headers
+
+
+def _part_head(
+    boundary: str,
+    name: str,
+    filename: str | None,
+    content_type: str | None,
+    headers: Mapping[str, str],
+) -> bytes:
+    disposition = f'form-data; name="{_quote_param(name)}"'
+    if filename is not None:
+        disposition += f'; filename="{_quote_param(filename)}"'
+    lines = [f"--{boundary}", f"Content-Disposition: {disposition}"]
+    if content_type is not None:
+        lines.append(f"Content-Type: {content_type}")
+    lines += [f"{key}: {value}" for key, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def _quote_param(text: str) -> str:
+    """Quote a name for a Content-Disposition parameter the way browsers (and httpx) do."""
+    return text.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _body_chunks(content: Any, chunk_size: int) -> tuple[list[bytes], bool]:
@@ -267,16 +337,24 @@ class TestClient:
         cookies: Mapping[str, str] | None = None,
         json: Any = None,
         content: str | bytes | Iterable[bytes] | None = None,
-        data: Mapping[str, str] | None = None,
+        data: FormInput = None,
+        files: Any = None,
         timeout: float | None = None,
     ) -> TestResponse:
-        """Send one request; ``content`` as an iterable reaches the app as separate chunks."""
+        """Send one request; ``content`` as an iterable reaches the app as separate chunks.
+
+        ``data=`` sends a form (``application/x-www-form-urlencoded``); with ``files=`` too, or
+        ``files=`` alone, a ``multipart/form-data`` body; both take httpx's shapes.
+        """
         extra: list[tuple[str, str]] = []
         if json is not None:
             content = msgspec.json.encode(json)
             extra.append(("content-type", "application/json"))
+        elif files is not None:
+            content, content_type = encode_multipart(data, files)
+            extra.append(("content-type", content_type))
         elif data is not None:
-            content = urlencode(list(data.items()))
+            content = urlencode(_form_pairs(data))
             extra.append(("content-type", "application/x-www-form-urlencoded"))
         chunks, sized = _body_chunks(content, self.chunk_size)
         if sized and (chunks or method.upper() in ("POST", "PUT", "PATCH")):
@@ -352,3 +430,57 @@ class TestClient:
             raise_server_exceptions=self.raise_server_exceptions,
             on_finish=loop.close if owned else lambda: None,
         )
+
+
+class AsyncTestClient:
+    """The test client for ``async def`` tests: ``await client.get("/")``.
+
+    It drives the app exactly as :class:`TestClient` does (same options, same event loop in a
+    background thread, same RSGI fakes) and awaits each call from a worker thread, so the test's
+    own loop keeps running meanwhile. ``async with`` runs the app's lifespan.
+    """
+
+    __test__ = False
+
+    def __init__(self, app: Any, interface: Interface = "asgi", **options: Any) -> None:
+        self.sync = TestClient(app, interface, **options)
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        return self.sync.cookies
+
+    async def __aenter__(self) -> AsyncTestClient:
+        await asyncio.to_thread(self.sync.__enter__)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.sync.__exit__, exc_type, exc, traceback)
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> TestResponse:
+        return await asyncio.to_thread(functools.partial(self.sync.request, method, url, **kwargs))
+
+    async def get(self, url: str, **kwargs: Any) -> TestResponse:
+        return await self.request("GET", url, **kwargs)
+
+    async def head(self, url: str, **kwargs: Any) -> TestResponse:
+        return await self.request("HEAD", url, **kwargs)
+
+    async def options(self, url: str, **kwargs: Any) -> TestResponse:
+        return await self.request("OPTIONS", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> TestResponse:
+        return await self.request("POST", url, **kwargs)
+
+    async def put(self, url: str, **kwargs: Any) -> TestResponse:
+        return await self.request("PUT", url, **kwargs)
+
+    async def patch(self, url: str, **kwargs: Any) -> TestResponse:
+        return await self.request("PATCH", url, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> TestResponse:
+        return await self.request("DELETE", url, **kwargs)

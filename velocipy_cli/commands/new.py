@@ -13,34 +13,57 @@ import typer
 from rich.markup import escape
 from rich.prompt import Prompt
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from velocipy_cli import scaffold
-from velocipy_cli.console import configure, console, fail
+from velocipy_cli.console import configure, console, fail, warning
+from velocipy_cli.help import PlainHelpCommand
+from velocipy_cli.origin import velocipy_origin
 
-NEW_HELP = (
-    "Create a project that runs and passes its tests on ASGI and RSGI. "
-    "Without --template, asks in a terminal (default: minimal)."
+NEW_HELP = "\n\n".join(
+    (
+        "Create a project that runs and passes its tests on ASGI and RSGI.",
+        "NAME is the project's name (letters, digits, '-', '_', '.') and its folder, unless"
+        " --path. Without NAME or --template, asks in a terminal; otherwise NAME is required"
+        " and the template is minimal.",
+    )
 )
 
 
 def register(app: typer.Typer) -> None:
     """Attach this command to the `velocipy` Typer app."""
-    app.command("new", help=NEW_HELP, no_args_is_help=False)(new)
+    app.command(
+        "new",
+        help=NEW_HELP,
+        short_help="Create a project from a template.",
+        no_args_is_help=False,
+        cls=PlainHelpCommand,
+    )(new)
 
 
 def new(
     name: str | None = typer.Argument(
         None,
         metavar="NAME",
-        help="Project name: letters, digits, '-', '_', '.'. Also the folder, unless --path.",
+        help="The project's name, and its folder unless --path.",
         show_default=False,
     ),
     template: str | None = typer.Option(
-        None, "--template", "-t", help="Template to use (see --list).", show_default=False
+        None,
+        "--template",
+        "-t",
+        metavar="NAME",
+        help="Template to use, see --list. (default: asked in a terminal, else minimal)",
+        show_default=False,
     ),
     path: Path | None = typer.Option(
-        None, "--path", "-p", help="Folder to create the project in. \\[default: ./NAME]"
+        None,
+        "--path",
+        "-p",
+        metavar="DIR",
+        help="Folder to create the project in. (default: ./NAME)",
+        show_default=False,
     ),
     force: bool = typer.Option(
         False,
@@ -51,11 +74,16 @@ def new(
         None,
         "--git/--no-git",
         help="Make a git repository with a first commit (skipped inside an existing one). "
-        "\\[default: --git when git is on PATH]",
+        "(default: --git when git is on PATH)",
         show_default=False,
     ),
     server: str = typer.Option(
-        "asgi", "--server", help="What README and pyproject say to run: asgi (uvicorn) or rsgi."
+        "asgi",
+        "--server",
+        metavar="asgi|rsgi",
+        help="What README and pyproject say to run: asgi (uvicorn) or rsgi (granian); "
+        "uvicorn and granian are accepted too. (default: asgi)",
+        show_default=False,
     ),
     list_templates: bool = typer.Option(False, "--list", help="List the templates and exit."),
     as_json: bool = typer.Option(False, "--json", help="With --list: print JSON."),
@@ -71,9 +99,11 @@ def new(
         if as_json:
             fail("--json only goes with --list", 2)
         if name is None:
-            fail("missing NAME: try `velocipy new chat` (or `velocipy new --list`)", 2)
+            name = _ask_name()
+        # `velocipy run --server` names servers: accept those too (granian's own interface: rsgi).
+        server = {"uvicorn": "asgi", "granian": "rsgi"}.get(server.lower(), server)
         if server.lower() not in scaffold.SERVERS:
-            fail(f"--server must be asgi or rsgi, not {server!r}", 2)
+            fail(f"--server must be asgi or rsgi (or uvicorn, granian), not {server!r}", 2)
         package = scaffold.derive_package_name(name)
         chosen = scaffold.find_template(template or _ask_template())
         use_git = scaffold.git_available() if git is None else git
@@ -95,6 +125,30 @@ def new(
         where = f" {exc.filename}" if exc.filename else ""
         fail(f"cannot write the project{where}: {exc.strerror or exc}", 1)
     _show_result(spec, result)
+
+
+def _ask_name() -> str:
+    """The project name: asked in a terminal; without one, a usage error naming what is missing."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail(
+            "missing NAME (the project's name; not asked because this is not a terminal): "
+            "try `velocipy new chat` (or `velocipy new --list`)",
+            2,
+        )
+    while True:
+        try:
+            answer = Prompt.ask("Project name", console=console).strip()
+        except EOFError:
+            fail("no project name given (input ended)", 1)
+        if not answer:
+            continue
+        try:
+            scaffold.validate_project_name(answer)
+            scaffold.derive_package_name(answer)
+        except scaffold.UsageError as exc:
+            console.print(Text(str(exc), style="yellow"))
+            continue
+        return answer
 
 
 def _ask_template() -> str:
@@ -166,6 +220,13 @@ def _show_result(spec: scaffold.ProjectSpec, result: scaffold.ScaffoldResult) ->
         console.print("[green]git:[/] repository created with a first commit")
     elif result.git_note:
         console.print(f"[dim]git: {escape(result.git_note)}[/]")
+    origin = velocipy_origin()
+    if not origin.recorded:
+        warning(
+            f"{origin.note}, so pyproject.toml cannot say where to get it: `pip install` "
+            "will stop until its velocipy line points at a VelociPy clone or wheel "
+            "(velocipy @ file:///path/to/velocipy); see the Installing page of the docs"
+        )
     console.print("\n[bold]Next steps[/]")
     steps = scaffold.next_steps(spec, cwd)
     width = max(len(command) for command, _ in steps)

@@ -5,16 +5,22 @@ Unlike `velocipy run`, this imports the app in-process (it has to read ``app.rou
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import typer
+from rich import box
+from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from velocipy_cli.console import console, fail
 from velocipy_cli.dev.reports import AppFailure
 from velocipy_cli.discovery import DiscoveryError, LoadedApp, discover_app, load_app
+from velocipy_cli.help import PlainHelpCommand
+from velocipy_cli.settings import SettingsError, load_project_settings, setting_source
 
 
 @dataclass(frozen=True)
@@ -30,38 +36,93 @@ class RouteRow:
 
 def register(app: typer.Typer) -> None:
     """Attach this command to the `velocipy` Typer app."""
-    app.command("routes")(routes)
+    app.command("routes", cls=PlainHelpCommand, short_help="List the HTTP and WebSocket routes.")(
+        routes
+    )
 
 
 def routes(
     app_spec: str | None = typer.Argument(
         None,
         metavar="APP",
-        help="module:attr, path/to/file.py[:attr], or nothing to find main.py, app.py or api.py.",
+        help="module:attr or path/to/file.py[:attr]. (default: see above)",
         show_default=False,
     ),
 ) -> None:
-    """List every HTTP and WebSocket route: methods, path, handler, name."""
+    """List every HTTP and WebSocket route: methods, path, handler, name.
+
+    APP is found as `velocipy run` finds it: module:attr or path/to/file.py[:attr], else the app
+    setting of [tool.velocipy], else main.py, app.py or api.py. In a pipe, one route a line.
+    """
     loaded = import_app(app_spec, Path.cwd())
     listed = getattr(loaded.app, "routes", None)
     if listed is None:
         fail(f"{loaded.target} is not a VelociPy app (it has no .routes)", 1)
     rows = route_rows(listed)
-    table = Table(title=f"Routes of {loaded.target}", title_justify="left", expand=False)
-    for column in ("Kind", "Methods", "Path"):
-        table.add_column(column, no_wrap=True)
-    for column in ("Handler", "Name"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(row.kind, row.methods, row.path, row.handler, row.name)
-    console.print(table)
+    if not console.is_terminal:
+        for line in route_lines(rows):
+            console.out(line, highlight=False)
+        return
+    console.print(f"[bold]Routes of {escape(loaded.target)}[/]", soft_wrap=True)
+    table = route_table(rows)
+    if natural_width(table) <= console.width:
+        console.print(table)
+    else:  # too narrow for one row per route: each route on two lines, never cut mid-name
+        for row in rows:
+            console.print(f"[bold]{escape(row.methods)}[/]  {escape(row.path)}", soft_wrap=True)
+            console.print(f"    {escape(row.handler)}", style="dim", soft_wrap=True)
+            if row.name:
+                console.print(f"    name: {escape(row.name)}", style="dim", soft_wrap=True)
     console.print(f"{len(rows)} route{'' if len(rows) == 1 else 's'}", style="dim")
 
 
+def route_table(rows: list[RouteRow]) -> Table:
+    """One row per route; no column wraps (the caller checks that it fits)."""
+    table = Table(box=box.SIMPLE_HEAD, expand=False, pad_edge=False)
+    for column in ("Kind", "Methods", "Path", "Handler", "Name"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        table.add_row(row.kind, row.methods, row.path, row.handler, row.name, style=None)
+    return table
+
+
+def natural_width(table: Table) -> int:
+    """The width ``table`` takes when nothing limits it."""
+    wide = Console(width=100_000, file=io.StringIO(), color_system=None)
+    with wide.capture() as captured:
+        wide.print(table)
+    return max((len(line.rstrip()) for line in captured.get().splitlines()), default=0)
+
+
+def route_lines(rows: list[RouteRow]) -> list[str]:
+    """For pipes: one route a line, columns aligned, fields without spaces (``-`` for none).
+
+    ``GET,HEAD  /items/{id}  shop.items.read_item  read_item``: awk and cut read it as is.
+    """
+    fields = [
+        [row.methods.replace(", ", ","), row.path, row.handler, row.name or "-"] for row in rows
+    ]
+    widths = [max((len(line[i]) for line in fields), default=0) for i in range(3)]
+    return [
+        "  ".join(
+            [*(value.ljust(width) for value, width in zip(line, widths, strict=False)), line[3]]
+        )
+        for line in fields
+    ]
+
+
 def import_app(app_spec: str | None, cwd: Path) -> LoadedApp:
-    """Discover and import the app; every failure is one line and exit code 1."""
+    """Discover and import the app (as `velocipy run` would); every failure is one line, exit 1."""
+    given_by = "the APP argument"
+    if not app_spec:
+        try:
+            configured = load_project_settings(cwd)["app"]
+        except SettingsError as exc:
+            fail(str(exc), 2)
+        if isinstance(configured, str):
+            app_spec, given_by = configured, setting_source("app", cwd) or given_by
     try:
-        location = discover_app(app_spec, cwd)
+        location = discover_app(app_spec, cwd, given_by)
         return load_app(location)
     except DiscoveryError as exc:
         fail(str(exc), 1)

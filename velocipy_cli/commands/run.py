@@ -1,4 +1,6 @@
-"""The `velocipy run` command: the dev server (uvicorn or granian) with VelociPy's own reloader.
+"""The `velocipy run` command: the dev server with VelociPy's own reloader.
+
+The server is uvicorn (ASGI), granian (RSGI) or granian (ASGI): see :mod:`velocipy_cli.dev.choice`.
 
 This module merges options (CLI > VELOCIPY_* > [tool.velocipy] > defaults) and renders what the
 supervisor reports; the work happens in :mod:`velocipy_cli.dev`.
@@ -9,60 +11,111 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.markup import escape
+from rich.text import Text
 
 from velocipy_cli.console import console, err_console, fail
+from velocipy_cli.dev.choice import ServerChoiceError, choose_server
 from velocipy_cli.dev.reports import AppFailure
 from velocipy_cli.dev.sockets import PortInUseError, bind_listening_socket
 from velocipy_cli.dev.supervisor import DevServerConfig, Supervisor
 from velocipy_cli.dev.watcher import WATCHED_DIRS
 from velocipy_cli.discovery import AppLocation, DiscoveryError, discover_app
-from velocipy_cli.settings import LOG_LEVELS, SettingsError, load_project_settings
-
-SERVERS = {"asgi": "uvicorn (ASGI)", "rsgi": "granian (RSGI)"}
+from velocipy_cli.help import PlainHelpCommand
+from velocipy_cli.ranges import between
+from velocipy_cli.settings import (
+    LOG_LEVELS,
+    SettingsError,
+    load_project_settings,
+    setting_source,
+)
 
 
 def register(app: typer.Typer) -> None:
     """Attach this command to the `velocipy` Typer app."""
-    app.command("run")(run)
+    app.command("run", cls=PlainHelpCommand, short_help="Serve the app, reloading on every save.")(
+        run
+    )
 
 
 def run(
     app_spec: str | None = typer.Argument(
         None,
         metavar="APP",
-        help="module:attr, path/to/file.py[:attr], or nothing to find main.py, app.py or api.py.",
+        help="module:attr or path/to/file.py[:attr]. (default: see above)",
+        show_default=False,
+    ),
+    server: Literal["uvicorn", "granian"] | None = typer.Option(
+        None,
+        "--server",
+        metavar="uvicorn|granian",
+        help="Server to run: uvicorn (ASGI) or granian (RSGI or ASGI). "
+        "(default: uvicorn; granian for --interface rsgi)",
+        show_default=False,
+    ),
+    interface: Literal["asgi", "rsgi"] | None = typer.Option(
+        None,
+        "--interface",
+        metavar="asgi|rsgi",
+        help="Interface the app is served through. (default: the server's own: asgi on "
+        "uvicorn, rsgi on granian)",
         show_default=False,
     ),
     rsgi: bool | None = typer.Option(
-        None, "--rsgi/--asgi", help="Serve through granian's RSGI interface. (default: --asgi)"
+        None,
+        "--rsgi/--asgi",
+        help="Short for --interface rsgi (served by granian) / --interface asgi.",
+        show_default=False,
     ),
-    host: str | None = typer.Option(None, "--host", help="Address to bind. (default: 127.0.0.1)"),
+    host: str | None = typer.Option(
+        None, "--host", metavar="HOST", help="Address to bind. (default: 127.0.0.1)"
+    ),
     port: int | None = typer.Option(
-        None, "--port", min=0, max=65535, help="Port to bind. (default: 8000)"
+        None,
+        "--port",
+        metavar="PORT",
+        callback=between(0, 65535),
+        help="Port to bind, 0 for any free one. (default: 8000)",
     ),
     reload: bool | None = typer.Option(
         None, "--reload/--no-reload", help="Restart on code changes. (default: --reload)"
     ),
     reload_dirs: list[Path] | None = typer.Option(
-        None, "--reload-dir", help="Folder to watch (repeatable). (default: the current folder)"
+        None,
+        "--reload-dir",
+        metavar="DIR",
+        help="Folder to watch (repeatable). (default: the current folder)",
     ),
     reload_includes: list[str] | None = typer.Option(
-        None, "--reload-include", help="Also restart on files matching this glob (repeatable)."
+        None,
+        "--reload-include",
+        metavar="GLOB",
+        help="Also restart on files matching this glob (repeatable).",
     ),
     reload_excludes: list[str] | None = typer.Option(
-        None, "--reload-exclude", help="Never restart on files matching this glob (repeatable)."
+        None,
+        "--reload-exclude",
+        metavar="GLOB",
+        help="Never restart on files matching this glob (repeatable).",
     ),
     workers: int | None = typer.Option(
-        None, "--workers", min=1, help="Server processes (needs --no-reload). (default: 1)"
+        None,
+        "--workers",
+        metavar="N",
+        callback=between(1),
+        help="Server processes (needs --no-reload). (default: 1)",
     ),
     debug: bool = typer.Option(
-        False, "--debug", help="Debug mode: sets VELOCIPY_DEBUG=1 for the app.", show_default=False
+        False, "--debug", help="Debug mode: sets VELOCIPY_DEBUG=1 for the app. (default: off)"
     ),
     log_level: str | None = typer.Option(
-        None, "--log-level", help=f"Server log level: {', '.join(LOG_LEVELS)}. (default: info)"
+        None,
+        "--log-level",
+        metavar="LEVEL",
+        help=f"Server log level: {', '.join(LOG_LEVELS)}. (default: info)",
     ),
     access_log: bool | None = typer.Option(
         None, "--access-log/--no-access-log", help="Log every request. (default: --access-log)"
@@ -70,17 +123,24 @@ def run(
 ) -> None:
     """Serve the app for development; reload on every save, survive every broken save.
 
-    Options can also come from VELOCIPY_* environment variables and from the tool.velocipy
-    table of pyproject.toml (the command line wins, then the environment, then pyproject).
+    APP is module:attr or path/to/file.py[:attr]; without it, the app setting of
+    [tool.velocipy] in pyproject.toml, else main.py, app.py or api.py.
+
+    Options can also come from VELOCIPY_* environment variables and from [tool.velocipy] in
+    pyproject.toml (the command line wins, then the environment, then pyproject).
     """
     cwd = Path.cwd()
     try:
         settings = load_project_settings(cwd)
     except SettingsError as exc:
         fail(str(exc), 2)
+    short_interface = None if rsgi is None else ("rsgi" if rsgi else "asgi")
+    if interface and short_interface and interface != short_interface:
+        fail(f"--{short_interface} contradicts --interface {interface}; give one of them", 2)
     given: dict[str, object] = {
         "app": app_spec,
-        "interface": None if rsgi is None else ("rsgi" if rsgi else "asgi"),
+        "server": server,
+        "interface": interface or short_interface,
         "host": host,
         "port": port,
         "reload": reload,
@@ -93,7 +153,8 @@ def run(
         "access_log": access_log,
     }
     settings.update({key: value for key, value in given.items() if value is not None})
-    config = build_config(settings, cwd)
+    app_given_by = "the APP argument" if app_spec else setting_source("app", cwd)
+    config = build_config(settings, cwd, app_given_by or "the APP argument")
     try:
         listener = bind_listening_socket(config.host, config.port)
     except PortInUseError as exc:
@@ -109,7 +170,9 @@ def run(
     raise typer.Exit(code)
 
 
-def build_config(settings: dict[str, object], cwd: Path) -> DevServerConfig:
+def build_config(
+    settings: dict[str, object], cwd: Path, app_given_by: str = "the APP argument"
+) -> DevServerConfig:
     """Validate the merged settings and find the app; usage errors exit with code 2."""
     if settings["log_level"] not in LOG_LEVELS:
         fail(
@@ -123,9 +186,15 @@ def build_config(settings: dict[str, object], cwd: Path) -> DevServerConfig:
             "(settings from [tool.velocipy] or VELOCIPY_* count too)",
             2,
         )
+    try:
+        choice = choose_server(
+            _optional_str(settings["server"]), _optional_str(settings["interface"])
+        )
+    except ServerChoiceError as exc:
+        fail(str(exc), 2)
     app_spec = settings["app"]
     try:
-        location = discover_app(app_spec if isinstance(app_spec, str) else None, cwd)
+        location = discover_app(app_spec if isinstance(app_spec, str) else None, cwd, app_given_by)
     except DiscoveryError as exc:
         fail(str(exc), 1)
     watch_dirs = [(cwd / folder).resolve() for folder in _strings(settings["reload_dirs"])]
@@ -139,7 +208,8 @@ def build_config(settings: dict[str, object], cwd: Path) -> DevServerConfig:
     return DevServerConfig(
         location=location,
         project_root=cwd.resolve(),
-        interface=str(settings["interface"]),
+        server=choice.server,
+        interface=choice.interface,
         host=str(settings["host"]),
         port=_int(settings["port"]),
         reload=reload,
@@ -157,6 +227,10 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) else int(str(value))
 
 
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
 def _strings(value: object) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else []
 
@@ -168,13 +242,13 @@ def describe_app(location: AppLocation) -> str:
     return f"{chosen}, {location.reason}"
 
 
-def render_banner(config: DevServerConfig) -> None:
-    """The first screen: what is served, where, and what is watched."""
+def banner_rows(config: DevServerConfig) -> list[tuple[str, str]]:
+    """The banner's lines as (label, plain text); a new line is one ``rows.append``."""
     url_host = f"[{config.host}]" if ":" in config.host else config.host
     url = f"http://{url_host}:{config.port}"
     rows = [
         ("app", describe_app(config.location)),
-        ("server", SERVERS.get(config.interface, config.interface)),
+        ("server", f"{config.server} ({config.interface.upper()})"),
         ("url", f"{url}  (WebSocket: ws://{url_host}:{config.port})"),
     ]
     if config.reload:
@@ -184,6 +258,12 @@ def render_banner(config: DevServerConfig) -> None:
     else:
         plural = "s" if config.workers > 1 else ""
         rows.append(("reload", f"off ({config.workers} worker{plural})"))
+    return rows
+
+
+def render_banner(config: DevServerConfig) -> None:
+    """The first screen: what is served, where, and what is watched."""
+    rows = banner_rows(config)
     console.print("[bold]VelociPy dev server[/]", soft_wrap=True)
     for label, value in rows:
         console.print(f"  [bold cyan]{label:<7}[/]{escape(value)}", soft_wrap=True)
@@ -211,12 +291,16 @@ class TerminalEvents:
 
     def reloaded(self, changes: Sequence[Path], seconds: float) -> None:
         console.print(
-            f"[green]reloaded[/] in {seconds:.2f} s after changes to {self._files(changes)}",
+            f"[green]reloaded[/] in {seconds:.2f} s after changes to "
+            f"{escape(self._files(changes))}",
             soft_wrap=True,
         )
 
     def app_failed(self, failure: AppFailure) -> None:
-        err_console.print(f"[bold red]error:[/] {failure.title}: {failure.summary}", soft_wrap=True)
+        err_console.print(
+            Text.assemble(("error:", "bold red"), f" {failure.title}: {failure.summary}"),
+            soft_wrap=True,
+        )
         if failure.detail:
             err_console.print(failure.detail, style="dim", soft_wrap=True, markup=False)
         if self.reload:

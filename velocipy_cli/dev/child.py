@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv if argv is None else argv
     spec = ChildSpec.from_json(argv[1])
     exit_with_supervisor(spec.supervisor_pid)
-    prepare_server(spec.interface)
+    prepare_server(spec.server)
     if not sys.stdin.buffer.readline():  # the supervisor shut down before it needed us
         return 0
     if spec.debug:
@@ -36,13 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     return serve(loaded, spec)
 
 
-def prepare_server(interface: str) -> None:
+def prepare_server(server: str) -> None:
     """Import the server before being told to go, so a reload only pays for the app's import.
 
     Only the server and this package: the user's code, and the framework it may be editing,
     are imported after the go, so they are always fresh.
     """
-    if interface == "rsgi":
+    if server == "granian":
         import granian.server  # noqa: F401
     else:
         import uvicorn.server  # noqa: F401
@@ -51,7 +51,9 @@ def prepare_server(interface: str) -> None:
 
 def import_app(spec: ChildSpec) -> LoadedApp | None:
     """The loaded app, or None after reporting why it could not be imported."""
-    location = AppLocation(spec.module, spec.attribute, Path(spec.import_root), None, "")
+    location = AppLocation(
+        spec.module, spec.attribute, Path(spec.import_root), None, spec.app_reason
+    )
     try:
         return load_app(location)
     except DiscoveryError as exc:

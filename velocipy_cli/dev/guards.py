@@ -21,11 +21,18 @@ EXIT_STARTUP_FAILED = 3
 
 
 class ASGIStartupGuard:
-    """ASGI wrapper: a failing lifespan startup is reported, then answered ``startup.failed``."""
+    """ASGI wrapper: a failing lifespan startup is reported, then answered ``startup.failed``.
 
-    def __init__(self, app: Any, on_failure: FailureSink) -> None:
+    ``on_ready`` (granian ASGI) is called when the startup completes; uvicorn reports readiness
+    itself, once it listens.
+    """
+
+    def __init__(
+        self, app: Any, on_failure: FailureSink, on_ready: ReadySink | None = None
+    ) -> None:
         self.app = app
         self.on_failure = on_failure
+        self.on_ready = on_ready
 
     async def __call__(self, scope: dict[str, Any], receive: ASGIReceive, send: ASGISend) -> None:
         if scope["type"] != "lifespan":
@@ -47,6 +54,8 @@ class ASGIStartupGuard:
                 if failed_message is not None:
                     self.on_failure(recorder.matching(failed_message) or failed_message)
             await send(message)
+            if started and message["type"] == "lifespan.startup.complete" and self.on_ready:
+                self.on_ready()
 
         try:
             await self.app(scope, receive, watching_send)

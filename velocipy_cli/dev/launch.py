@@ -17,7 +17,8 @@ class ChildSpec:
     attribute: str | None
     import_root: str
     project_root: str
-    interface: str  # "asgi" (uvicorn) | "rsgi" (granian)
+    server: str  # "uvicorn" | "granian" (velocipy_cli.dev.choice)
+    interface: str  # "asgi" | "rsgi"
     host: str
     port: int
     socket_fd: int
@@ -27,6 +28,7 @@ class ChildSpec:
     log_level: str = "info"
     access_log: bool = True
     debug: bool = False
+    app_reason: str = ""  # where the APP came from, for the "serving" line
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

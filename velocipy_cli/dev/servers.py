@@ -1,4 +1,4 @@
-"""Serve a loaded app on the inherited listening socket: uvicorn for ASGI, granian for RSGI."""
+"""Serve a loaded app on the inherited listening socket: uvicorn (ASGI), granian (RSGI or ASGI)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from velocipy_cli.dev.reports import AppFailure, Report, send_report
 from velocipy_cli.discovery import LoadedApp
 
 GRACEFUL_SHUTDOWN_SECONDS = 2
+UVICORN_WS_MAX_SIZE = 16 * 1024 * 1024  # uvicorn's own default, for apps that set no limit
 
 
 def serve(loaded: LoadedApp, spec: ChildSpec) -> int:
@@ -37,7 +38,7 @@ def serve(loaded: LoadedApp, spec: ChildSpec) -> int:
     def report_ready() -> None:
         send_report(spec.report_fd, Report("ready", note=f"{loaded.target} ({loaded.reason})"))
 
-    if spec.interface == "rsgi":
+    if spec.server == "granian":
         return _serve_granian(loaded, spec, report_failure, report_ready)
     return _serve_uvicorn(loaded, spec, report_failure, report_ready)
 
@@ -69,11 +70,19 @@ def _serve_uvicorn(
         log_level=spec.log_level,
         access_log=spec.access_log,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        ws_max_size=_ws_max_size(loaded.app),
     )
     _prefork(spec.workers - 1)
     server = ReportingServer(config)
     server.run(sockets=[socket.socket(fileno=spec.socket_fd)])
     return 0 if server.started else EXIT_STARTUP_FAILED
+
+
+def _ws_max_size(app: object) -> int:
+    """The app's WebSocket message limit, so uvicorn refuses a bigger message before buffering
+    it (granian 2.8 has no such setting: there VelociPy checks after granian buffered it)."""
+    limit = getattr(app, "ws_max_message_size", None)
+    return limit if isinstance(limit, int) and limit > 0 else UVICORN_WS_MAX_SIZE
 
 
 def _prefork(extra_workers: int) -> None:
@@ -94,7 +103,11 @@ def _serve_granian(
     from granian import Granian
     from granian._granian import SocketHolder
 
-    guarded = RSGIStartupGuard(loaded.app, report_failure, report_ready)
+    guarded: object
+    if spec.interface == "rsgi":
+        guarded = RSGIStartupGuard(loaded.app, report_failure, report_ready)
+    else:  # granian runs the ASGI lifespan itself, in each worker, before it serves
+        guarded = ASGIStartupGuard(loaded.app, report_failure, on_ready=report_ready)
     fd = spec.socket_fd
 
     class InheritedSocketGranian(Granian):  # type: ignore[misc,valid-type]
@@ -112,7 +125,7 @@ def _serve_granian(
         loaded.target,
         address=spec.host,
         port=spec.port,
-        interface="rsgi",
+        interface=spec.interface,
         workers=spec.workers,
         log_level=spec.log_level,
         log_access=spec.access_log,

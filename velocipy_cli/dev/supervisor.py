@@ -41,6 +41,7 @@ class DevServerConfig:
 
     location: AppLocation
     project_root: Path
+    server: str = "uvicorn"  # see velocipy_cli.dev.choice
     interface: str = "asgi"
     host: str = "127.0.0.1"
     port: int = 8000
@@ -256,6 +257,7 @@ class Supervisor:
             attribute=self.config.location.attribute,
             import_root=str(self.config.location.import_root),
             project_root=str(self.config.project_root),
+            server=self.config.server,
             interface=self.config.interface,
             host=self.config.host,
             port=self.config.port,
@@ -266,6 +268,7 @@ class Supervisor:
             log_level=self.config.log_level,
             access_log=self.config.access_log,
             debug=self.config.debug,
+            app_reason=self.config.location.reason,
         )
         try:
             process = subprocess.Popen(

@@ -6,7 +6,7 @@ import asyncio
 import sys
 
 from velocipy_cli.probe.display import Display
-from velocipy_cli.probe.line_feed import LineFeed, read_stdin_line
+from velocipy_cli.probe.line_feed import LineFeed, stdin_lines
 from velocipy_cli.probe.options import ProbeOptions
 from velocipy_cli.probe.outcomes import ExitCode
 from velocipy_cli.probe.rendering import FrameRenderer
@@ -54,7 +54,7 @@ async def _main(options: ProbeOptions, prompt: Prompt | None, warnings: list[str
         elif prompt is not None:
             feed.start_thread(prompt.read, wait_for_handling=True)
         else:
-            feed.start_thread(read_stdin_line, wait_for_handling=False)
+            feed.start_thread(stdin_lines().read_line, wait_for_handling=False)
 
     try:
         return await Session(options, display, feed, start_input).run()

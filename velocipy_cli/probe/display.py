@@ -14,7 +14,6 @@ from typing import Any
 
 from rich.console import RenderableType
 from rich.control import Control
-from rich.markup import escape
 from rich.segment import ControlType
 from rich.text import Text
 
@@ -103,11 +102,11 @@ class Display:
 
     def warning(self, message: str) -> None:
         with self._above_prompt():
-            output.warning(escape(message))
+            output.warning(message)
 
     def error(self, message: str, details: str | None = None) -> None:
         with self._above_prompt():
-            output.error(escape(message))
+            output.error(message)
             if details:
                 output.err_console.print(
                     Text(escape_control_characters_block(details)), soft_wrap=True

@@ -3,11 +3,18 @@
 The thread hands each line to the loop with ``call_soon_threadsafe``; ``None`` marks the end
 of input. It is a daemon so that a session ending on the server's side does not wait for the
 person to press Enter.
+
+Piped stdin is read with ``os.read`` on the file descriptor, never through ``sys.stdin``: a
+daemon thread blocked inside ``sys.stdin.buffer.readline()`` holds the BufferedReader's lock, and
+when the session ends first (the server closed, a 1009) the interpreter's shutdown aborts on that
+lock ("could not acquire lock for <_io.BufferedReader name='<stdin>'>", exit 134). ``os.read``
+holds no Python-level lock, so the process exits normally whatever the thread is doing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -53,12 +60,44 @@ class LineFeed:
         threading.Thread(target=pump, name="ws-probe-input", daemon=True).start()
 
 
-def read_stdin_line() -> str | None:
-    """One line of piped stdin without its line ending; None at end of input.
+class DescriptorLines:
+    """Lines from a file descriptor (pipe, file or socket) read with ``os.read``."""
 
-    Bytes that are not UTF-8 become U+FFFD, which then shows in the sent frame.
-    """
-    raw = sys.stdin.buffer.readline()
-    if not raw:
-        return None
-    return raw.decode("utf-8", "replace").removesuffix("\n").removesuffix("\r")
+    CHUNK = 65536
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = bytearray()
+        self._ended = False
+
+    def read_line(self) -> str | None:
+        """The next line without its line ending; None at end of input.
+
+        Bytes that are not UTF-8 become U+FFFD, which then shows in the sent frame.
+        """
+        while True:
+            newline = self._buffer.find(b"\n")
+            if newline >= 0:
+                raw = bytes(self._buffer[: newline + 1])
+                del self._buffer[: newline + 1]
+                break
+            if self._ended:
+                if not self._buffer:
+                    return None
+                raw = bytes(self._buffer)  # a last line without a line ending
+                self._buffer.clear()
+                break
+            try:
+                chunk = os.read(self.fd, self.CHUNK)
+            except OSError:  # stdin closed under us: the same as its end
+                chunk = b""
+            if chunk:
+                self._buffer += chunk
+            else:
+                self._ended = True
+        return raw.decode("utf-8", "replace").removesuffix("\n").removesuffix("\r")
+
+
+def stdin_lines() -> DescriptorLines:
+    """Piped stdin, line by line, without touching ``sys.stdin``'s buffered reader."""
+    return DescriptorLines(sys.stdin.fileno())

@@ -59,3 +59,31 @@ def test_an_unknown_field_is_422(client: TestClient) -> None:
     response = client.post("/api/items", json={**PEN, "colour": "blue"})
     assert response.status_code == 422
     assert "colour" in response.text
+
+
+def test_upload_an_image_and_read_it_back(client: TestClient) -> None:
+    client.post("/api/items", json=PEN)
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 100
+    uploaded = client.put("/api/items/1/image", files={"image": ("pen.png", png, "image/png")})
+    assert uploaded.status_code == 200
+    assert uploaded.json() == {"filename": "pen.png", "content_type": "image/png", "size": 108}
+    image = client.get("/api/items/1/image")
+    assert image.headers["content-type"] == "image/png"
+    assert image.content == png
+
+
+def test_an_upload_that_is_not_an_image_is_415(client: TestClient) -> None:
+    client.post("/api/items", json=PEN)
+    response = client.put("/api/items/1/image", files={"image": ("a.txt", b"hi", "text/plain")})
+    assert response.status_code == 415
+
+
+def test_an_image_too_large_is_413(client: TestClient) -> None:
+    client.post("/api/items", json=PEN)
+    big = ("big.png", b"\0" * (2 * 1024 * 1024 + 1), "image/png")
+    assert client.put("/api/items/1/image", files={"image": big}).status_code == 413
+
+
+def test_an_image_for_a_missing_item_is_404(client: TestClient) -> None:
+    response = client.put("/api/items/9/image", files={"image": ("a.png", b"x", "image/png")})
+    assert response.status_code == 404

@@ -1,8 +1,8 @@
-"""The `/api/items` routes: create, list, read, replace and delete items."""
+"""The `/api/items` routes: create, list, read, replace and delete items, and item images."""
 
-from velocipy import APIRouter, HTTPException, JSONResponse
+from velocipy import APIRouter, HTTPException, JSONResponse, Response, UploadFile
 
-from .models import Item, ItemIn
+from .models import Image, Item, ItemIn
 
 
 class ItemStore:
@@ -10,6 +10,7 @@ class ItemStore:
 
     def __init__(self) -> None:
         self._items: dict[int, Item] = {}
+        self._images: dict[int, tuple[Image, bytes]] = {}
         self._last_id = 0
 
     def add(self, data: ItemIn) -> Item:
@@ -36,6 +37,18 @@ class ItemStore:
     def delete(self, item_id: int) -> None:
         self.get(item_id)
         del self._items[item_id]
+        self._images.pop(item_id, None)
+
+    def set_image(self, item_id: int, image: Image, content: bytes) -> None:
+        self.get(item_id)
+        self._images[item_id] = (image, content)
+
+    def image(self, item_id: int) -> tuple[Image, bytes]:
+        self.get(item_id)
+        try:
+            return self._images[item_id]
+        except KeyError:
+            raise HTTPException(404, f"item {item_id} has no image") from None
 
 
 def items_router(store: ItemStore) -> APIRouter:
@@ -59,6 +72,23 @@ def items_router(store: ItemStore) -> APIRouter:
     @router.put("/items/{item_id:int}")
     async def replace_item(item_id: int, data: ItemIn) -> Item:
         return store.replace(item_id, data)
+
+    @router.put("/items/{item_id:int}/image")
+    async def upload_image(item_id: int, image: UploadFile) -> Image:
+        """Attach an image sent as multipart/form-data (field `image`); 415 unless image/*."""
+        store.get(item_id)
+        content_type = image.content_type or ""
+        if not content_type.startswith("image/"):
+            raise HTTPException(415, f"send an image/* file, not {content_type or 'no type'}")
+        content = await image.read()
+        stored = Image(filename=image.filename or "", content_type=content_type, size=len(content))
+        store.set_image(item_id, stored, content)
+        return stored
+
+    @router.get("/items/{item_id:int}/image")
+    async def read_image(item_id: int) -> Response:
+        image, content = store.image(item_id)
+        return Response(content, media_type=image.content_type)
 
     @router.delete("/items/{item_id:int}")
     async def delete_item(item_id: int) -> None:

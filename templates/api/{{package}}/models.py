@@ -28,3 +28,11 @@ class Item(msgspec.Struct):
     name: str
     price: float
     tags: list[str]
+
+
+class Image(msgspec.Struct):
+    """An item's uploaded image, as the API describes it."""
+
+    filename: str
+    content_type: str
+    size: int

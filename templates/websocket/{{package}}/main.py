@@ -20,7 +20,9 @@ PAGE = files(__package__).joinpath("static", "index.html").read_text(encoding="u
 
 def create_app() -> VelociPy:
     """A new app with an empty chat room (tests make one each, so rooms never leak)."""
-    app = VelociPy()
+    # Only pages served by this app may open its WebSocket: a page on another site would
+    # otherwise connect with your visitors' cookies (cross-site WebSocket hijacking).
+    app = VelociPy(websocket_origins=[])
     room = ChatRoom()
 
     @app.get("/")

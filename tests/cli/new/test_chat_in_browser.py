@@ -1,7 +1,8 @@
 """The websocket template's page in headless Chromium: two tabs chat through a real server.
 
-Needs Debian's `chromium` (apt-get install -y chromium) and Playwright for Python; the page is
-served by real uvicorn (ASGI) and granian (RSGI) processes from the generated project.
+Needs Debian's `chromium` (README command 2 installs it through .ci/provision) and Playwright for
+Python; the page is served by real uvicorn (ASGI) and granian (RSGI) processes from the generated
+project, and by `velocipy run` (all three servers) for the reload test.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.cli.new.venvs import GeneratedProject, Virtualenv, venv_server_argv
-from tests.support import free_port, running
+from tests.support import free_port, running, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.interop]
 
@@ -49,7 +50,7 @@ def browser() -> Iterator[Browser]:
 
 def join(page: Page, url: str, name: str) -> None:
     page.goto(url, timeout=WAIT_MS)
-    expect(page).to_have_title("websocket-demo chat", timeout=WAIT_MS)
+    expect(page).to_have_title("websocket-demo", timeout=WAIT_MS)
     page.fill("#name", name)
     page.click("#join")
     expect(page.locator("#status")).to_contain_text(f"Connected as {name}", timeout=WAIT_MS)
@@ -92,3 +93,58 @@ def test_two_tabs_chat_through_the_server(
         finally:
             context.close()
         assert server.alive(), server.output()
+
+
+RUN_SERVERS = {
+    "uvicorn": ["--asgi"],
+    "granian-rsgi": ["--rsgi"],
+    "granian-asgi": ["--server", "granian", "--interface", "asgi"],
+}
+
+
+@pytest.mark.parametrize("kind", list(RUN_SERVERS))
+def test_both_tabs_reconnect_by_themselves_when_velocipy_run_reloads(
+    kind: str,
+    browser: Browser,
+    generated_project: Callable[[str], GeneratedProject],
+    wheel_venv: Virtualenv,
+) -> None:
+    project = generated_project("websocket")
+    port = free_port()
+    argv = [wheel_venv.script("velocipy"), "run", *RUN_SERVERS[kind], "--port", str(port)]
+    with running(argv, port=port, cwd=project.path, env=wheel_venv.env()) as server:
+        context = browser.new_context()
+        asked_for: list[str] = []
+        context.on("request", lambda request: asked_for.append(request.url))
+        try:
+            ada, bob = context.new_page(), context.new_page()
+            join(ada, server.url + "/", "Ada")
+            join(bob, server.url + "/", "Bob")
+            expect(ada.locator("#status")).to_contain_text("2 online", timeout=WAIT_MS)
+            for page in (ada, bob):
+                page.evaluate("window.sameDocument = true")  # gone if the page were reloaded
+
+            main = project.path / project.package / "main.py"
+            main.write_text(main.read_text() + "\n# a save during the test\n")
+            assert wait_until(lambda: "reloaded in" in server.output(), timeout=20), server.output()
+
+            for page, name in ((ada, "Ada"), (bob, "Bob")):
+                log = page.locator("#log")
+                expect(log).to_contain_text("reconnecting", timeout=WAIT_MS)
+                expect(log).to_contain_text(f"Reconnected as {name}.", timeout=WAIT_MS * 2)
+                expect(page.locator("#status")).to_contain_text(
+                    f"Connected as {name}", timeout=WAIT_MS
+                )
+                expect(page.locator("#message")).to_be_enabled(timeout=WAIT_MS)
+                assert page.evaluate("window.sameDocument") is True
+            expect(ada.locator("#status")).to_contain_text("2 online", timeout=WAIT_MS)
+
+            ada.fill("#message", "still here after the reload")
+            ada.press("#message", "Enter")
+            expect(bob.locator("#log li.message").last).to_have_text(
+                "Adastill here after the reload", timeout=WAIT_MS
+            )
+        finally:
+            context.close()
+        assert server.alive(), server.output()
+    assert not [url for url in asked_for if url.endswith("/favicon.ico")]

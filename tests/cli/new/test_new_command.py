@@ -44,7 +44,7 @@ def test_list_json_is_machine_readable() -> None:
     result = runner.invoke(app, ["new", "--list", "--json"])
     assert result.exit_code == 0, result.output
     listing = json.loads(result.stdout)
-    assert [entry["name"] for entry in listing] == ["minimal", "websocket", "api"]
+    assert [entry["name"] for entry in listing] == ["minimal", "websocket", "api", "chat-redis"]
     assert all(entry["description"] for entry in listing)
     assert [entry["name"] for entry in listing if entry["default"]] == ["minimal"]
 
@@ -211,7 +211,7 @@ def test_in_a_terminal_it_asks_for_the_template(tmp_path: Path) -> None:
     )
     try:
         child.expect("websocket")  # the list of templates is shown first
-        child.expect(r"Template \[minimal/websocket/api\] \(minimal\):")
+        child.expect(r"Template \[minimal/websocket/api/chat-redis\] \(minimal\):")
         child.sendline("websocket")
         child.expect("Created board from the websocket template")
         child.expect(pexpect.EOF)
@@ -247,3 +247,57 @@ def test_path_dot_fills_the_empty_working_directory(tmp_path: Path) -> None:
     assert (tmp_path / "pyproject.toml").is_file()
     assert "in ." in result.stdout
     assert "cd " not in result.stdout  # already there
+
+
+def test_an_unrecorded_origin_is_announced_when_the_project_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from velocipy_cli import origin, scaffold
+    from velocipy_cli.commands import new
+
+    unknown = origin._unknown("velocipy 0.1.0 was installed from a package index")
+    monkeypatch.setattr(scaffold, "velocipy_origin", lambda: unknown)
+    monkeypatch.setattr(new, "velocipy_origin", lambda: unknown)
+    result = runner.invoke(app, ["new", "demo", "--no-git"])
+    assert result.exit_code == 0, result.output
+    assert "warning: velocipy 0.1.0 was installed from a package index" in result.stderr
+    assert "velocipy @ file:///path/to/velocipy" in result.stderr
+    assert origin.NOT_RECORDED_URL in (tmp_path / "demo" / "pyproject.toml").read_text()
+
+
+def test_in_a_terminal_it_asks_for_the_name_until_it_is_usable(tmp_path: Path) -> None:
+    child = pexpect.spawn(
+        executable("velocipy"),
+        ["new", "--template", "minimal", "--no-git"],
+        cwd=str(tmp_path),
+        env={**os.environ, "TERM": "dumb", "NO_COLOR": "1", "COLUMNS": "100"},
+        encoding="utf-8",
+        timeout=30,
+    )
+    try:
+        child.expect("Project name:")
+        child.sendline("velocipy")  # would shadow the framework: asked again
+        child.expect("would shadow")
+        child.expect("Project name:")
+        child.sendline("board")
+        child.expect("Created board from the minimal template")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 0
+    assert (tmp_path / "board" / "board" / "main.py").is_file()
+
+
+def test_without_a_terminal_a_missing_name_is_named(tmp_path: Path) -> None:
+    done = _velocipy("new", cwd=tmp_path)
+    assert done.returncode == 2
+    line = _one_error_line(done.stderr)
+    assert line.startswith("error: missing NAME (the project's name; not asked because")
+    assert "velocipy new chat" in line
+
+
+def test_server_names_of_velocipy_run_are_accepted(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["new", "shop", "--server", "granian", "--no-git"])
+    assert result.exit_code == 0, result.output
+    pyproject = tomllib.loads((tmp_path / "shop" / "pyproject.toml").read_text())
+    assert pyproject["tool"]["velocipy"]["interface"] == "rsgi"

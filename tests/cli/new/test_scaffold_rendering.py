@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import REPO_ROOT
 from velocipy_cli import scaffold
 
 TEMPLATE_NAMES = ("minimal", "websocket", "api")
@@ -118,7 +119,9 @@ def test_the_base_layer_is_not_a_template() -> None:
 
 
 def test_find_template_names_the_choices_when_unknown() -> None:
-    with pytest.raises(scaffold.UsageError, match="choose one of: minimal, websocket, api"):
+    with pytest.raises(
+        scaffold.UsageError, match="choose one of: minimal, websocket, api, chat-redis"
+    ):
         scaffold.find_template("django")
 
 
@@ -199,13 +202,24 @@ def test_the_websocket_page_is_rendered_with_the_project_name(tmp_path: Path) ->
     spec = _spec("websocket", tmp_path)
     scaffold.render_template(spec.template, tmp_path, spec.context())
     page = (tmp_path / "my_shop" / "static" / "index.html").read_text()
-    assert "<title>My-Shop chat</title>" in page
+    assert "<title>My-Shop</title>" in page  # the project's name, once
+    assert '<link rel="icon" href="data:image/svg+xml,' in page  # inline: no /favicon.ico 404
     assert "new WebSocket(" in page
     assert "innerHTML" not in page.replace("never innerHTML", "")
 
 
-def test_the_requirement_pins_at_least_the_running_velocipy() -> None:
-    assert scaffold.velocipy_requirement().startswith("velocipy")
+def test_the_requirement_names_where_this_velocipy_came_from() -> None:
+    # The test run uses the clone (editable or not): never the bare, index-resolved name.
+    requirement = scaffold.velocipy_requirement()
+    assert requirement == f"velocipy @ {REPO_ROOT.resolve().as_uri()}"
+
+
+def test_the_generated_pyproject_allows_the_direct_reference(tmp_path: Path) -> None:
+    spec = _spec("minimal", tmp_path)
+    scaffold.render_template(spec.template, tmp_path, spec.context())
+    pyproject = tomllib.loads((tmp_path / "pyproject.toml").read_text())
+    assert pyproject["project"]["dependencies"] == [scaffold.velocipy_requirement()]
+    assert pyproject["tool"]["hatch"]["metadata"]["allow-direct-references"] is True
 
 
 @pytest.mark.parametrize(

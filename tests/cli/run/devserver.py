@@ -19,7 +19,7 @@ class DevProject:
 
     root: Path
     state: Path
-    interface: str  # "--asgi" | "--rsgi"
+    interface: str  # "--asgi" | "--rsgi" | "--server granian --interface asgi"
     port: int
     server: ServerProcess | None = None
 
@@ -33,7 +33,14 @@ class DevProject:
 
     @contextlib.contextmanager
     def running(self, *extra: str) -> Iterator[ServerProcess]:
-        argv = [executable("velocipy"), "run", self.interface, "--port", str(self.port), *extra]
+        argv = [
+            executable("velocipy"),
+            "run",
+            *self.interface.split(),
+            "--port",
+            str(self.port),
+            *extra,
+        ]
         self.server = ServerProcess(
             argv,
             self.port,

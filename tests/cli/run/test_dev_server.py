@@ -1,6 +1,7 @@
 """`velocipy run` end to end: the installed command, a temp project, real requests on loopback.
 
-Each test is one developer session on both servers (uvicorn for --asgi, granian for --rsgi).
+Each test is one developer session on every server: uvicorn (--asgi), granian RSGI (--rsgi) and
+granian ASGI (--server granian --interface asgi).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from velocipy_cli.dev.debounce import BURST_QUIET_SECONDS
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
-INTERFACES = ["--asgi", "--rsgi"]
-STOP_SIGNALS = {"--asgi": signal.SIGTERM, "--rsgi": signal.SIGINT}  # SIGINT is Ctrl+C
+GRANIAN_ASGI = "--server granian --interface asgi"
+INTERFACES = ["--asgi", "--rsgi", GRANIAN_ASGI]
+STOP_SIGNALS = {"--asgi": signal.SIGTERM, "--rsgi": signal.SIGINT, GRANIAN_ASGI: signal.SIGTERM}
 DEBOUNCE_QUIET = BURST_QUIET_SECONDS + 0.2  # longer than a burst's quiet window: it is over
 
 

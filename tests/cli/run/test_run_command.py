@@ -105,6 +105,13 @@ def test_refusals_are_one_line(tmp_path: Path) -> None:
     assert without_reload.returncode == 1  # nothing will fix it: report and leave
     assert "broken.py, line 1: ValueError: not today" in without_reload.stderr
 
+    uvicorn_rsgi = _velocipy("run", "--server", "uvicorn", "--rsgi", cwd=tmp_path)
+    assert uvicorn_rsgi.returncode == 2
+    assert "uvicorn cannot serve the RSGI interface" in uvicorn_rsgi.stderr
+    contradiction = _velocipy("run", "--interface", "asgi", "--rsgi", cwd=tmp_path)
+    assert contradiction.returncode == 2
+    assert "--rsgi contradicts --interface asgi" in contradiction.stderr
+
     bad_env = _velocipy("run", cwd=tmp_path, env={"VELOCIPY_PORT": "eighty"})
     assert bad_env.returncode == 2
     assert "VELOCIPY_PORT must be a whole number" in bad_env.stderr
@@ -114,17 +121,11 @@ def test_routes_lists_http_and_websocket_routes(tmp_path: Path) -> None:
     write_tree(tmp_path, {"app.py": ROUTES_APP})
     result = _velocipy("routes", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    table = result.stdout
-    assert "Routes of app:app" in table
-    rows = {line.split("│")[3].strip(): line for line in table.splitlines() if line.count("│") >= 6}
-    assert set(rows) >= {"/", "/api/items/{item_id:int}", "/chat"}
-    assert "GET" in rows["/"]
-    assert "HEAD" in rows["/"]
-    assert "app.home" in rows["/"]
-    assert "POST" in rows["/api/items/{item_id:int}"]
-    assert "app.update_item" in rows["/api/items/{item_id:int}"]
-    assert "WebSocket" in rows["/chat"]
-    assert "app.chat_room" in rows["/chat"]
+    assert result.stdout.splitlines() == [  # a pipe: one route a line, nothing else
+        "GET,HEAD  /                         app.home         home",
+        "WS        /chat                     app.chat_room    chat_room",
+        "POST      /api/items/{item_id:int}  app.update_item  update_item",
+    ]
 
     broken = tmp_path / "broken"
     write_tree(broken, {"main.py": "import nowhere_to_be_found\n"})
@@ -132,3 +133,81 @@ def test_routes_lists_http_and_websocket_routes(tmp_path: Path) -> None:
     assert failed.returncode == 1
     assert "main.py, line 1: ModuleNotFoundError" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_bracketed_text_survives_in_messages(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"main.py": SERVICE_APP})
+    workers = _velocipy("run", "--workers", "2", cwd=tmp_path)
+    assert "(settings from [tool.velocipy] or VELOCIPY_* count too)" in workers.stderr
+
+    (tmp_path / "pyproject.toml").write_text("[tool.velocipy]\nprot = 8001\n")
+    typo = _velocipy("run", cwd=tmp_path)
+    assert typo.returncode == 2
+    (line,) = typo.stderr.splitlines()
+    assert line.startswith(f"error: unknown key 'prot' in [tool.velocipy] of {tmp_path}")
+    assert "did you mean 'port'?" in line
+
+
+def test_an_unknown_key_far_from_any_gets_no_guess(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.velocipy]\nzzz = 1\n")
+    result = _velocipy("run", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "did you mean" not in result.stderr
+    assert "(known keys: access_log, app, debug," in result.stderr
+
+
+@pytest.mark.interop
+def test_the_banner_names_tool_velocipy_as_the_source_of_the_app(tmp_path: Path) -> None:
+    port = free_port()
+    write_tree(
+        tmp_path,
+        {
+            "pyproject.toml": f'[tool.velocipy]\napp = "service_mod:service"\nport = {port}\n',
+            "service_mod.py": SERVICE_APP,
+        },
+    )
+    argv = [executable("velocipy"), "run", "--no-reload"]
+    env = {**environment_without_velocipy(), "COLUMNS": "200"}
+    with running(argv, port=port, cwd=tmp_path, env=env) as server:
+        assert wait_until(lambda: "ready in" in server.output(), timeout=20), server.output()
+        output = server.output()
+    source = "from app in [tool.velocipy] of pyproject.toml"
+    assert f"app    service_mod:service, {source}" in output
+    assert f"serving service_mod:service ({source})" in output
+    assert "given" not in output
+
+
+def test_failures_and_file_names_with_brackets_print_as_written(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from velocipy_cli.commands.run import TerminalEvents
+    from velocipy_cli.dev.reports import AppFailure
+
+    events = TerminalEvents(Path("/project"))
+    events.app_failed(AppFailure("import", "main.py, line 1: KeyError: '[tool.velocipy]'"))
+    events.reloaded([Path("/project/routes/[id].py")], 0.1)
+    captured = capsys.readouterr()
+    assert "KeyError: '[tool.velocipy]'" in captured.err
+    assert "after changes to routes/[id].py" in captured.out
+
+
+LONG_HANDLER = "update_item_with_a_handler_name_long_enough_to_overflow_an_80_column_table"
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_routes_in_a_terminal_never_cut_a_name(tmp_path: Path, columns: int) -> None:
+    import pexpect
+
+    write_tree(tmp_path, {"app.py": ROUTES_APP.replace("update_item", LONG_HANDLER)})
+    child = pexpect.spawn(
+        executable("velocipy"), ["routes"], cwd=str(tmp_path), dimensions=(50, columns),
+        env={**environment_without_velocipy(), "NO_COLOR": "1", "TERM": "xterm"},
+        encoding="utf-8", timeout=30,
+    )  # fmt: skip
+    child.expect(pexpect.EOF)
+    lines = child.before.replace("\r\n", "\n").splitlines()
+    assert "Routes of app:app" in lines[0]
+    assert all(len(line.rstrip()) <= columns for line in lines if LONG_HANDLER not in line)
+    assert any(f"app.{LONG_HANDLER}" in line for line in lines)  # whole, on one line
+    assert any("/api/items/{item_id:int}" in line for line in lines)
+    assert "3 routes" in lines[-1]

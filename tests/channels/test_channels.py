@@ -1,0 +1,273 @@
+"""Channels on the memory backend: publish/subscribe, join, delivery rules, errors.
+
+The WebSocket tests run in process on ASGI and RSGI (the ``protocol`` fixture).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from velocipy import VelociPy, WebSocket
+from velocipy.channels import Channels, SlowSubscriberError
+from velocipy.testing import TestClient
+
+
+class SpacedJSON:
+    """An app JSON adapter with a recognisable spelling."""
+
+    name = "spaced"
+
+    def encode(self, obj: Any) -> bytes:
+        return json.dumps(obj, separators=(" , ", " : ")).encode()
+
+    def decode(self, data: bytes | str) -> Any:
+        return json.loads(data)
+
+
+def room_app(**options: Any) -> tuple[VelociPy, Channels]:
+    app = VelociPy(json_adapter=SpacedJSON())
+    channels = Channels("memory", app=app, **options)
+
+    @app.websocket("/rooms/{room}")
+    async def room(ws: WebSocket) -> None:
+        await ws.accept()
+        own = ws.query_params.get("own") == "yes"
+        await channels.join(ws, ws.path_params["room"], receive_own=own)
+        await ws.send_text("ready")
+        async for text in ws.iter_text():
+            if text.startswith("json "):
+                await channels.publish(ws.path_params["room"], {"said": text[5:]}, sender=ws)
+            elif text.startswith("bytes "):
+                await channels.publish(ws.path_params["room"], text[6:].encode(), sender=ws)
+            else:
+                await channels.publish(ws.path_params["room"], text, sender=ws)
+
+    @app.get("/rooms/{room}/members")
+    async def members(room: str) -> dict[str, int]:
+        return {"members": channels.subscriber_count(room)}
+
+    return app, channels
+
+
+def test_join_relays_in_order_and_skips_own_messages(make_client: Any) -> None:
+    app, _ = room_app()
+    with make_client(app) as client:
+        with (
+            client.websocket_connect("/rooms/a") as alice,
+            client.websocket_connect("/rooms/a") as bob,
+            client.websocket_connect("/rooms/b") as elsewhere,
+        ):
+            for ws in (alice, bob, elsewhere):
+                assert ws.receive_text() == "ready"
+            for n in range(200):
+                alice.send_text(f"m{n}")
+            assert [bob.receive_text() for _ in range(200)] == [f"m{n}" for n in range(200)]
+            bob.send_text("hello alice")
+            # alice joined with receive_own=False: the next thing she gets is bob's message
+            assert alice.receive_text() == "hello alice"
+            elsewhere.send_text("other room")
+            bob.send_text("second")
+            assert alice.receive_text() == "second"
+
+
+def test_receive_own_true_echoes_to_the_sender(make_client: Any) -> None:
+    app, _ = room_app()
+    with make_client(app) as client, client.websocket_connect("/rooms/a?own=yes") as ws:
+        assert ws.receive_text() == "ready"
+        ws.send_text("me")
+        assert ws.receive_text() == "me"
+
+
+def test_json_goes_through_the_app_adapter_and_bytes_stay_binary(make_client: Any) -> None:
+    app, _ = room_app()
+    with make_client(app) as client:
+        with (
+            client.websocket_connect("/rooms/a") as alice,
+            client.websocket_connect("/rooms/a") as bob,
+        ):
+            alice.receive_text(), bob.receive_text()
+            alice.send_text("json hé")
+            assert bob.receive_text() == '{"said" : "h\\u00e9"}'  # the app adapter's spelling
+            alice.send_text("bytes raw")
+            assert bob.receive_bytes() == b"raw"
+
+
+def test_a_socket_leaves_its_rooms_when_it_disconnects(make_client: Any) -> None:
+    app, channels = room_app()
+    with make_client(app) as client:
+        with client.websocket_connect("/rooms/a") as ws:
+            assert ws.receive_text() == "ready"
+            assert client.get("/rooms/a/members").json() == {"members": 1}
+        assert client.get("/rooms/a/members").json() == {"members": 0}
+        assert channels._memberships == set()
+        assert channels._tokens == {}
+
+
+class StalledSocket:
+    """What a member whose client stopped reading looks like to Channels: sends never finish."""
+
+    accepted = True
+    path = "/stalled"
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.close_code: int | None = None
+        self.callbacks: list[Any] = []
+
+    async def send(self, data: str | bytes) -> None:
+        await asyncio.Event().wait()
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self.closed, self.close_code = True, code
+
+    def call_on_close(self, callback: Any) -> None:
+        self.callbacks.append(callback)
+
+
+def test_a_member_that_stops_reading_is_closed_with_1013_and_the_others_get_everything(
+    protocol: str,
+) -> None:
+    app, channels = room_app(backlog=20)
+    stalled = StalledSocket()
+
+    @app.get("/stall")
+    async def stall() -> dict[str, bool]:
+        await channels.join(stalled, "a")  # type: ignore[arg-type]
+        return {"joined": True}
+
+    with TestClient(app, interface=protocol) as client:  # type: ignore[arg-type]
+        with (
+            client.websocket_connect("/rooms/a") as reader,
+            client.websocket_connect("/rooms/a") as writer,
+        ):
+            reader.receive_text(), writer.receive_text()
+            assert client.get("/stall").json() == {"joined": True}
+            assert client.get("/rooms/a/members").json() == {"members": 3}
+            received = []
+            for batch in range(10):  # bursts below the backlog: the reader keeps up, the stalled
+                for n in range(batch * 10, batch * 10 + 10):  # member falls behind
+                    writer.send_text(f"m{n}")
+                received += [reader.receive_text() for _ in range(10)]
+            assert received == [f"m{n}" for n in range(100)]
+            assert client.get("/rooms/a/members").json() == {"members": 2}
+            assert stalled.close_code == 1013
+
+
+def test_drop_oldest_keeps_the_newest_and_counts_the_lost() -> None:
+    async def scenario() -> None:
+        async with Channels("memory", backlog=3, on_overflow="drop_oldest") as channels:
+            async with channels.subscribe("news") as subscription:
+                for n in range(10):
+                    await channels.publish("news", n)  # returns at once: nobody reads yet
+                assert [(await subscription.get()).data for _ in range(3)] == [7, 8, 9]
+                assert subscription.lost == 7
+
+    asyncio.run(scenario())
+
+
+def test_close_policy_drops_a_plain_subscriber_without_blocking_the_publisher() -> None:
+    async def scenario() -> None:
+        async with Channels("memory", backlog=3) as channels:
+            async with channels.subscribe("news") as slow, channels.subscribe("news") as fast:
+                for n in range(10):
+                    await channels.publish("news", n)
+                    assert (await fast.get()).data == n
+                with pytest.raises(SlowSubscriberError, match="fell 3 messages behind"):
+                    await slow.get()
+                assert channels.subscriber_count("news") == 1
+
+    asyncio.run(scenario())
+
+
+def test_subscribe_to_several_channels_and_iterate() -> None:
+    async def scenario() -> list[tuple[str, Any]]:
+        got = []
+        async with Channels("memory") as channels:
+            async with channels.subscribe("a", "b") as subscription:
+                await channels.publish("a", "one")
+                await channels.publish("c", "never")
+                await channels.publish("b", b"two")
+                async for message in subscription:
+                    got.append((message.channel, message.data))
+                    if len(got) == 2:
+                        break
+            assert channels.subscriber_count("a") == 0
+        return got
+
+    assert asyncio.run(scenario()) == [("a", "one"), ("b", b"two")]
+
+
+def test_history_lets_a_client_catch_up_from_its_last_id() -> None:
+    async def scenario() -> None:
+        async with Channels("memory", history=5) as channels:
+            async with channels.subscribe("log") as live:
+                for n in range(8):
+                    await channels.publish("log", n)
+                seen = [await live.get() for _ in range(8)]
+            assert [m.id for m in seen] == [str(n) for n in range(1, 9)]
+            async with channels.subscribe("log", last_id=seen[5].id) as again:
+                await channels.publish("log", 8)
+                assert [(await again.get()).data for _ in range(3)] == [6, 7, 8]
+            # older than the kept history: what is kept is replayed, oldest first
+            async with channels.subscribe("log", last_id="1") as late:
+                assert (await late.get()).data == 4
+
+    asyncio.run(scenario())
+
+
+def test_clear_errors_for_misuse() -> None:
+    channels = Channels("memory")
+    with pytest.raises(RuntimeError, match=r"not started.*app=app"):
+        asyncio.run(channels.publish("a", "x"))
+    with pytest.raises(ValueError, match="use 'memory' or a redis:// URL"):
+        Channels("rabbit://somewhere")
+    with pytest.raises(ValueError, match="on_overflow"):
+        Channels(on_overflow="block")  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        async with Channels("memory") as plain:
+            with pytest.raises(ValueError, match=r"last_id needs history.*history=N"):
+                plain.subscribe("a", last_id="1")
+        async with Channels("memory", history=3) as kept:
+            with pytest.raises(ValueError, match="not a message id"):
+                kept.subscribe("a", last_id="yesterday")
+
+    asyncio.run(scenario())
+
+
+def test_channels_start_and_stop_with_the_app_lifespan(make_client: Any) -> None:
+    app, channels = room_app()
+    assert not channels.started
+    with make_client(app):
+        assert channels.started
+    assert not channels.started
+
+
+def test_the_redis_backend_names_the_extra_when_redis_py_is_missing() -> None:
+    code = (
+        "import sys; sys.modules['redis'] = None\n"
+        "from velocipy.channels import Channels\n"
+        "try:\n    Channels('redis://127.0.0.1:1/0')\n"
+        "except ImportError as exc:\n    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "pip install 'velocipy[redis]'" in result.stdout
+
+
+def test_importing_velocipy_imports_neither_channels_nor_redis() -> None:
+    code = (
+        "import sys, velocipy, velocipy.channels\n"
+        "print('redis' in sys.modules, 'velocipy.channels.backends.redis' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["False", "False"]

@@ -1,0 +1,371 @@
+"""Hostile HTTP clients against real uvicorn, granian RSGI and granian ASGI processes.
+
+Every case asserts the precise status the client gets (where one can still be sent), that the
+server logged no traceback for the client's doing, and that the same server process still
+answers a normal request afterwards. Raw sockets send what well-behaved clients never would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import signal
+import socket
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.interop.apps import hostile_app
+from tests.interop.test_http_interop import read_response, status_of
+from tests.support import (
+    REPO_ROOT,
+    SERVERS,
+    ServerProcess,
+    free_port,
+    http_request,
+    server_argv,
+    wait_until,
+)
+
+pytestmark = pytest.mark.interop
+
+TARGET = "tests.interop.apps.hostile_app:app"
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """One server of each kind for the module; ``server.markers`` collects ``finally`` marks."""
+    kind = str(request.param)
+    markers = tmp_path_factory.mktemp(f"hostile-markers-{kind}")
+    port = free_port()
+    process = ServerProcess(
+        server_argv(kind, TARGET, port),
+        port,
+        REPO_ROOT,
+        {hostile_app.MARKER_DIR_VARIABLE: str(markers)},
+        log_path=tmp_path_factory.mktemp(f"hostile-log-{kind}") / "server.log",
+    ).start()
+    try:
+        process.wait_ready()
+        process.markers = markers  # type: ignore[attr-defined]
+        process.kind = kind  # type: ignore[attr-defined]
+        yield process
+    finally:
+        process.stop()
+
+
+def marker(server: ServerProcess, name: str) -> Path:
+    return server.markers / name  # type: ignore[attr-defined,no-any-return]
+
+
+def assert_still_up(server: ServerProcess) -> None:
+    assert server.alive(), server.output()
+    response = http_request(server.url + "/hello", timeout=10.0)
+    assert (response.status, response.body) == (200, b"hello")
+
+
+@contextlib.contextmanager
+def no_traceback_logged(server: ServerProcess) -> Iterator[None]:
+    """The block's hostile traffic adds no traceback or error line, and the server still works."""
+    before = len(server.output())
+    yield
+    assert_still_up(server)
+    added = server.output()[before:]
+    for sign in ("Traceback", "Unhandled error", "ERROR", "Exception in ASGI"):
+        assert sign not in added, added
+
+
+def exchange(server: ServerProcess, request: bytes) -> bytes:
+    """Send raw bytes (the server may hang up early) and read what comes back."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5.0) as sock:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(request)
+        return read_response(sock)
+
+
+def send_and_vanish(server: ServerProcess, request: bytes) -> None:
+    """Send a request that is not complete yet, then close the socket."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5.0) as sock:
+        sock.sendall(request)
+        time.sleep(0.2)  # let the server start reading before the connection goes
+
+
+def post_head(path: str, *headers: str) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+# --- D1: a client leaving while its body is read ---------------------------------------------
+
+
+def test_client_leaving_mid_body_ends_the_request_quietly(server: ServerProcess) -> None:
+    with no_traceback_logged(server):
+        send_and_vanish(server, post_head("/echo?mark=gone-cl", "Content-Length: 50000") + b"abc")
+        send_and_vanish(
+            server, post_head("/upload?mark=gone-te", "Transfer-Encoding: chunked") + b"3\r\nab"
+        )
+        for name in ("gone-cl", "gone-te"):  # the handlers ended (then the log is checked)
+            assert wait_until(marker(server, name).exists, timeout=10.0), server.output()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"zz\r\nabc\r\n0\r\n\r\n", b"3\r\nabc\r\nzz\r\n0\r\n\r\n"],
+    ids=["bad-size-first", "bad-size-later"],
+)
+@pytest.mark.parametrize("path", ["/echo", "/upload"])
+def test_malformed_chunk_size_is_400(server: ServerProcess, path: str, body: bytes) -> None:
+    with no_traceback_logged(server):
+        raw = exchange(
+            server,
+            post_head(path, "Transfer-Encoding: chunked", "Connection: close") + body,
+        )
+        assert status_of(raw) == 400, raw
+
+
+def test_unknown_transfer_coding_is_400(server: ServerProcess) -> None:
+    with no_traceback_logged(server):
+        raw = exchange(
+            server,
+            post_head("/echo", "Transfer-Encoding: xchunked", "Connection: close")
+            + b"3\r\nabc\r\n0\r\n\r\n",
+        )
+        assert status_of(raw) == 400, raw
+
+
+# --- D2: a streamed response whose client left ------------------------------------------------
+
+
+def open_stream_and_leave(server: ServerProcess, path: str) -> None:
+    """Start a streamed response, read its first bytes, then vanish."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5.0) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize("kind", ["busy-stream", "waiting-stream"])
+def test_stream_stops_when_the_client_leaves(server: ServerProcess, kind: str) -> None:
+    name = f"{kind}-left"
+    with no_traceback_logged(server):
+        before = len(server.output())
+        open_stream_and_leave(server, f"/{kind}/{name}")
+        # The generator's finally ran: it stopped producing (or waiting) for nobody.
+        assert wait_until(marker(server, f"{name}-finally").exists, timeout=10.0), server.output()
+        time.sleep(0.3)  # what a still-running producer would log in that time
+        added = server.output()[before:]
+        assert added.count("ASGI transport error") <= 1, added  # granian ASGI: per chunk
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_server_stops_promptly_after_abandoned_streams(kind: str, tmp_path: Path) -> None:
+    """uvicorn used to ignore SIGTERM (and need SIGKILL) while abandoned streams kept going."""
+    port = free_port()
+    process = ServerProcess(
+        server_argv(kind, TARGET, port),
+        port,
+        REPO_ROOT,
+        {hostile_app.MARKER_DIR_VARIABLE: str(tmp_path)},
+        log_path=tmp_path / "server.log",
+    ).start()
+    try:
+        process.wait_ready()
+        open_stream_and_leave(process, "/busy-stream/a")
+        open_stream_and_leave(process, "/waiting-stream/b")
+        assert wait_until((tmp_path / "a-finally").exists, timeout=10.0), process.output()
+        assert wait_until((tmp_path / "b-finally").exists, timeout=10.0), process.output()
+    finally:
+        code = process.stop(timeout=8.0)
+    # 0, or uvicorn re-raising the SIGTERM it handled; -9 would mean it had to be killed.
+    assert code in (0, -signal.SIGTERM), process.output()
+
+
+# --- D3: a NUL in a file path; D4: control characters in a response header -------------------
+
+
+@pytest.mark.parametrize("path", ["/files/a%00b", "/files/hostile_app.py%00.txt"])
+def test_nul_in_a_file_path_is_404(server: ServerProcess, path: str) -> None:
+    with no_traceback_logged(server):
+        response = http_request(server.url + path)
+        assert response.status == 404
+        assert response.body == b'{"detail":"File not found"}'
+    assert http_request(server.url + "/files/hostile_app.py").status == 200
+
+
+@pytest.mark.parametrize("value", ["%01", "a%7Fb", "%1B%5B31m", "a%0D%0Ax-evil:%201"])
+def test_control_character_in_a_header_is_our_500(server: ServerProcess, value: str) -> None:
+    # The handler's bug (echoing input into a header) is logged; the client gets the app's
+    # generic 500, never the header, and the server keeps serving.
+    response = http_request(server.url + f"/header?value={value}")
+    assert response.status == 500
+    assert response.body == b'{"detail":"Internal Server Error"}'
+    assert "x-echo" not in response.headers
+    assert "x-evil" not in response.headers
+    assert_still_up(server)
+
+
+# --- reliability.md section 7 (HTTP cases this framework owns) -------------------------------
+
+
+def get_raw(server: ServerProcess, path: str, *headers: str) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", *headers, "Connection: close"]
+    return exchange(server, ("\r\n".join(lines) + "\r\n\r\n").encode())
+
+
+def json_body(raw: bytes) -> Any:
+    return json.loads(raw.partition(b"\r\n\r\n")[2])
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        ["Content-Length: +5"],
+        ["Content-Length: 5", "Content-Length: 6"],
+        ["Content-Length: 5", "Transfer-Encoding: chunked"],
+        ["Transfer-Encoding: chunked", "Transfer-Encoding: chunked"],
+    ],
+    ids=["plus-sign", "conflicting-lengths", "length-and-chunked", "double-chunked"],
+)
+def test_ambiguous_body_framing_is_refused(server: ServerProcess, headers: list[str]) -> None:
+    """7.A.4: never 'read to EOF' or pick one of two lengths (request smuggling)."""
+    with no_traceback_logged(server):
+        raw = exchange(server, post_head("/echo", *headers, "Connection: close") + b"hello")
+        status = status_of(raw)
+        if status == 200:  # a server may resolve it per RFC 9112 (chunked wins): then it's whole
+            assert json_body(raw) == {"len": 0}, raw
+        else:
+            assert status == 400, raw
+
+
+def test_body_in_one_byte_chunks(server: ServerProcess) -> None:
+    """7.A.3: 20,000 one-byte chunks give the whole body (linear work, bounded wait)."""
+    chunks = b"".join(b"1\r\nx\r\n" for _ in range(20_000)) + b"0\r\n\r\n"
+    with no_traceback_logged(server):
+        raw = exchange(
+            server, post_head("/upload", "Transfer-Encoding: chunked", "Connection: close") + chunks
+        )
+        assert status_of(raw) == 200, raw
+        assert json_body(raw) == {"size": 20_000}
+
+
+def test_thousands_of_duplicate_headers_and_cookies(server: ServerProcess) -> None:
+    """7.D.19: 5,000 duplicate headers (and Cookie headers): all kept, or the server's 431."""
+    with no_traceback_logged(server):
+        dups = [f"X-Dup: {i}" for i in range(5000)]
+        raw = get_raw(server, "/inspect", *dups)
+        assert status_of(raw) in (200, 431), raw[:200]
+        if status_of(raw) == 200:
+            assert json_body(raw)["dup"] == 5000
+        cookies = [f"Cookie: c{i}=v{i}" for i in range(5000)]
+        raw = get_raw(server, "/inspect", *cookies)
+        assert status_of(raw) in (200, 431), raw[:200]
+        if status_of(raw) == 200:
+            assert json_body(raw)["cookies"] == 5000
+
+
+@pytest.mark.parametrize("host", ["example.com/?", "a b", "[::1", "evil.example:99999x"])
+def test_malformed_host_falls_back_to_the_server_address(server: ServerProcess, host: str) -> None:
+    """7.D.20 (BadHost): request.url never carries a Host header that is not a host."""
+    with no_traceback_logged(server):
+        raw = exchange(
+            server,
+            f"GET /inspect HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode(),
+        )
+        status = status_of(raw)
+        if status == 200:
+            assert json_body(raw)["host"] == "127.0.0.1", raw
+            assert json_body(raw)["url"].startswith(f"http://127.0.0.1:{server.port}/inspect")
+        else:
+            assert status == 400, raw  # the server refused the Host itself
+
+
+@pytest.mark.parametrize(
+    "cookie", ["=;;=x; ;a", 'a="unterminated', "\x7f=\x01", "a=b=c; ; =; d", "x" * 8000]
+)
+def test_malformed_cookies_parse_leniently(server: ServerProcess, cookie: str) -> None:
+    """7.D.24: malformed inbound cookies never cause a 500."""
+    with no_traceback_logged(server):
+        raw = exchange(
+            server,
+            b"GET /inspect HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: "
+            + cookie.encode("latin-1")
+            + b"\r\nConnection: close\r\n\r\n",
+        )
+        assert status_of(raw) in (200, 400), raw  # 400: the server refused a control byte
+
+
+@pytest.mark.parametrize("value", ["a;b", "a,b", "a\r\nSet-Cookie: evil=1", "caf\u00e9", 'q"uote'])
+def test_set_cookie_values_are_quoted_not_injected(server: ServerProcess, value: str) -> None:
+    """7.D.24: a cookie value with separators or CR/LF is quoted, never splits the header."""
+    with no_traceback_logged(server):
+        response = http_request(server.url + "/cookie?value=" + urllib.parse.quote(value))
+        assert response.status == 200
+        assert not response.headers.get("set-cookie", "").lower().startswith("evil")
+        raw = get_raw(server, "/cookie?value=" + urllib.parse.quote(value))
+        lines = raw.partition(b"\r\n\r\n")[0].lower().split(b"\r\n")
+        assert len([line for line in lines if line.startswith(b"set-cookie:")]) == 1, lines
+        assert not any(line.startswith(b"evil") for line in lines), lines
+
+
+@pytest.mark.parametrize("path", ["/%1b[31mred", "/a%0d%0aInjected: 1", "/%00nul"])
+def test_control_characters_in_the_path_are_escaped_in_the_log(
+    server: ServerProcess, path: str
+) -> None:
+    """7.D.25: the path a client sends cannot write escapes or fake lines into the log."""
+    before = len(server.output())
+    raw = get_raw(server, path)
+    assert status_of(raw) in (400, 404), raw
+    assert_still_up(server)
+    added = server.output()[before:]
+    assert "\x1b" not in added
+    assert "\nInjected: 1" not in added
+    assert "\x00" not in added
+
+
+def test_huge_paths_are_answered_promptly(server: ServerProcess) -> None:
+    """7.E.26: huge paths against every route: 404 from the router, or the server's refusal."""
+    with no_traceback_logged(server):
+        assert status_of(get_raw(server, "/users/" + "a/" * 4096)) == 404
+        assert status_of(get_raw(server, "/" + "a/" * 51_200)) in (400, 404, 414, 431)
+
+
+def test_streams_on_one_keep_alive_connection(server: ServerProcess) -> None:
+    """The departure watcher is cancelled after each stream: the connection serves on."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10.0)
+    try:
+        for _ in range(3):
+            connection.request("GET", "/files/hostile_app.py")
+            assert (
+                connection.getresponse().read()
+                == (hostile_app.FILES / "hostile_app.py").read_bytes()
+            )
+            connection.request("GET", "/short-stream")
+            response = connection.getresponse()
+            assert (response.status, response.read()) == (200, b"a\nb\nc\n")
+            connection.request("GET", "/hello")
+            assert connection.getresponse().read() == b"hello"
+    finally:
+        connection.close()
+
+
+def test_chunked_body_with_trailers(server: ServerProcess) -> None:
+    """Request trailers are legal, but granian's RSGI reports them exactly like a body that broke
+    off (an extra empty chunk): VelociPy refuses both with 400 there rather than hand the app a
+    truncated body as complete (docs/security.md, 'What RSGI cannot do')."""
+    with no_traceback_logged(server):
+        raw = exchange(
+            server,
+            post_head("/upload", "Transfer-Encoding: chunked", "Connection: close")
+            + b"3\r\nabc\r\n0\r\nX-Checksum: 1\r\n\r\n",
+        )
+        if server.kind == "granian-rsgi":  # type: ignore[attr-defined]
+            assert status_of(raw) == 400, raw
+        else:
+            assert status_of(raw) == 200, raw
+            assert json_body(raw) == {"size": 3}

@@ -1,0 +1,141 @@
+"""SessionMiddleware on both protocols: round trip, tampering, expiry, foreign keys, WebSockets."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from velocipy import Request, VelociPy, WebSocket
+from velocipy.middleware import SessionMiddleware
+from velocipy.testing import TestClient
+
+ClientFactory = Callable[..., TestClient]
+SECRET = "a-test-secret-of-enough-length"
+
+
+def make_app(**options: Any) -> VelociPy:
+    app = VelociPy()
+    app.add_middleware(SessionMiddleware, secret_key=options.pop("secret_key", SECRET), **options)
+
+    @app.post("/login/{name}")
+    async def login(request: Request, name: str) -> str:
+        request.session["user"] = name
+        return "ok"
+
+    @app.get("/me")
+    async def me(request: Request) -> dict[str, Any]:
+        return dict(request.session)
+
+    @app.post("/logout")
+    async def logout(request: Request) -> str:
+        request.session.clear()
+        return "bye"
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_json(dict(websocket.session))
+        await websocket.close()
+
+    return app
+
+
+def test_round_trip_and_websocket(make_client: ClientFactory) -> None:
+    client = make_client(make_app())
+    assert client.get("/me").json() == {}
+    login = client.post("/login/ali")
+    cookie = login.headers["set-cookie"]
+    for part in ("HttpOnly", "SameSite=lax", "Path=/"):
+        assert part in cookie
+    assert "Max-Age=1209600" in cookie
+    assert client.get("/me").json() == {"user": "ali"}
+    with client.websocket_connect("/ws") as session:
+        assert session.receive_json() == {"user": "ali"}
+    logout = client.post("/logout")
+    assert "Max-Age=0" in logout.headers["set-cookie"]
+    assert client.get("/me").json() == {}
+
+
+def signed_cookie(client: TestClient) -> str:
+    client.post("/login/ali")
+    return client.cookies["session"]
+
+
+@pytest.mark.parametrize("position", [0, 5, -3, -1])
+def test_one_tampered_byte_gives_an_empty_session(client_for: ClientFactory, position: int) -> None:
+    client = client_for(make_app())
+    cookie = signed_cookie(client)
+    index = position % len(cookie)
+    flipped = "B" if cookie[index] != "B" else "C"
+    tampered = cookie[:index] + flipped + cookie[index + 1 :]
+    response = client.get("/me", cookies={"session": tampered})
+    assert (response.status_code, response.json()) == (200, {})
+    assert "Max-Age=0" in response.headers["set-cookie"]  # the bad cookie is dropped
+
+
+def test_expired_cookie_gives_an_empty_session(client_for: ClientFactory) -> None:
+    middleware = SessionMiddleware(secret_key=SECRET, max_age=60)
+    old = middleware.sign({"user": "ali"}, now=time.time() - 61)
+    fresh = middleware.sign({"user": "ali"}, now=time.time() - 30)
+    client = client_for(make_app(max_age=60))
+    assert client.get("/me", cookies={"session": old}).json() == {}
+    assert client.get("/me", cookies={"session": fresh}).json() == {"user": "ali"}
+
+
+def test_cookie_signed_with_another_key_gives_an_empty_session(
+    client_for: ClientFactory,
+) -> None:
+    foreign = SessionMiddleware(secret_key="some-other-secret-key-here").sign({"user": "admin"})
+    client = client_for(make_app())
+    assert client.get("/me", cookies={"session": foreign}).json() == {}
+
+
+@pytest.mark.parametrize("junk", ["", "abc", "a.b.c", "...", "é.é.é", "x" * 5000])
+def test_garbage_cookies_give_an_empty_session(
+    client_for: ClientFactory, junk: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = client_for(make_app())
+    with caplog.at_level(logging.ERROR):
+        assert client.get("/me", cookies={"session": junk}).json() == {}
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_options_reach_the_cookie(client_for: ClientFactory) -> None:
+    app = make_app(
+        session_cookie="sid",
+        path="/app",
+        domain="example.com",
+        same_site="strict",
+        https_only=True,
+        max_age=None,
+    )
+    cookie = client_for(app).post("/login/ali").headers["set-cookie"]
+    assert cookie.startswith("sid=")
+    for part in ("Path=/app", "Domain=example.com", "SameSite=strict", "Secure", "HttpOnly"):
+        assert part in cookie
+    assert "Max-Age" not in cookie
+
+
+def test_session_without_middleware_is_a_clear_error(
+    client_for: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = VelociPy(debug=False)
+
+    @app.get("/")
+    async def home(request: Request) -> str:
+        return str(request.session)
+
+    with caplog.at_level(logging.ERROR, logger="velocipy"):
+        assert client_for(app).get("/").status_code == 500
+    assert any("app.add_middleware(SessionMiddleware" in str(r.exc_info) for r in caplog.records)
+
+
+def test_weak_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="16 bytes"):
+        SessionMiddleware(secret_key="short")
+    with pytest.raises(ValueError, match="https_only"):
+        SessionMiddleware(secret_key=SECRET, same_site="none")

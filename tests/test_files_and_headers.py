@@ -1,0 +1,84 @@
+"""D3 and D4: a NUL in a file path is a 404, and response headers follow RFC 9110's grammar.
+
+In-process on both protocols; tests/interop/test_hostile_http.py repeats them on real servers.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from velocipy import FileResponse, Request, Response, VelociPy
+from velocipy.datastructures import check_header
+
+HERE = Path(__file__).parent
+
+
+def files_app() -> VelociPy:
+    app = VelociPy()
+
+    @app.get("/files/{name:path}")
+    async def files(name: str) -> FileResponse:
+        return FileResponse(HERE / name)
+
+    @app.get("/header")
+    async def header(request: Request) -> Response:
+        return Response("ok", headers={"x-echo": request.query_params.get("value", "")})
+
+    return app
+
+
+@pytest.mark.parametrize("path", ["/files/a%00b", "/files/conftest.py%00.txt", "/files/%00"])
+def test_nul_in_a_file_path_is_404(client_for: Any, path: str) -> None:
+    client = client_for(files_app())
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "File not found"}
+    assert client.get("/files/conftest.py").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "value", ["%01", "a%7Fb", "%1B%5B31m", "a%0Db", "a%0Ab", "a%00b", "%20lead", "trail%09"]
+)
+def test_control_characters_in_a_header_are_a_generic_500_never_emitted(
+    client_for: Any, caplog: pytest.LogCaptureFixture, value: str
+) -> None:
+    client = client_for(files_app())
+    with caplog.at_level(logging.ERROR, logger="velocipy"):
+        response = client.get(f"/header?value={value}")
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal Server Error"}
+    assert "x-echo" not in response.headers
+    assert any(r.exc_info for r in caplog.records)
+
+
+@pytest.mark.parametrize("value", ["plain", "a b\tc", "caf%C3%A9", "%E2%9C%93", ""])
+def test_valid_header_values_pass(client_for: Any, value: str) -> None:
+    response = client_for(files_app()).get(f"/header?value={value}")
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("x-a", "\x01"), ("x-a", "\x7f"), ("x-a", "\x1f"), ("x a", "v"), ("x:a", "v"), ("", "v")],
+)
+def test_check_header_refuses(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match="invalid"):
+        check_header(name, value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("x-a", "v"),
+        ("x-a", ""),
+        ("x-a", "\u00e9\u2713"),
+        ("x-a", "a\tb c"),
+        ("x!#$%&'*+.^_`|~", "v"),
+    ],
+)
+def test_check_header_accepts(name: str, value: str) -> None:
+    check_header(name, value)

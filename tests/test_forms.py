@@ -1,0 +1,431 @@
+"""Forms and uploads in process, on ASGI and RSGI (the ``client_for`` fixture runs both)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from typing import Annotated, Any
+
+import msgspec
+import pytest
+
+from velocipy import File, Form, FormLimits, Request, UploadFile, VelociPy
+from velocipy.forms import safe_filename
+
+MULTIPART = "multipart/form-data; boundary=XyZ"
+
+
+def part(name: str, body: bytes, filename: str | None = None, ctype: str | None = None) -> bytes:
+    disposition = f'form-data; name="{name}"' + (
+        f'; filename="{filename}"' if filename is not None else ""
+    )
+    head = f"--XyZ\r\nContent-Disposition: {disposition}\r\n"
+    if ctype:
+        head += f"Content-Type: {ctype}\r\n"
+    return head.encode() + b"\r\n" + body + b"\r\n"
+
+
+def multipart(*parts: bytes) -> bytes:
+    return b"".join(parts) + b"--XyZ--\r\n"
+
+
+class Signup(msgspec.Struct):
+    name: str
+    age: int
+    tags: list[str] = []
+
+
+def form_app(**options: Any) -> VelociPy:
+    app = VelociPy(**options)
+
+    @app.post("/login")
+    async def login(
+        username: Annotated[str, Form()], remember: Annotated[bool, Form()] = False
+    ) -> dict[str, Any]:
+        return {"username": username, "remember": remember}
+
+    @app.post("/signup")
+    async def signup(person: Annotated[Signup, Form()]) -> Signup:
+        return person
+
+    @app.post("/signup-json")
+    async def signup_json(person: Signup) -> Signup:
+        return person
+
+    @app.post("/upload")
+    async def upload(file: UploadFile, note: Annotated[str, Form()] = "") -> dict[str, Any]:
+        content = await file.read()
+        return {
+            "filename": file.filename,
+            "content_type": file.content_type,
+            "size": file.size,
+            "text": content.decode(),
+            "note": note,
+        }
+
+    @app.post("/many")
+    async def many(files: list[UploadFile]) -> list[Any]:
+        return [[f.filename, (await f.read()).decode()] for f in files]
+
+    @app.post("/bytes")
+    async def as_bytes(data: Annotated[bytes, File()]) -> dict[str, int]:
+        return {"length": len(data)}
+
+    @app.post("/optional")
+    async def optional(file: UploadFile | None = None) -> dict[str, Any]:
+        return {"file": None if file is None else file.filename}
+
+    @app.post("/raw")
+    async def raw(request: Request) -> dict[str, Any]:
+        form = await request.form()
+        return {
+            key: [v if isinstance(v, str) else f"file:{v.filename}" for v in form.get_list(key)]
+            for key in form
+        }
+
+    return app
+
+
+def test_urlencoded_fields_are_converted_and_validated(client_for: Any) -> None:
+    client = client_for(form_app())
+    response = client.post("/login", data={"username": "ada", "remember": "true"})
+    assert response.json() == {"username": "ada", "remember": True}
+    assert client.post("/login", data={"username": "ada"}).json()["remember"] is False
+    missing = client.post("/login", data={"remember": "maybe"})
+    assert missing.status_code == 422
+    assert missing.json()["detail"][0] == {
+        "loc": ["body", "username"],
+        "msg": "Field required",
+        "type": "missing",
+    }
+    assert missing.json()["detail"][1]["loc"] == ["body", "remember"]
+
+
+def test_the_same_fields_arrive_as_multipart(client_for: Any) -> None:
+    client = client_for(form_app())
+    body = multipart(part("username", "Zoë".encode()), part("remember", b"1"))
+    response = client.post("/login", content=body, headers={"content-type": MULTIPART})
+    assert response.json() == {"username": "Zoë", "remember": True}
+
+
+def test_a_struct_is_filled_from_form_fields_with_the_json_error_shape(client_for: Any) -> None:
+    client = client_for(form_app())
+    ok = client.post("/signup", data={"name": "Ada", "age": "36", "tags": ["a", "b"]})
+    assert ok.json() == {"name": "Ada", "age": 36, "tags": ["a", "b"]}
+    bad = client.post("/signup", data={"name": "Ada", "age": "old"})
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "age"]
+    missing = client.post("/signup", data={"age": "3"})
+    json_missing = client.post("/signup-json", json={"age": 3})
+    assert missing.json() == json_missing.json()  # the same detail as a JSON body
+    assert missing.json()["detail"][0]["type"] == "missing"
+    assert "`name`" in missing.json()["detail"][0]["msg"]
+
+
+def test_an_upload_with_its_metadata(client_for: Any) -> None:
+    client = client_for(form_app())
+    response = client.post(
+        "/upload",
+        files={"file": ("notes.txt", b"hello upload", "text/plain")},
+        data={"note": "first"},
+    )
+    assert response.json() == {
+        "filename": "notes.txt",
+        "content_type": "text/plain",
+        "size": 12,
+        "text": "hello upload",
+        "note": "first",
+    }
+
+
+def test_repeated_files_bind_to_a_list_and_bytes_reads_the_file(client_for: Any) -> None:
+    client = client_for(form_app())
+    files = [("files", ("a.txt", b"A")), ("files", ("b.txt", b"BB"))]
+    assert client.post("/many", files=files).json() == [["a.txt", "A"], ["b.txt", "BB"]]
+    assert client.post("/bytes", files={"data": ("x.bin", b"\0" * 5000)}).json() == {"length": 5000}
+
+
+def test_missing_and_wrong_kind_of_upload_are_422(client_for: Any) -> None:
+    client = client_for(form_app())
+    missing = client.post("/upload", files={"other": ("x", b"x")})
+    assert missing.status_code == 422
+    assert missing.json()["detail"][0]["loc"] == ["body", "file"]
+    not_a_file = client.post("/upload", data={"file": "just text"}, files={"x": ("x", b"")})
+    assert not_a_file.status_code == 422
+    assert not_a_file.json()["detail"][0]["msg"] == "Expected a file upload"
+    assert client.post("/optional", data={"a": "b"}).json() == {"file": None}
+    # A browser's empty file input: filename="" and no content, the same as no file.
+    empty = multipart(part("file", b"", filename=""))
+    assert client.post("/optional", content=empty, headers={"content-type": MULTIPART}).json() == {
+        "file": None
+    }
+
+
+def test_request_form_gives_the_raw_form(client_for: Any) -> None:
+    client = client_for(form_app())
+    response = client.post("/raw", data={"a": ["1", "2"], "b": "x y&z=%"})
+    assert response.json() == {"a": ["1", "2"], "b": ["x y&z=%"]}
+    files = client.post("/raw", data={"a": "1"}, files={"f": ("f.txt", b"data")})
+    assert files.json() == {"a": ["1"], "f": ["file:f.txt"]}
+
+
+def test_client_file_names_are_reduced_to_a_safe_last_component(client_for: Any) -> None:
+    client = client_for(form_app())
+    for raw, safe in [("../../etc/passwd", "passwd"), ("C:\\x\\y.txt", "y.txt"), ("a\x07b", "ab")]:
+        body = multipart(part("file", b"x", filename=raw))
+        response = client.post("/upload", content=body, headers={"content-type": MULTIPART})
+        assert response.json()["filename"] == safe
+    assert safe_filename("..") == ""
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "reason"),
+    [
+        (multipart(part("a", b"1")), "multipart/form-data", 400, "needs a boundary"),
+        (multipart(part("a", b"1")), "multipart/form-data; boundary=" + "b" * 71, 400, "70"),
+        (part("a", b"1"), MULTIPART, 400, "ends before the closing boundary"),
+        (b"--XyZ\r\n\r\nno headers\r\n--XyZ--\r\n", MULTIPART, 400, "no Content-Disposition"),
+        (
+            b"--XyZ\r\nContent-Disposition: form-data\r\n\r\nx\r\n--XyZ--\r\n",
+            MULTIPART,
+            400,
+            "no name",
+        ),
+        (b"a=1", "text/plain", 415, "Unsupported media type"),
+    ],
+    ids=["no-boundary", "long-boundary", "unterminated", "no-headers", "no-name", "not-a-form"],
+)
+def test_malformed_bodies_get_a_precise_one_line_answer(
+    client_for: Any,
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+    content_type: str,
+    status: int,
+    reason: str,
+) -> None:
+    client = client_for(form_app())
+    with caplog.at_level(logging.WARNING):
+        response = client.post("/raw", content=body, headers={"content-type": content_type})
+    assert response.status_code == status
+    detail = response.json()["detail"]
+    assert reason in detail
+    assert "\n" not in detail
+    assert caplog.records == []
+    assert client.post("/login", data={"username": "still up"}).status_code == 200
+
+
+def test_limits_answer_413_alike_for_multipart_and_urlencoded(client_for: Any) -> None:
+    limits = FormLimits(max_fields=5, max_files=2, max_field_size=100, max_file_size=1000)
+    client = client_for(form_app(form_limits=limits))
+    many_fields = {f"f{i}": "x" for i in range(6)}
+    for sent in (
+        client.post("/raw", data=many_fields),
+        client.post("/raw", data=many_fields, files={"f": ("f", b"")}),
+    ):
+        assert sent.status_code == 413
+        assert sent.json()["detail"] == "Too many fields in the form: the limit is 5"
+    for sent in (
+        client.post("/raw", data={"big": "x" * 101}),
+        client.post("/raw", data={"big": "x" * 101}, files={"f": ("f", b"")}),
+    ):
+        assert sent.status_code == 413
+        assert "larger than the limit of 100 bytes" in sent.json()["detail"]
+    files = [("f", ("a", b"x")), ("f", ("b", b"x")), ("f", ("c", b"x"))]
+    assert client.post("/raw", files=files).json()["detail"].startswith("Too many files")
+    big = client.post("/upload", files={"file": ("big.bin", b"x" * 1001)})
+    assert big.status_code == 413
+    assert big.json()["detail"] == "Uploaded file 'big.bin' is larger than the limit of 1000 bytes"
+
+
+def test_ten_thousand_tiny_parts_stop_at_the_parts_limit(client_for: Any) -> None:
+    client = client_for(form_app())
+    body = multipart(*[part("p", b"") for _ in range(10_000)])
+    response = client.post("/raw", content=body, headers={"content-type": MULTIPART})
+    assert response.status_code == 413
+    assert response.json()["detail"] == "Too many fields in the form: the limit is 1000"
+
+
+def test_part_headers_over_the_limit_are_413(client_for: Any) -> None:
+    client = client_for(form_app())
+    long_header = b"--XyZ\r\nX-Pad: " + b"p" * 5000 + b"\r\n" + part("a", b"1")[7:] + b"--XyZ--\r\n"
+    response = client.post("/raw", content=long_header, headers={"content-type": MULTIPART})
+    assert response.status_code == 413
+    assert "headers are over the limit" in response.json()["detail"]
+    many = b"--XyZ\r\n" + b"X-A: 1\r\n" * 20 + part("a", b"1")[7:] + b"--XyZ--\r\n"
+    assert client.post("/raw", content=many, headers={"content-type": MULTIPART}).status_code == 413
+
+
+def test_the_body_limit_applies_to_forms(client_for: Any) -> None:
+    client = client_for(form_app(max_body_size=10_000))
+    response = client.post("/upload", files={"file": ("big.bin", b"x" * 20_000)})
+    assert response.status_code == 413
+
+
+def _open_temp_files() -> set[str]:
+    """Anonymous temporary files this process holds open (a rolled-over upload is one)."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if "(deleted)" in target or target.startswith("/tmp/#"):
+            found.add(target)
+    return found
+
+
+def test_large_uploads_spool_to_disk_off_the_loop_and_are_closed_after_the_handler(
+    client_for: Any,
+) -> None:
+    app = VelociPy()
+    seen: dict[str, Any] = {}
+
+    @app.post("/spool")
+    async def spool(file: UploadFile) -> dict[str, Any]:
+        seen["file"] = file
+        seen["rolled"] = getattr(file.file, "_rolled", None)
+        seen["on_disk_fds"] = len(_open_temp_files())
+        return {"size": file.size}
+
+    before = _open_temp_files()
+    client = client_for(app)
+    payload = os.urandom(3 * 1024 * 1024)
+    assert client.post("/spool", files={"file": ("big", payload)}).json() == {"size": len(payload)}
+    assert seen["rolled"] is True  # past the 1 MiB spool size it went to a temp file
+    assert seen["on_disk_fds"] > len(before)
+    assert seen["file"].file.closed
+    assert _open_temp_files() == before
+
+
+def test_rollover_writes_run_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    writes: list[tuple[bytes, bool]] = []
+    upload = UploadFile(filename="x", spool_max_size=10)
+    real_write = upload.file.write
+    loop_thread: list[int] = []
+
+    def write(data: bytes) -> int:
+        writes.append((data, threading.get_ident() == loop_thread[0]))
+        return real_write(data)
+
+    monkeypatch.setattr(upload.file, "write", write)
+
+    async def run() -> None:
+        loop_thread.append(threading.get_ident())
+        await upload.write(b"12345")  # stays in memory: written on the loop
+        await upload.write(b"1234567890")  # rolls over to disk: written in a thread
+        await upload.write(b"more")  # on disk: in a thread
+
+    asyncio.run(run())
+    assert writes == [(b"12345", True), (b"1234567890", False), (b"more", False)]
+    assert upload.size == 19
+    assert getattr(upload.file, "_rolled", None) is True
+    upload.file.close()
+
+
+def test_files_are_closed_when_the_handler_raises(client_for: Any) -> None:
+    app = VelociPy()
+    seen: list[UploadFile] = []
+
+    @app.post("/boom")
+    async def boom(file: UploadFile) -> None:
+        seen.append(file)
+        raise RuntimeError("handler failed")
+
+    client = client_for(app, raise_server_exceptions=False)
+    assert client.post("/boom", files={"file": ("f", b"x" * 2_000_000)}).status_code == 500
+    assert seen[0].file.closed
+
+
+def test_files_of_a_failed_parse_are_closed(
+    client_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[UploadFile] = []
+    real_init = UploadFile.__init__
+
+    def tracking_init(self: UploadFile, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(UploadFile, "__init__", tracking_init)
+    client = client_for(form_app())
+    body = part("file", b"x" * 2_000_000, filename="a") + part("file", b"y", filename="b")
+    response = client.post("/many", content=body, headers={"content-type": MULTIPART})
+    assert response.status_code == 400  # no closing boundary
+    assert len(opened) == 2
+    assert all(u.file.closed for u in opened)
+
+
+def test_form_and_json_body_in_one_handler_is_refused_at_registration() -> None:
+    app = VelociPy()
+    with pytest.raises(TypeError, match="mixes a JSON body with form fields"):
+
+        @app.post("/x")
+        async def both(a: Annotated[str, Form()], b: Signup) -> None: ...
+
+
+def test_the_test_client_takes_httpx_file_shapes(client_for: Any, tmp_path: Any) -> None:
+    app = VelociPy()
+
+    @app.post("/echo")
+    async def echo(request: Request) -> list[Any]:
+        form = await request.form()
+        return [
+            [k, v]
+            if isinstance(v, str)
+            else [
+                k,
+                v.filename,
+                v.content_type,
+                v.headers.get("x-extra"),
+                (await v.read()).decode(),
+            ]
+            for k, v in form.multi_items()
+        ]
+
+    path = tmp_path / "report.csv"
+    path.write_bytes(b"a,b")
+    client = client_for(app)
+    with path.open("rb") as handle:
+        response = client.post(
+            "/echo",
+            data={"tag": ["x", "y"]},
+            files=[
+                ("f", handle),
+                ("f", ("notes.txt", "text content")),
+                ("f", ('a"b.bin', b"raw", "application/x-raw", {"X-Extra": "1"})),
+                ("f", b"bare bytes"),
+            ],
+        )
+    assert response.json() == [
+        ["tag", "x"],
+        ["tag", "y"],
+        ["f", "report.csv", "text/csv", None, "a,b"],
+        ["f", "notes.txt", "text/plain", None, "text content"],
+        ["f", "a%22b.bin", "application/x-raw", "1", "raw"],
+        ["f", "", "application/octet-stream", None, "bare bytes"],
+    ]
+
+
+def test_a_long_preamble_and_a_hostile_content_type_are_handled(client_for: Any) -> None:
+    client = client_for(form_app())
+    preamble = b"\r\n" * (2 * 1024 * 1024)
+    body = preamble + multipart(part("username", b"ada"))
+    response = client.post("/login", content=body, headers={"content-type": MULTIPART})
+    assert response.json() == {"username": "ada", "remember": False}
+    # The option string of CVE-2024-24762 (a ReDoS in a regex-based Content-Type parser).
+    hostile = "multipart/form-data; boundary=XyZ;" + "\t" * 50_000 + "x"
+    answered = client.post(
+        "/raw", content=multipart(part("a", b"1")), headers={"content-type": hostile}
+    )
+    assert answered.json() == {"a": ["1"]}  # parsed without a regex: the boundary is still found
+
+
+def test_import_velocipy_does_not_import_the_form_parser() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, velocipy; print('python_multipart' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr

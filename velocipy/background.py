@@ -1,0 +1,96 @@
+"""Background tasks: work that runs after the response was sent.
+
+A handler asks for a :class:`BackgroundTasks` parameter and adds to it, or builds a response
+with ``background=BackgroundTask(func, ...)``. Both ride on ``Response.background``, which the
+adapters run after the last byte (``velocipy.responses.run_after_response``). Tasks run in the
+order they were added; a failing task is logged with its traceback and the next one still runs;
+plain ``def`` functions run in a worker thread so they cannot block the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from velocipy.responses import AfterResponse, Response
+
+__all__ = ["BackgroundTask", "BackgroundTasks", "add_after_response"]
+
+logger = logging.getLogger("velocipy")
+
+
+class BackgroundTask:
+    """One call, ``func(*args, **kwargs)``, made after the response was sent."""
+
+    __slots__ = ("args", "func", "is_async", "kwargs")
+
+    def __init__(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+        self.is_async = _is_async_callable(func)
+
+    async def __call__(self) -> None:
+        if self.is_async:
+            await self.func(*self.args, **self.kwargs)
+        else:
+            await asyncio.to_thread(self.func, *self.args, **self.kwargs)
+
+    def __repr__(self) -> str:
+        return f"BackgroundTask({getattr(self.func, '__qualname__', self.func)!r})"
+
+
+class BackgroundTasks:
+    """Tasks to run, in order, after the response was sent; one failing never stops the rest."""
+
+    __slots__ = ("tasks",)
+
+    def __init__(self, tasks: list[BackgroundTask] | None = None) -> None:
+        self.tasks: list[BackgroundTask] = list(tasks or [])
+
+    def add_task(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+        """Run ``func(*args, **kwargs)`` after the response (sync functions in a thread)."""
+        self.tasks.append(BackgroundTask(func, *args, **kwargs))
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    async def __call__(self) -> None:
+        for task in self.tasks:
+            await _run_logged(task)
+
+    def __repr__(self) -> str:
+        return f"BackgroundTasks({self.tasks!r})"
+
+
+def add_after_response(response: Response, work: AfterResponse) -> None:
+    """Attach ``work`` to ``response``, after whatever it already carries (never replacing it)."""
+    earlier = response.background
+    if earlier is None:
+        response.background = work
+        return
+
+    async def both() -> None:
+        await _run_logged(earlier)
+        await _run_logged(work)
+
+    response.background = both
+
+
+async def _run_logged(work: AfterResponse) -> None:
+    try:
+        await work()
+    except Exception:
+        logger.exception("background task %r failed", work)
+
+
+def _is_async_callable(func: Any) -> bool:
+    while isinstance(func, functools.partial):
+        func = func.func
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None)  # noqa: B004 - a callable object's async __call__
+    )

@@ -1,0 +1,22 @@
+"""Channels: publish and subscribe across tasks, workers and machines.
+
+``Channels("memory")`` serves one process; ``Channels("redis://...")`` (``pip install
+'velocipy[redis]'``) crosses workers and machines through Redis pub/sub. See docs/scaling.md.
+"""
+
+from velocipy.channels.backends import ChannelBackend, MemoryBackend
+from velocipy.channels.hub import Channels, Membership, Subscription
+from velocipy.channels.messages import Message
+from velocipy.channels.subscribers import OverflowPolicy, SlowSubscriberError, SubscriptionClosed
+
+__all__ = [
+    "ChannelBackend",
+    "Channels",
+    "Membership",
+    "MemoryBackend",
+    "Message",
+    "OverflowPolicy",
+    "SlowSubscriberError",
+    "Subscription",
+    "SubscriptionClosed",
+]

@@ -1,0 +1,393 @@
+"""``Channels``: publish to named channels, subscribe to them, or join a WebSocket to a room.
+
+One ``Channels`` object per app. Registered with ``Channels(backend, app=app)`` (or
+``channels.attach(app)``) it starts and stops with the app's lifespan, in every worker, and
+encodes JSON with the app's adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from velocipy.channels.backends import ChannelBackend, backend_for, id_key
+from velocipy.channels.messages import Message
+from velocipy.channels.subscribers import (
+    OverflowPolicy,
+    SlowSubscriberError,
+    Subscriber,
+    SubscriptionClosed,
+)
+from velocipy.exceptions import WebSocketDisconnect, WebSocketStateError
+from velocipy.json import JSONAdapter, get_adapter
+
+if TYPE_CHECKING:
+    from velocipy.application import Application
+    from velocipy.websockets import WebSocket
+
+__all__ = ["Channels", "Membership", "Subscription"]
+
+logger = logging.getLogger("velocipy.channels")
+
+CLOSE_TRY_AGAIN_LATER = 1013
+
+
+class Channels:
+    """Named channels over a backend: ``"memory"`` (one process) or ``"redis://host:port/db"``.
+
+    ``backlog`` bounds each subscriber's queue; ``on_overflow`` says what happens to a subscriber
+    that falls that far behind (``"close"``: it is dropped, a WebSocket closed with 1013;
+    ``"drop_oldest"``: it loses its oldest waiting messages). ``history=N`` keeps the last N
+    messages of each channel so a client can catch up from the id of the last one it saw.
+    """
+
+    def __init__(
+        self,
+        backend: str | ChannelBackend = "memory",
+        *,
+        app: Application | None = None,
+        backlog: int = 1000,
+        on_overflow: OverflowPolicy = "close",
+        history: int = 0,
+        close_timeout: float = 5.0,
+    ) -> None:
+        if backlog < 1:
+            raise ValueError("backlog must be at least 1 message")
+        if on_overflow not in ("close", "drop_oldest"):
+            raise ValueError(f"on_overflow must be 'close' or 'drop_oldest', not {on_overflow!r}")
+        self.backend = backend_for(backend, history)
+        self.backlog = backlog
+        self.on_overflow: OverflowPolicy = on_overflow
+        self.close_timeout = close_timeout
+        self.json: JSONAdapter = get_adapter("msgspec")
+        self.started = False
+        self._subscribers: dict[str, set[Subscriber]] = {}
+        self._subscribing: dict[str, asyncio.Task[None]] = {}
+        self._memberships: set[Membership] = set()
+        self._tokens: dict[int, str] = {}  # id(websocket) -> its sender token, while joined
+        self._background: set[asyncio.Task[Any]] = set()
+        if app is not None:
+            self.attach(app)
+
+    def attach(self, app: Application) -> None:
+        """Start and stop with ``app``'s lifespan and use its JSON adapter."""
+        self.json = app.json
+        app.lifespan.on_startup.append(self.start)
+        app.lifespan.on_shutdown.append(self.stop)
+
+    @property
+    def connected(self) -> bool:
+        """False while the backend's broker is unreachable (publishing then loses messages)."""
+        return self.started and self.backend.connected
+
+    def subscriber_count(self, channel: str) -> int:
+        """How many subscribers (and joined WebSockets) this process has on ``channel``."""
+        return len(self._subscribers.get(channel, ()))
+
+    async def start(self) -> None:
+        if not self.started:
+            await self.backend.start(self._deliver, self.json)
+            self.started = True
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        for membership in list(self._memberships):
+            membership.cancel()
+        for subscribers in self._subscribers.values():
+            for subscriber in subscribers:
+                subscriber.end(SubscriptionClosed("the channels were stopped"))
+        self._subscribers.clear()
+        for task in list(self._background):
+            task.cancel()
+        await self.backend.stop()
+
+    async def __aenter__(self) -> Channels:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # --- publishing -------------------------------------------------------------------------
+    async def publish(self, channel: str, message: Any, *, sender: WebSocket | None = None) -> bool:
+        """Send ``message`` (str, bytes, or anything the app's JSON adapter encodes) to everyone
+        subscribed to ``channel``, in every process that shares the backend.
+
+        Returns False, without raising, when the backend could not take it (Redis down): the
+        message is then lost. Pass ``sender=websocket`` so that a member that joined with
+        ``receive_own=False`` does not get its own message back.
+        """
+        self._require_started("publish")
+        token = self._tokens.get(id(sender)) if sender is not None else None
+        return await self.backend.publish(Message.from_value(channel, message, self.json, token))
+
+    # --- subscribing ------------------------------------------------------------------------
+    def subscribe(self, *channels: str, last_id: str | None = None) -> Subscription:
+        """``async with channels.subscribe("a") as sub: async for message in sub: ...``
+
+        ``last_id`` (one channel, with ``history``): first deliver the kept messages after it.
+        """
+        return Subscription(self, self._new_subscriber(channels, last_id), last_id)
+
+    async def join(
+        self,
+        websocket: WebSocket,
+        channel: str,
+        *,
+        receive_own: bool = True,
+        last_id: str | None = None,
+        render: Callable[[Message], str | bytes] | None = None,
+    ) -> Membership:
+        """Send everything published to ``channel`` to ``websocket`` until it leaves or closes.
+
+        ``receive_own=False`` skips the messages this socket published with ``sender=websocket``
+        (or through :meth:`Membership.publish`). ``last_id`` (with ``history``) first sends what
+        came after it. ``render(message)`` makes the frame to send (default: ``message.frame``),
+        e.g. to wrap each message with its id.
+        """
+        if not websocket.accepted or websocket.closed:
+            raise WebSocketStateError("join() needs an accepted, open WebSocket")
+        subscriber = self._new_subscriber((channel,), last_id)
+        token = self._tokens.get(id(websocket))
+        if token is None:
+            token = self._tokens[id(websocket)] = secrets.token_hex(8)
+        subscriber.exclude_sender = None if receive_own else token
+        membership = Membership(self, websocket, channel, token, subscriber, render)
+        await self._add(subscriber, last_id)
+        membership.start()
+        return membership
+
+    def _new_subscriber(self, channels: tuple[str, ...], last_id: str | None) -> Subscriber:
+        self._require_started("subscribe")
+        if not channels:
+            raise ValueError("subscribe to at least one channel")
+        if last_id is not None:
+            if not self.backend.history:
+                raise ValueError("last_id needs history: create Channels(..., history=N)")
+            if len(channels) != 1:
+                raise ValueError("last_id catches up one channel: subscribe to it alone")
+            id_key(last_id)  # a malformed id fails here, with its message
+        return Subscriber(channels, self.backlog, self.on_overflow)
+
+    async def _add(self, subscriber: Subscriber, last_id: str | None) -> None:
+        if subscriber.on_drop is None:
+            subscriber.on_drop = self._forget
+        if last_id is not None:
+            subscriber.catching_up = []
+        for channel in subscriber.channels:
+            subscribers = self._subscribers.get(channel)
+            if subscribers is None:
+                subscribers = self._subscribers[channel] = set()
+                self._subscribing[channel] = asyncio.ensure_future(self.backend.subscribe(channel))
+            subscribers.add(subscriber)
+            pending = self._subscribing.get(channel)
+            if pending is not None:
+                await asyncio.shield(pending)
+                self._subscribing.pop(channel, None)
+        if last_id is not None:
+            await self._catch_up(subscriber, subscriber.channels[0], last_id)
+
+    async def _catch_up(self, subscriber: Subscriber, channel: str, last_id: str) -> None:
+        try:
+            kept = await self.backend.history_after(channel, last_id)
+        finally:
+            live, subscriber.catching_up = subscriber.catching_up or [], None
+        seen = last_id
+        for message in kept:
+            subscriber.put(message)
+            seen = message.id or seen
+        after = id_key(seen)
+        for message in live:
+            if message.id is None or id_key(message.id) > after:
+                subscriber.put(message)
+
+    async def _remove(self, subscriber: Subscriber) -> None:
+        self._forget(subscriber)
+        for channel in subscriber.channels:
+            if channel not in self._subscribers and self.started:
+                with contextlib.suppress(Exception):
+                    await self.backend.unsubscribe(channel)
+
+    def _forget(self, subscriber: Subscriber) -> None:
+        for channel in subscriber.channels:
+            subscribers = self._subscribers.get(channel)
+            if subscribers is not None:
+                subscribers.discard(subscriber)
+                if not subscribers:
+                    del self._subscribers[channel]
+
+    def _deliver(self, message: Message) -> None:
+        """The fan-out: one append per local subscriber, never a wait."""
+        subscribers = self._subscribers.get(message.channel)
+        if subscribers:
+            for subscriber in list(subscribers):
+                subscriber.offer(message)
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _require_started(self, action: str) -> None:
+        if not self.started:
+            raise RuntimeError(
+                f"cannot {action}(): the channels are not started. Create them with "
+                "Channels(..., app=app) so they start with the app, or `async with channels:`"
+            )
+
+    def __repr__(self) -> str:
+        return f"<Channels {type(self.backend).__name__} {len(self._subscribers)} channels>"
+
+
+class Subscription:
+    """An ``async with`` block receiving :class:`~velocipy.channels.Message` objects."""
+
+    def __init__(self, hub: Channels, subscriber: Subscriber, last_id: str | None) -> None:
+        self._hub = hub
+        self._subscriber = subscriber
+        self._last_id = last_id
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return self._subscriber.channels
+
+    @property
+    def lost(self) -> int:
+        """Messages this subscriber lost to ``on_overflow="drop_oldest"``."""
+        return self._subscriber.lost
+
+    async def __aenter__(self) -> Subscription:
+        await self._hub._add(self._subscriber, self._last_id)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._subscriber.end(SubscriptionClosed("the subscription was left"))
+        await self._hub._remove(self._subscriber)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Message:
+        try:
+            return await self._subscriber.get()
+        except SubscriptionClosed:
+            raise StopAsyncIteration from None
+
+    async def get(self) -> Message:
+        """The next message; raises :class:`SlowSubscriberError` if this subscriber was dropped."""
+        return await self._subscriber.get()
+
+
+class Membership:
+    """A WebSocket joined to a channel: a task sends it every message from its backlog."""
+
+    def __init__(
+        self,
+        hub: Channels,
+        websocket: WebSocket,
+        channel: str,
+        token: str,
+        subscriber: Subscriber,
+        render: Callable[[Message], str | bytes] | None = None,
+    ) -> None:
+        self.hub = hub
+        self.render = render
+        self.websocket = websocket
+        self.channel = channel
+        self.token = token
+        self._subscriber = subscriber
+        subscriber.on_drop = self._dropped
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def active(self) -> bool:
+        return self in self.hub._memberships
+
+    def start(self) -> None:
+        self.hub._memberships.add(self)
+        self._task = asyncio.ensure_future(self._pump())
+        self.websocket.call_on_close(self.cancel)
+
+    async def publish(self, message: Any) -> bool:
+        """Publish to this membership's channel as this WebSocket (see ``receive_own``)."""
+        return await self.hub.publish(self.channel, message, sender=self.websocket)
+
+    async def leave(self) -> None:
+        """Stop receiving the channel (the WebSocket stays open)."""
+        self.cancel()
+        await self.hub._remove(self._subscriber)
+
+    def cancel(self) -> None:
+        """Leave without waiting: called when the socket closes or the channels stop."""
+        if self not in self.hub._memberships:
+            return
+        self.hub._memberships.discard(self)
+        if not any(m.websocket is self.websocket for m in self.hub._memberships):
+            self.hub._tokens.pop(id(self.websocket), None)
+        self._subscriber.end(SubscriptionClosed("left"))
+        self.hub._forget(self._subscriber)
+        if self.hub.started and self.channel not in self.hub._subscribers:
+            self.hub._spawn(_quietly(self.hub.backend.unsubscribe(self.channel)))
+        task, self._task = self._task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    def _dropped(self, subscriber: Subscriber) -> None:
+        """The backlog overflowed: stop the (probably stuck) sender and close with 1013."""
+        self.cancel()
+        logger.warning(
+            "WebSocket %s fell %d messages behind on channel %r: closed with 1013",
+            self.websocket.path,
+            self.hub.backlog,
+            self.channel,
+        )
+        self.hub._spawn(
+            _quietly(
+                asyncio.wait_for(
+                    self.websocket.close(CLOSE_TRY_AGAIN_LATER, "try again later"),
+                    self.hub.close_timeout,
+                )
+            )
+        )
+
+    async def _pump(self) -> None:
+        websocket = self.websocket
+        try:
+            while True:
+                message = await self._subscriber.get()
+                render = self.render
+                await websocket.send(message.frame if render is None else render(message))
+        except SlowSubscriberError:  # overflowed before this task started
+            self._task = None
+            self._dropped(self._subscriber)
+        except (SubscriptionClosed, WebSocketDisconnect, WebSocketStateError):
+            self._task = None
+            self.cancel()
+        except Exception:  # a failing render(): the socket cannot be served any more
+            logger.exception("channels: cannot send to WebSocket %s", websocket.path)
+            self._task = None
+            self.cancel()
+            await _quietly(asyncio.wait_for(websocket.close(1011, ""), self.hub.close_timeout))
+
+    def __repr__(self) -> str:
+        return f"<Membership {self.websocket.path} in {self.channel!r}>"
+
+
+async def _quietly(awaitable: Any) -> None:
+    """Await cleanup whose failure must not surface (the peer or broker may be gone)."""
+    try:
+        await awaitable
+    except (Exception, asyncio.CancelledError):
+        pass

@@ -1,0 +1,117 @@
+"""Subscribers: a bounded backlog per subscriber, and the slow-consumer policy applied to it.
+
+Publishing never waits for a subscriber: a message is appended to each subscriber's backlog
+(a plain deque) and the subscriber's own task takes it from there. When a backlog is full the
+policy decides: ``"close"`` drops the subscriber (a joined WebSocket is closed with 1013 "try
+again later"; a ``subscribe()`` loop raises :class:`SlowSubscriberError`), ``"drop_oldest"``
+discards the oldest waiting message and counts it in ``lost``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from typing import Literal, TypeAlias
+
+from velocipy.channels.messages import Message
+
+__all__ = ["OverflowPolicy", "SlowSubscriberError", "Subscriber", "SubscriptionClosed"]
+
+OverflowPolicy: TypeAlias = Literal["close", "drop_oldest"]
+
+
+class SlowSubscriberError(Exception):
+    """The subscriber fell ``backlog`` messages behind and was dropped (policy ``"close"``)."""
+
+
+class SubscriptionClosed(Exception):
+    """The subscription ended: it was left, or the channels were stopped."""
+
+
+class Subscriber:
+    """One consumer's backlog: filled by the fan-out, emptied by :meth:`get`."""
+
+    __slots__ = (
+        "_backlog",
+        "_ended",
+        "_waiter",
+        "catching_up",
+        "channels",
+        "exclude_sender",
+        "limit",
+        "lost",
+        "on_drop",
+        "policy",
+    )
+
+    def __init__(
+        self,
+        channels: tuple[str, ...],
+        limit: int,
+        policy: OverflowPolicy,
+        exclude_sender: str | None = None,
+    ) -> None:
+        self.channels = channels
+        self.limit = limit
+        self.policy = policy
+        self.exclude_sender = exclude_sender
+        self.lost = 0
+        self.on_drop: Callable[[Subscriber], None] | None = None
+        #: While a catch-up from history runs, live messages wait here (then deduplicated).
+        self.catching_up: list[Message] | None = None
+        self._backlog: deque[Message] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._ended: BaseException | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self._ended is not None
+
+    def offer(self, message: Message) -> None:
+        """Called by the fan-out for each message; never blocks, never raises."""
+        if self._ended is not None or (
+            message.sender is not None and message.sender == self.exclude_sender
+        ):
+            return
+        if self.catching_up is not None:
+            self.catching_up.append(message)
+            return
+        self.put(message)
+
+    def put(self, message: Message) -> None:
+        backlog = self._backlog
+        if len(backlog) >= self.limit:
+            if self.policy == "drop_oldest":
+                backlog.popleft()
+                self.lost += 1
+            else:
+                self.end(SlowSubscriberError(f"fell {self.limit} messages behind and was dropped"))
+                if self.on_drop is not None:
+                    self.on_drop(self)
+                return
+        backlog.append(message)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Message:
+        """The next message; raises why the subscriber ended once its backlog is empty."""
+        while not self._backlog:
+            if self._ended is not None:
+                raise self._ended
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        if self._ended is not None and isinstance(self._ended, SlowSubscriberError):
+            raise self._ended  # dropped: what is left is stale, do not deliver it
+        return self._backlog.popleft()
+
+    def end(self, reason: BaseException) -> None:
+        if self._ended is None:
+            self._ended = reason
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)

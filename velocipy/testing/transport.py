@@ -1,0 +1,106 @@
+"""httpx transports that call an app in process, through the same drivers as ``TestClient``.
+
+``httpx.Client(transport=VelociPyTransport(app, "rsgi"), base_url="http://testserver")`` gives
+a test everything httpx does (cookies, redirects, auth, multipart encoding, ``AsyncClient``)
+while the app is driven exactly as ``TestClient`` drives it, RSGI fakes included. httpx is
+imported only by this module: ``pip install httpx`` to use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Any
+from urllib.parse import unquote
+
+try:
+    import httpx
+except ImportError:  # pragma: no cover - httpx ships with the dev extra
+    raise ImportError(
+        "velocipy.testing.transport builds on httpx: pip install httpx "
+        "(or use velocipy.testing.TestClient, which needs nothing extra)"
+    ) from None
+
+from .client import Interface, TestClient
+from .messages import RequestSpec
+
+__all__ = ["AsyncVelociPyTransport", "VelociPyTransport"]
+
+
+def _spec(request: httpx.Request, body: bytes, client: TestClient) -> RequestSpec:
+    url = request.url
+    raw_path, _, query = url.raw_path.partition(b"?")
+    scheme = "https" if url.scheme == "https" else "http"
+    port = url.port or (443 if scheme == "https" else 80)
+    headers = [(name.lower(), value) for name, value in request.headers.multi_items()]
+    size = client.chunk_size
+    return RequestSpec(
+        method=request.method,
+        scheme=scheme,
+        server=(url.host, port),
+        client=client.client_address,
+        path=unquote(raw_path.decode("ascii")),
+        raw_path=raw_path,
+        query_string=query,
+        headers=headers,
+        body=[body[i : i + size] for i in range(0, len(body), size)],
+    )
+
+
+class VelociPyTransport(httpx.BaseTransport):
+    """Serve an ``httpx.Client``'s requests from ``app``; ``with httpx.Client(...)`` runs
+    lifespan. Options are ``TestClient``'s (``raise_server_exceptions``, ``timeout``...)."""
+
+    def __init__(self, app: Any, interface: Interface = "asgi", **options: Any) -> None:
+        self.client = TestClient(app, interface, **options)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        spec = _spec(request, request.read(), self.client)
+        with self.client._running_loop() as loop:
+            data = loop.run(
+                self.client._driver.http(spec), self.client.timeout, f"{spec.method} {request.url}"
+            )
+        return httpx.Response(data.status, headers=data.headers, content=data.body)
+
+    def __enter__(self) -> VelociPyTransport:
+        self.client.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        self.client.__exit__(exc_type, exc, traceback)
+
+
+class AsyncVelociPyTransport(httpx.AsyncBaseTransport):
+    """The same for ``httpx.AsyncClient``: each call is awaited without blocking the test's loop."""
+
+    def __init__(self, app: Any, interface: Interface = "asgi", **options: Any) -> None:
+        self.sync = VelociPyTransport(app, interface, **options)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        spec = _spec(request, body, self.sync.client)
+        client = self.sync.client
+
+        def run() -> httpx.Response:
+            with client._running_loop() as loop:
+                data = loop.run(client._driver.http(spec), client.timeout, spec.method)
+            return httpx.Response(data.status, headers=data.headers, content=data.body)
+
+        return await asyncio.to_thread(run)
+
+    async def __aenter__(self) -> AsyncVelociPyTransport:
+        await asyncio.to_thread(self.sync.__enter__)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        traceback: TracebackType | None = None,
+    ) -> None:
+        await asyncio.to_thread(self.sync.__exit__, exc_type, exc, traceback)
