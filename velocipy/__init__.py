@@ -2,6 +2,7 @@
 
 from velocipy.app import VelociPy
 from velocipy.datastructures import URL, Address, Headers, QueryParams, State
+from velocipy.dependencies import Depends
 from velocipy.exceptions import (
     HTTPException,
     RequestValidationError,
@@ -28,6 +29,7 @@ __all__ = [
     "Address",
     "Body",
     "Cookie",
+    "Depends",
     "FileResponse",
     "HTMLResponse",
     "HTTPException",

@@ -12,16 +12,29 @@ import inspect
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar, Unpack
 
 from velocipy.datastructures import State
+from velocipy.dependencies import (
+    DependencyOverrides,
+    Depends,
+    compile_websocket,
+    uses_dependencies,
+)
 from velocipy.exceptions import HTTPException, WebSocketDisconnect, WebSocketException
 from velocipy.json import JSONAdapter, get_adapter
 from velocipy.lifespan import Lifespan, LifespanFactory
 from velocipy.params import Endpoint, compile_endpoint
 from velocipy.requests import Request
 from velocipy.responses import FileResponse, JSONResponse, Response
-from velocipy.routers import HTTP_METHODS, APIRouter, RouteDecorators, register_definitions
+from velocipy.routers import (
+    HTTP_METHODS,
+    APIRouter,
+    RouteDecorators,
+    RouteOptions,
+    merged_options,
+    register_definitions,
+)
 from velocipy.routing import PathPattern, RouteInfo, RouteTable
 from velocipy.websockets import CLOSE_INTERNAL_ERROR, SENDABLE_CLOSE_CODES, WebSocket
 
@@ -54,6 +67,7 @@ class Application(RouteDecorators):
         on_shutdown: Sequence[Callable[[], Any]] = (),
         max_body_size: int = 10 * 1024 * 1024,
         ws_max_message_size: int = 1024 * 1024,
+        dependencies: Sequence[Depends] = (),
     ) -> None:
         # Unset, debug follows VELOCIPY_DEBUG, which `velocipy run --debug` sets for the app.
         self.debug = _env_flag("VELOCIPY_DEBUG") if debug is None else debug
@@ -69,6 +83,8 @@ class Application(RouteDecorators):
         self._exception_handlers: dict[type[BaseException], ExceptionHandler] = {}
         self._middleware: list[Middleware] = []
         self.handle_http: Callable[[Request], Awaitable[Response]] = self._dispatch_http
+        self.dependencies = tuple(dependencies)  # run before every route's handler
+        self.dependency_overrides = DependencyOverrides()
 
     # --- registration ---------------------------------------------------------------------
     def add_route(
@@ -79,13 +95,20 @@ class Application(RouteDecorators):
         *,
         name: str | None = None,
         status_code: int | None = None,
+        **options: Unpack[RouteOptions],
     ) -> None:
+        options = merged_options(self.dependencies, (), options)
         methods = [m.upper() for m in methods]
         unknown = sorted(set(methods) - HTTP_METHODS)
         if unknown or not methods:
             raise ValueError(f"route {path!r}: unknown HTTP method(s) {unknown or methods}")
         endpoint, pattern = compile_endpoint(
-            handler, PathPattern.parse(path), self.json, status_code
+            handler,
+            PathPattern.parse(path),
+            self.json,
+            status_code,
+            options.get("dependencies", ()),
+            self.dependency_overrides,
         )
         entry = self._http.entry_for(pattern)
         for method in methods:
@@ -102,24 +125,43 @@ class Application(RouteDecorators):
         entry.allow = ", ".join(sorted(entry.endpoints))
         served = (*methods, "HEAD") if "GET" in methods and "HEAD" not in methods else methods
         self._routes.append(
-            RouteInfo("http", path, tuple(served), name or handler.__name__, handler)
+            RouteInfo(
+                "http", path, tuple(served), name or handler.__name__, handler, options, endpoint
+            )
         )
 
     def add_websocket_route(
-        self, path: str, handler: Callable[..., Any], *, name: str | None = None
+        self,
+        path: str,
+        handler: Callable[..., Any],
+        *,
+        name: str | None = None,
+        **options: Unpack[RouteOptions],
     ) -> None:
         if not inspect.iscoroutinefunction(handler):
             raise TypeError(f"WebSocket handler {handler.__qualname__} must be an async function")
+        options = merged_options(self.dependencies, (), options)
         pattern = PathPattern.parse(path)
+        endpoint: WebSocketHandler = handler
+        if options.get("dependencies") or uses_dependencies(handler):
+            endpoint, pattern = compile_websocket(
+                handler,
+                pattern,
+                self.json,
+                options.get("dependencies", ()),
+                self.dependency_overrides,
+            )
         entry = self._websockets.entry_for(pattern)
         if "WS" in entry.endpoints:
             raise ValueError(
                 f"WebSocket {path} is already handled by {entry.handlers['WS'].__qualname__}"
             )
         self._remember_name(name or handler.__name__, pattern, handler)
-        entry.endpoints["WS"] = handler
+        entry.endpoints["WS"] = endpoint
         entry.handlers["WS"] = handler
-        self._routes.append(RouteInfo("websocket", path, (), name or handler.__name__, handler))
+        self._routes.append(
+            RouteInfo("websocket", path, (), name or handler.__name__, handler, options, endpoint)
+        )
 
     def _remember_name(self, name: str, pattern: PathPattern, handler: Callable[..., Any]) -> None:
         known = self._names.get(name)
@@ -130,9 +172,16 @@ class Application(RouteDecorators):
             )
         self._names[name] = (pattern, handler)
 
-    def include_router(self, router: APIRouter, *, prefix: str = "") -> None:
+    def include_router(
+        self,
+        router: APIRouter,
+        *,
+        prefix: str = "",
+        dependencies: Sequence[Depends] = (),
+        tags: Sequence[str] = (),
+    ) -> None:
         """Add every route of ``router`` (under ``prefix`` + the router's own prefix)."""
-        register_definitions(self, router.definitions, prefix)
+        register_definitions(self, router.definitions, prefix, dependencies, tags)
 
     @property
     def routes(self) -> list[RouteInfo]:
