@@ -14,6 +14,7 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeAlias, TypeVar, Unpack
 
+from velocipy.apidocs import install_api_docs
 from velocipy.datastructures import State
 from velocipy.dependencies import (
     DependencyOverrides,
@@ -68,6 +69,13 @@ class Application(RouteDecorators):
         max_body_size: int = 10 * 1024 * 1024,
         ws_max_message_size: int = 1024 * 1024,
         dependencies: Sequence[Depends] = (),
+        title: str = "VelociPy",
+        version: str = "0.1.0",
+        description: str | None = None,
+        openapi_url: str | None = "/openapi.json",
+        docs_url: str | None = "/docs",
+        redoc_url: str | None = "/redoc",
+        openapi_tags: Sequence[dict[str, Any]] | None = None,
     ) -> None:
         # Unset, debug follows VELOCIPY_DEBUG, which `velocipy run --debug` sets for the app.
         self.debug = _env_flag("VELOCIPY_DEBUG") if debug is None else debug
@@ -83,8 +91,15 @@ class Application(RouteDecorators):
         self._exception_handlers: dict[type[BaseException], ExceptionHandler] = {}
         self._middleware: list[Middleware] = []
         self.handle_http: Callable[[Request], Awaitable[Response]] = self._dispatch_http
-        self.dependencies = tuple(dependencies)  # run before every route's handler
         self.dependency_overrides = DependencyOverrides()
+        # OpenAPI: described on the first request of openapi_url, then kept (None: no routes)
+        self.title, self.version, self.description = title, version, description
+        self.openapi_url, self.docs_url, self.redoc_url = openapi_url, docs_url, redoc_url
+        self.openapi_tags = list(openapi_tags or ())
+        self._openapi: tuple[dict[str, Any], bytes] | None = None
+        self.dependencies: tuple[Depends, ...] = ()  # the docs routes are open to everyone
+        install_api_docs(self)
+        self.dependencies = tuple(dependencies)  # run before every other route's handler
 
     # --- registration ---------------------------------------------------------------------
     def add_route(
@@ -126,9 +141,17 @@ class Application(RouteDecorators):
         served = (*methods, "HEAD") if "GET" in methods and "HEAD" not in methods else methods
         self._routes.append(
             RouteInfo(
-                "http", path, tuple(served), name or handler.__name__, handler, options, endpoint
+                "http",
+                path,
+                tuple(served),
+                name or handler.__name__,
+                handler,
+                options,
+                endpoint,
+                status_code,
             )
         )
+        self._openapi = None
 
     def add_websocket_route(
         self,
@@ -162,6 +185,22 @@ class Application(RouteDecorators):
         self._routes.append(
             RouteInfo("websocket", path, (), name or handler.__name__, handler, options, endpoint)
         )
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of this app's HTTP routes (built once, then kept)."""
+        return self._described()[0]
+
+    def openapi_bytes(self) -> bytes:
+        """:meth:`openapi` encoded as JSON, as ``openapi_url`` serves it."""
+        return self._described()[1]
+
+    def _described(self) -> tuple[dict[str, Any], bytes]:
+        if self._openapi is None:
+            from velocipy.openapi import build_openapi
+
+            document = build_openapi(self)
+            self._openapi = (document, self.json.encode(document))
+        return self._openapi
 
     def _remember_name(self, name: str, pattern: PathPattern, handler: Callable[..., Any]) -> None:
         known = self._names.get(name)

@@ -224,6 +224,7 @@ class RouteInfo(NamedTuple):
     endpoint: Callable[..., Any]  # the handler as written
     options: Mapping[str, Any] | None = None  # RouteOptions: dependencies, tags, summary...
     compiled: Callable[..., Any] | None = None  # what dispatch calls (a dependency plan's .plan)
+    status_code: int | None = None
 
 
 @dataclass

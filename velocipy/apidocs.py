@@ -1,0 +1,144 @@
+"""The routes that publish an app's description: ``/openapi.json``, ``/docs`` and ``/redoc``.
+
+The viewers' JavaScript and CSS come from the ``openapi-ui-bundles`` package (installed with
+VelociPy), served by the app itself, so ``/docs`` works without any network access. The
+document is built on the first request and kept (``Application.openapi``).
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from velocipy.responses import HTMLResponse, Response
+
+if TYPE_CHECKING:
+    from velocipy.application import Application
+
+__all__ = ["install_api_docs"]
+
+_ASSETS = {
+    "swagger-ui-bundle.js": ("swagger_ui", "text/javascript; charset=utf-8"),
+    "swagger-ui.css": ("swagger_ui", "text/css; charset=utf-8"),
+    "redoc.standalone.js": ("redoc", "text/javascript; charset=utf-8"),
+}
+_cache: dict[str, bytes] = {}
+
+
+def _asset(name: str) -> Response:
+    """One file of the viewers, read once from the installed package."""
+    folder, media_type = _ASSETS[name]
+    body = _cache.get(name)
+    if body is None:
+        spec = importlib.util.find_spec("openapi_ui_bundles")  # located, never imported
+        if spec is None or not spec.submodule_search_locations:
+            return Response(
+                b"The API viewers need the openapi-ui-bundles package: "
+                b"pip install openapi-ui-bundles (it is a dependency of velocipy)",
+                503,
+                media_type="text/plain; charset=utf-8",
+            )
+        base = Path(spec.submodule_search_locations[0]) / folder / "vendor"
+        body = _cache[name] = (base / name).read_bytes()
+    return Response(body, 200, {"cache-control": "public, max-age=86400"}, media_type)
+
+
+def swagger_ui_page(title: str, openapi_url: str, assets: str) -> str:
+    config = {
+        "url": openapi_url,
+        "dom_id": "#swagger-ui",
+        "deepLinking": True,
+        "validatorUrl": None,
+        "layout": "BaseLayout",
+    }
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)} - API docs</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="{html.escape(assets)}/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{html.escape(assets)}/swagger-ui-bundle.js"></script>
+<script>
+const config = {json.dumps(config)};
+config.presets = [SwaggerUIBundle.presets.apis];
+window.ui = SwaggerUIBundle(config);
+</script>
+</body>
+</html>
+"""
+
+
+def redoc_page(title: str, openapi_url: str, assets: str) -> str:
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)} - API reference</title>
+<link rel="icon" href="data:,">
+</head>
+<body>
+<redoc spec-url="{html.escape(openapi_url)}"></redoc>
+<script src="{html.escape(assets)}/redoc.standalone.js"></script>
+</body>
+</html>
+"""
+
+
+def install_api_docs(app: Application) -> None:
+    """Register the document and viewer routes the app's settings ask for."""
+    openapi_url = app.openapi_url
+    if openapi_url is None:
+        return
+    listed = len(app._routes)
+
+    async def openapi_document() -> Response:
+        return Response(app.openapi_bytes(), 200, media_type="application/json")
+
+    app.add_route(
+        openapi_url, openapi_document, ["GET"], name="openapi_document", include_in_schema=False
+    )
+    for url, page, names in (
+        (app.docs_url, swagger_ui_page, ("swagger-ui-bundle.js", "swagger-ui.css")),
+        (app.redoc_url, redoc_page, ("redoc.standalone.js",)),
+    ):
+        if url is None:
+            continue
+        _add_viewer(app, url, page(app.title, openapi_url, url), names)
+    # Served, but not listed in app.routes (nor `velocipy routes`) and their names stay free.
+    for route in app._routes[listed:]:
+        app._names.pop(route.name, None)
+    del app._routes[listed:]
+
+
+def _add_viewer(app: Application, url: str, page: str, assets: tuple[str, ...]) -> None:
+    name = url.strip("/").replace("/", "_") or "docs"
+
+    async def viewer() -> Response:
+        return HTMLResponse(page)
+
+    app.add_route(url, viewer, ["GET"], name=f"{name}_page", include_in_schema=False)
+    for asset in assets:
+        app.add_route(
+            f"{url}/{asset}",
+            _asset_handler(asset),
+            ["GET"],
+            name=f"{name}_{asset}",
+            include_in_schema=False,
+        )
+
+
+def _asset_handler(asset: str) -> Callable[[], Awaitable[Response]]:
+    async def serve_asset() -> Response:
+        return _asset(asset)
+
+    return serve_asset
