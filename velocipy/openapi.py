@@ -7,7 +7,8 @@ the same rules). Types become JSON Schema through ``msgspec.json.schema_componen
 for the whole document, so shared Structs land once in ``components/schemas``.
 
 Extension point: :data:`REQUEST_BODY_MEDIA` maps a binding's ``source`` to the media type and
-schema of the request body; JSON bodies are there, forms and uploads add their own entry.
+schema of the request body, :data:`BODY_ERRORS` to the errors its reader answers; JSON bodies
+are there, forms and uploads add their own entries.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from velocipy.routing import PathPattern, RouteInfo
 if TYPE_CHECKING:
     from velocipy.application import Application
 
-__all__ = ["REQUEST_BODY_MEDIA", "build_openapi", "plan_of"]
+__all__ = ["BODY_ERRORS", "REQUEST_BODY_MEDIA", "build_openapi", "plan_of"]
 
 _REF = "#/components/schemas/{name}"
 _PATH_CONVERTER_SCHEMAS = {
@@ -60,6 +61,12 @@ class ErrorBody(msgspec.Struct):
 def _json_body(binding: Binding, schema: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
     target = _unwrap_optional(binding.annotation)[0]
     return {"application/json": {"schema": schema(target)}}
+
+
+BODY_ERRORS: dict[str, dict[str, str]] = {
+    "body": {"400": "The body is not valid JSON", "415": "The body is not JSON"}
+}
+"""``binding.source`` → the error answers its body reader gives besides 422."""
 
 
 REQUEST_BODY_MEDIA: dict[
@@ -196,6 +203,8 @@ def _operation(
             "content": REQUEST_BODY_MEDIA[body.source](body, schemas),
         }
     operation["responses"] = _responses(route, options, bool(parameters or bodies), schemas)
+    for code, text in BODY_ERRORS.get(bodies[0].source if bodies else "", {}).items():
+        operation["responses"].setdefault(code, _error_response(text, schemas))
     if plan.schemes():
         operation["security"] = [{name: []} for name, _ in plan.schemes()]
         for code, text in (("401", "Not authenticated"), ("403", "Not allowed")):

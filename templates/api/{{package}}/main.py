@@ -1,17 +1,19 @@
-"""The app: a health check and the item routes of `items.py`."""
+"""The app: a health check and the item routes of `items.py`; the API described at /docs."""
 
 from velocipy import VelociPy
 
-from .items import ItemStore, items_router
+from .items import ItemStore, router
 
 
 def create_app() -> VelociPy:
     """A new app with an empty store (tests make one each, so data never leaks between them)."""
-    app = VelociPy()
-    app.include_router(items_router(ItemStore()))
+    app = VelociPy(title="Items API", description="Items with a name, a price and tags.")
+    app.state.store = ItemStore()
+    app.include_router(router)
 
-    @app.get("/health")
+    @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:
+        """Answer 200 while the app is up."""
         return {"status": "ok"}
 
     return app
