@@ -14,6 +14,7 @@ from velocipy import (
     HTTPException,
     PlainTextResponse,
     Query,
+    Request,
     VelociPy,
 )
 from velocipy.security import APIKeyHeader, HTTPBasic
@@ -137,7 +138,7 @@ def test_dependency_parameters_bodies_status_codes_and_security() -> None:
         "required": True,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ItemIn"}}},
     }
-    assert set(create["responses"]) == {"201", "401", "403", "422"}
+    assert set(create["responses"]) == {"201", "400", "401", "403", "415", "422"}
     assert create["security"] == [{"APIKeyHeader": []}]
 
     delete = document["paths"]["/items/{item_id}"]["delete"]
@@ -253,3 +254,19 @@ def test_response_model_overrides_the_return_annotation(model: Any) -> None:
         schema
         == msgspec.json.schema_components([model], ref_template="#/components/schemas/{name}")[0][0]
     )
+
+
+def test_path_parameters_no_function_reads_are_still_declared() -> None:
+    app = VelociPy()
+
+    @app.get("/tenants/{tenant:int}/ping/{word}")
+    async def ping(request: Request) -> str:
+        return "pong"
+
+    document = app.openapi()
+    validate(document)
+    parameters = document["paths"]["/tenants/{tenant}/ping/{word}"]["get"]["parameters"]
+    assert parameters == [
+        {"name": "tenant", "in": "path", "required": True, "schema": {"type": "integer"}},
+        {"name": "word", "in": "path", "required": True, "schema": {"type": "string"}},
+    ]

@@ -1,4 +1,5 @@
-"""The routes that publish an app's description: ``/openapi.json``, ``/docs`` and ``/redoc``.
+"""The routes that publish an app's description: ``/openapi.json``, ``/docs``, ``/redoc`` and
+``/asyncapi.json``.
 
 The viewers' JavaScript and CSS come from the ``openapi-ui-bundles`` package (installed with
 VelociPy), served by the app itself, so ``/docs`` works without any network access. The
@@ -96,10 +97,29 @@ def redoc_page(title: str, openapi_url: str, assets: str) -> str:
 
 def install_api_docs(app: Application) -> None:
     """Register the document and viewer routes the app's settings ask for."""
-    openapi_url = app.openapi_url
-    if openapi_url is None:
-        return
     listed = len(app._routes)
+    if app.asyncapi_url is not None:
+
+        async def asyncapi_document() -> Response:
+            return Response(app.asyncapi_bytes(), 200, media_type="application/json")
+
+        app.add_route(
+            app.asyncapi_url,
+            asyncapi_document,
+            ["GET"],
+            name="asyncapi_document",
+            include_in_schema=False,
+        )
+    openapi_url = app.openapi_url
+    if openapi_url is not None:
+        _add_openapi(app, openapi_url)
+    # Served, but not listed in app.routes (nor `velocipy routes`) and their names stay free.
+    for route in app._routes[listed:]:
+        app._names.pop(route.name, None)
+    del app._routes[listed:]
+
+
+def _add_openapi(app: Application, openapi_url: str) -> None:
 
     async def openapi_document() -> Response:
         return Response(app.openapi_bytes(), 200, media_type="application/json")
@@ -114,10 +134,6 @@ def install_api_docs(app: Application) -> None:
         if url is None:
             continue
         _add_viewer(app, url, page(app.title, openapi_url, url), names)
-    # Served, but not listed in app.routes (nor `velocipy routes`) and their names stay free.
-    for route in app._routes[listed:]:
-        app._names.pop(route.name, None)
-    del app._routes[listed:]
 
 
 # The viewers load nothing from elsewhere (ReDoc's sidebar would fetch its logo from a CDN).

@@ -14,13 +14,15 @@ import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeAlias, TypeVar, Unpack
 
+import msgspec
+
 from velocipy.apidocs import install_api_docs
 from velocipy.datastructures import State
 from velocipy.dependencies import (
     DependencyOverrides,
     Depends,
+    binds_more_than_the_websocket,
     compile_websocket,
-    uses_dependencies,
 )
 from velocipy.exceptions import HTTPException, WebSocketDisconnect, WebSocketException
 from velocipy.json import JSONAdapter, get_adapter
@@ -76,6 +78,7 @@ class Application(RouteDecorators):
         docs_url: str | None = "/docs",
         redoc_url: str | None = "/redoc",
         openapi_tags: Sequence[dict[str, Any]] | None = None,
+        asyncapi_url: str | None = "/asyncapi.json",
     ) -> None:
         # Unset, debug follows VELOCIPY_DEBUG, which `velocipy run --debug` sets for the app.
         self.debug = _env_flag("VELOCIPY_DEBUG") if debug is None else debug
@@ -96,7 +99,9 @@ class Application(RouteDecorators):
         self.title, self.version, self.description = title, version, description
         self.openapi_url, self.docs_url, self.redoc_url = openapi_url, docs_url, redoc_url
         self.openapi_tags = list(openapi_tags or ())
+        self.asyncapi_url = asyncapi_url
         self._openapi: tuple[dict[str, Any], bytes] | None = None
+        self._asyncapi: tuple[dict[str, Any], bytes] | None = None
         self.dependencies: tuple[Depends, ...] = ()  # the docs routes are open to everyone
         install_api_docs(self)
         self.dependencies = tuple(dependencies)  # run before every other route's handler
@@ -166,7 +171,7 @@ class Application(RouteDecorators):
         options = merged_options(self.dependencies, (), options)
         pattern = PathPattern.parse(path)
         endpoint: WebSocketHandler = handler
-        if options.get("dependencies") or uses_dependencies(handler):
+        if options.get("dependencies") or binds_more_than_the_websocket(handler):
             endpoint, pattern = compile_websocket(
                 handler,
                 pattern,
@@ -174,6 +179,8 @@ class Application(RouteDecorators):
                 options.get("dependencies", ()),
                 self.dependency_overrides,
             )
+        if options.get("receives") is not None:
+            endpoint = _validating_messages(endpoint, options["receives"])
         entry = self._websockets.entry_for(pattern)
         if "WS" in entry.endpoints:
             raise ValueError(
@@ -185,6 +192,7 @@ class Application(RouteDecorators):
         self._routes.append(
             RouteInfo("websocket", path, (), name or handler.__name__, handler, options, endpoint)
         )
+        self._asyncapi = None
 
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI 3.1 document of this app's HTTP routes (built once, then kept)."""
@@ -201,6 +209,21 @@ class Application(RouteDecorators):
             document = build_openapi(self)
             self._openapi = (document, self.json.encode(document))
         return self._openapi
+
+    def asyncapi(self) -> dict[str, Any]:
+        """The AsyncAPI 3.0 document of this app's WebSocket routes (built once, then kept)."""
+        return self._described_websockets()[0]
+
+    def asyncapi_bytes(self) -> bytes:
+        return self._described_websockets()[1]
+
+    def _described_websockets(self) -> tuple[dict[str, Any], bytes]:
+        if self._asyncapi is None:
+            from velocipy.asyncapi import build_asyncapi
+
+            document = build_asyncapi(self)
+            self._asyncapi = (document, self.json.encode(document))
+        return self._asyncapi
 
     def _remember_name(self, name: str, pattern: PathPattern, handler: Callable[..., Any]) -> None:
         known = self._names.get(name)
@@ -403,6 +426,20 @@ class Application(RouteDecorators):
         except ValueError:  # WebSocketException with an unsendable code or an over-long reason
             code = code if code in SENDABLE_CLOSE_CODES else 1008
             await websocket.close(code, reason.encode()[:123].decode("utf-8", "ignore"))
+
+
+def _validating_messages(endpoint: WebSocketHandler, receives: Any) -> WebSocketHandler:
+    """The route's ``receives=`` type becomes what ``receive_json()`` validates into."""
+    try:
+        msgspec.json.schema(receives)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"receives={receives!r}: msgspec cannot validate it ({exc})") from None
+
+    async def with_message_type(websocket: WebSocket) -> None:
+        websocket._message_type = receives
+        await endpoint(websocket)
+
+    return with_message_type
 
 
 def loggable(text: str) -> str:

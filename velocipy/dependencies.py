@@ -49,6 +49,7 @@ __all__ = [
     "DependencyOverrides",
     "Depends",
     "RoutePlan",
+    "binds_more_than_the_websocket",
     "compile_http",
     "compile_websocket",
     "uses_dependencies",
@@ -155,6 +156,11 @@ def uses_dependencies(handler: Callable[..., Any]) -> bool:
         if _depends_of(hints.get(name), parameter.default)[1] is not None:
             return True
     return False
+
+
+def binds_more_than_the_websocket(handler: Callable[..., Any]) -> bool:
+    """Whether a WebSocket handler takes parameters besides the connection (or Depends)."""
+    return len(inspect.signature(handler).parameters) > 1 or uses_dependencies(handler)
 
 
 # --- the plan -----------------------------------------------------------------------------------
@@ -388,7 +394,7 @@ class _Builder:
         if self.plan.websocket and is_handler and step.kind != "async":
             raise TypeError(f"WebSocket handler {_name(provider)} must be an async function")
         bodies = 0
-        for name, parameter in signature.parameters.items():
+        for position, (name, parameter) in enumerate(signature.parameters.items()):
             where = (
                 f"{'handler' if is_handler else 'provider'} {_name(provider)}, parameter {name!r}"
             )
@@ -412,7 +418,11 @@ class _Builder:
                 marker, default = default, default.default
             elif marker is not None and marker.default is not _REQUIRED:
                 default = marker.default
-            takes_websocket = self.plan.websocket and name == "websocket" and name not in hints
+            # A WebSocket handler's first parameter, unannotated, is the connection (as without
+            # dependencies, where the handler is called with it positionally).
+            takes_websocket = (
+                self.plan.websocket and is_handler and position == 0 and name not in hints
+            )
             if takes_websocket or (
                 isinstance(annotation, type) and issubclass(annotation, Connection)
             ):

@@ -193,6 +193,12 @@ def _operation(
         for binding in plan.bindings()
         if binding.source in ("path", "query", "header", "cookie")
     ]
+    bound = {p["name"] for p in parameters if p["in"] == "path"}
+    parameters[:0] = [  # path parameters no function reads are still part of the path
+        {"name": spec.name, "in": "path", "required": True, "schema": _path_schema(spec)}
+        for spec in pattern.params
+        if spec.name not in bound
+    ]
     if parameters:
         operation["parameters"] = parameters
     bodies = [b for b in plan.bindings() if b.source in REQUEST_BODY_MEDIA]
@@ -228,6 +234,10 @@ def _parameter(binding: Binding, converters: dict[str, str], schemas: _Schemas) 
         if default is not None:
             schema["default"] = default  # kept when the slot is filled in
     return {"name": binding.key, "in": binding.source, "required": required, "schema": schema}
+
+
+def _path_schema(spec: Any) -> dict[str, Any]:
+    return dict(_PATH_CONVERTER_SCHEMAS.get(spec.converter.name, {"type": "string"}))
 
 
 def _jsonable(value: Any) -> Any:

@@ -27,6 +27,8 @@ class RouteOptions(TypedDict, total=False):
     deprecated: bool
     include_in_schema: bool
     operation_id: str
+    receives: Any  # WebSocket routes: the message type receive_json() validates (AsyncAPI too)
+    sends: Any  # WebSocket routes: the message type the handler sends (AsyncAPI)
 
 
 def merged_options(
