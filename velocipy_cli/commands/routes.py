@@ -5,6 +5,7 @@ Unlike `velocipy run`, this imports the app in-process (it has to read ``app.rou
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ class RouteRow:
     path: str
     handler: str
     name: str
+    summary: str = ""
 
 
 def register(app: typer.Typer) -> None:
@@ -41,7 +43,7 @@ def routes(
         show_default=False,
     ),
 ) -> None:
-    """List every HTTP and WebSocket route: methods, path, handler, name."""
+    """List every HTTP and WebSocket route: methods, path, handler, name, summary."""
     loaded = import_app(app_spec, Path.cwd())
     listed = getattr(loaded.app, "routes", None)
     if listed is None:
@@ -50,10 +52,10 @@ def routes(
     table = Table(title=f"Routes of {loaded.target}", title_justify="left", expand=False)
     for column in ("Kind", "Methods", "Path"):
         table.add_column(column, no_wrap=True)
-    for column in ("Handler", "Name"):
+    for column in ("Handler", "Name", "Summary"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row.kind, row.methods, row.path, row.handler, row.name)
+        table.add_row(row.kind, row.methods, row.path, row.handler, row.name, row.summary)
     console.print(table)
     console.print(f"{len(rows)} route{'' if len(rows) == 1 else 's'}", style="dim")
 
@@ -83,9 +85,20 @@ def route_rows(listed: Iterable[object]) -> list[RouteRow]:
                 path=str(getattr(route, "path", "?")),
                 handler=_qualified_name(getattr(route, "endpoint", None)),
                 name=str(getattr(route, "name", "") or ""),
+                summary=route_summary(route),
             )
         )
     return rows
+
+
+def route_summary(route: object) -> str:
+    """``summary=`` of the route, else the first line of its handler's docstring."""
+    options = getattr(route, "options", None) or {}
+    summary = options.get("summary") if isinstance(options, dict) else None
+    if summary:
+        return str(summary)
+    doc = inspect.getdoc(getattr(route, "endpoint", None)) or ""
+    return doc.partition("\n")[0].strip()
 
 
 def _qualified_name(endpoint: object) -> str:
