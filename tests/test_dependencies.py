@@ -458,3 +458,20 @@ def test_a_route_without_dependencies_compiles_to_the_plain_endpoint() -> None:
     route = app.routes[-1]
     assert route.compiled is not None
     assert route.compiled.__name__ == "endpoint_with_path_params"
+
+
+def test_a_provider_yielding_twice_is_reported_and_the_response_stands(
+    client_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = VelociPy()
+
+    async def greedy() -> AsyncIterator[str]:
+        yield "first"
+        yield "second"
+
+    @app.get("/")
+    async def index(value: Annotated[str, Depends(greedy)]) -> str:
+        return value
+
+    assert client_for(app).get("/").text == "first"
+    assert "yielded more than once" in caplog.text

@@ -8,11 +8,8 @@ document is built on the first request and kept (``Application.openapi``).
 
 from __future__ import annotations
 
-import html
-import importlib.util
 import json
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from velocipy.responses import HTMLResponse, Response
@@ -35,6 +32,9 @@ def _asset(name: str) -> Response:
     folder, media_type = _ASSETS[name]
     body = _cache.get(name)
     if body is None:
+        import importlib.util  # only once a viewer is opened: `import velocipy` stays lean
+        from pathlib import Path
+
         spec = importlib.util.find_spec("openapi_ui_bundles")  # located, never imported
         if spec is None or not spec.submodule_search_locations:
             return Response(
@@ -46,6 +46,13 @@ def _asset(name: str) -> Response:
         base = Path(spec.submodule_search_locations[0]) / folder / "vendor"
         body = _cache[name] = (base / name).read_bytes()
     return Response(body, 200, {"cache-control": "public, max-age=86400"}, media_type)
+
+
+def _escape(text: str) -> str:
+    """``text`` safe inside HTML text and double-quoted attributes."""
+    for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
+        text = text.replace(raw, safe)
+    return text
 
 
 def swagger_ui_page(title: str, openapi_url: str, assets: str) -> str:
@@ -61,13 +68,13 @@ def swagger_ui_page(title: str, openapi_url: str, assets: str) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)} - API docs</title>
+<title>{_escape(title)} - API docs</title>
 <link rel="icon" href="data:,">
-<link rel="stylesheet" href="{html.escape(assets)}/swagger-ui.css">
+<link rel="stylesheet" href="{_escape(assets)}/swagger-ui.css">
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script src="{html.escape(assets)}/swagger-ui-bundle.js"></script>
+<script src="{_escape(assets)}/swagger-ui-bundle.js"></script>
 <script>
 const config = {json.dumps(config)};
 config.presets = [SwaggerUIBundle.presets.apis];
@@ -84,12 +91,12 @@ def redoc_page(title: str, openapi_url: str, assets: str) -> str:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)} - API reference</title>
+<title>{_escape(title)} - API reference</title>
 <link rel="icon" href="data:,">
 </head>
 <body>
-<redoc spec-url="{html.escape(openapi_url)}"></redoc>
-<script src="{html.escape(assets)}/redoc.standalone.js"></script>
+<redoc spec-url="{_escape(openapi_url)}"></redoc>
+<script src="{_escape(assets)}/redoc.standalone.js"></script>
 </body>
 </html>
 """

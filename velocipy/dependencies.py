@@ -43,6 +43,7 @@ from velocipy.params import (
 from velocipy.requests import Connection, Request
 from velocipy.responses import Response
 from velocipy.routing import PathPattern
+from velocipy.teardown import close_entered, next_of, teardown_after
 from velocipy.websockets import WebSocket
 
 __all__ = [
@@ -187,19 +188,15 @@ class RoutePlan:
         self.dependencies = tuple(dependencies)
         self.websocket = websocket
         self.steps: list[Step] = []
-        self.extra_steps: list[int] = []  # route/router/app dependencies: run, value unused
         self.rebuild(overrides or {})
 
     # Building ---------------------------------------------------------------------------
     def rebuild(self, overrides: dict[Callable[..., Any], Callable[..., Any]]) -> None:
         builder = _Builder(self, overrides)
-        extra = [builder.add_provider(dep, (), self.handler) for dep in self.dependencies]
+        for depends in self.dependencies:  # route/router/app dependencies: run, value unused
+            builder.add_provider(depends, (), self.handler)
         builder.add_step(self.handler, (), cached=False, is_handler=True)
-        self.steps, self.extra_steps = builder.steps, extra
-
-    @property
-    def has_generators(self) -> bool:
-        return any(step.kind in ("asyncgen", "gen") for step in self.steps)
+        self.steps = builder.steps
 
     def bindings(self) -> list[Binding]:
         """Every wire parameter of the route (deduplicated), in the order the plan reads them."""
@@ -270,82 +267,9 @@ async def _enter(step: Step, kwargs: dict[str, Any], entered: list[Any]) -> Any:
         entered.append(agen)
         return value
     gen: Generator[Any, None, None] = await asyncio.to_thread(provider, **kwargs)
-    value = await asyncio.to_thread(_next_of, gen)
+    value = await asyncio.to_thread(next_of, gen)
     entered.append(gen)
     return value
-
-
-def _next_of(gen: Generator[Any, None, None]) -> Any:
-    try:
-        return next(gen)
-    except StopIteration:
-        raise RuntimeError("a provider returned without yielding a value") from None
-
-
-def _finish(gen: Generator[Any, None, None], exc: BaseException | None) -> bool:
-    """Resume a sync generator after its ``yield`` (throwing ``exc``); True when it ended."""
-    try:
-        if exc is None:
-            next(gen)
-        else:
-            gen.throw(exc)
-    except StopIteration:
-        return True
-    return False
-
-
-async def close_entered(entered: list[Any], exc: BaseException | None = None) -> None:
-    """Run the teardown of every entered generator, newest first.
-
-    With ``exc`` (the handler raised) it is thrown into each generator; a provider that raises
-    something else replaces it, like nested ``with`` blocks. Without ``exc`` every teardown runs
-    even when one fails; the first failure is raised after all of them ran.
-    """
-    current = exc
-    failure: BaseException | None = None
-    for gen in reversed(entered):
-        try:
-            if isinstance(gen, AsyncGenerator):
-                try:
-                    if current is None:
-                        await gen.__anext__()
-                    else:
-                        await gen.athrow(current)
-                except StopAsyncIteration:
-                    continue
-                ended = False
-            else:
-                ended = await asyncio.to_thread(_finish, gen, current)
-            if not ended:
-                raise RuntimeError(
-                    f"provider {getattr(gen, '__qualname__', gen)} yielded more than once; "
-                    "yield exactly one value"
-                )
-        except BaseException as raised:
-            if current is not None:
-                if raised is not current:
-                    current = raised
-            elif failure is None:
-                failure = raised
-    entered.clear()
-    if current is not None and current is not exc:
-        raise current
-    if failure is not None:
-        raise failure
-
-
-def teardown_after(response: Response, entered: list[Any]) -> None:
-    """Let ``response`` close the generators after it was sent, after its own background work."""
-    before = response.background
-
-    async def after() -> None:
-        try:
-            if before is not None:
-                await before()
-        finally:
-            await close_entered(entered)
-
-    response.background = after
 
 
 class _Builder:
