@@ -270,3 +270,23 @@ def test_path_parameters_no_function_reads_are_still_declared() -> None:
         {"name": "tenant", "in": "path", "required": True, "schema": {"type": "integer"}},
         {"name": "word", "in": "path", "required": True, "schema": {"type": "string"}},
     ]
+
+
+def test_security_requirements_combine_required_schemes_and_allow_optional_ones() -> None:
+    from velocipy.security import HTTPBearer
+
+    optional = HTTPBearer(auto_error=False, scheme_name="MaybeBearer")
+    app = VelociPy()
+
+    @app.get("/both", dependencies=[Depends(api_key), Depends(basic)])
+    async def both() -> str:
+        return ""
+
+    @app.get("/maybe", dependencies=[Depends(optional)])
+    async def maybe() -> str:
+        return ""
+
+    document = app.openapi()
+    validate(document)
+    assert document["paths"]["/both"]["get"]["security"] == [{"APIKeyHeader": [], "HTTPBasic": []}]
+    assert document["paths"]["/maybe"]["get"]["security"] == [{}, {"MaybeBearer": []}]

@@ -213,6 +213,7 @@ class RoutePlan:
         return found
 
     def schemes(self) -> list[Any]:
+        """``(name, Security Scheme Object, required)`` of each security helper in the plan."""
         return [step.scheme for step in self.steps if step.scheme is not None]
 
     # Running ----------------------------------------------------------------------------

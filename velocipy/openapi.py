@@ -129,7 +129,7 @@ def build_openapi(app: Application) -> dict[str, Any]:
         methods = [m for m in route.methods if m != "HEAD" or "GET" not in route.methods]
         for method in methods:
             operation = _operation(route, method, plan, options, schemas, operation_ids)
-            for name, scheme in plan.schemes():
+            for name, scheme, _ in plan.schemes():
                 security_schemes[name] = scheme
             for tag in operation.get("tags", ()):
                 if tag not in tags_seen:
@@ -212,12 +212,21 @@ def _operation(
     for code, text in BODY_ERRORS.get(bodies[0].source if bodies else "", {}).items():
         operation["responses"].setdefault(code, _error_response(text, schemas))
     if plan.schemes():
-        operation["security"] = [{name: []} for name, _ in plan.schemes()]
+        operation["security"] = _security(plan.schemes())
         for code, text in (("401", "Not authenticated"), ("403", "Not allowed")):
             operation["responses"].setdefault(code, _error_response(text, schemas))
     if options.get("deprecated"):
         operation["deprecated"] = True
     return operation
+
+
+def _security(schemes: list[tuple[str, dict[str, Any], bool]]) -> list[dict[str, list[str]]]:
+    """Security Requirements: every required scheme together; else any optional one, or none."""
+    required: dict[str, list[str]] = {name: [] for name, _, needed in schemes if needed}
+    if required:
+        return [required]
+    anyone: list[dict[str, list[str]]] = [{name: []} for name, _, _ in schemes]
+    return [{}, *anyone]
 
 
 def _parameter(binding: Binding, converters: dict[str, str], schemas: _Schemas) -> dict[str, Any]:

@@ -66,12 +66,12 @@ class SecurityScheme:
         raise NotImplementedError
 
     @property
-    def openapi_scheme(self) -> tuple[str, dict[str, Any]]:
-        """``(name, Security Scheme Object)`` as the OpenAPI generator reads it."""
+    def openapi_scheme(self) -> tuple[str, dict[str, Any], bool]:
+        """``(name, Security Scheme Object, required)`` as the OpenAPI generator reads it."""
         scheme = self.scheme_object()
         if self.description:
             scheme["description"] = self.description
-        return self.scheme_name, scheme
+        return self.scheme_name, scheme, self.auto_error
 
     def _refuse(self, detail: str, challenge: str) -> None:
         if self.auto_error:
