@@ -72,6 +72,10 @@ async def get_store(request: Request) -> AsyncIterator[ItemStore]:
 
 Store = Annotated[ItemStore, Depends(get_store)]
 NOT_FOUND = {404: "No item with this id"}
+BINARY = {"type": "string", "format": "binary"}
+IMAGE_SCHEMA = {"schema": BINARY}
+IMAGE_CONTENT = {"image/*": IMAGE_SCHEMA}
+IMAGE = {"description": "The image, as uploaded", "content": IMAGE_CONTENT}
 
 router = APIRouter(prefix="/api", tags=["items"])
 
@@ -122,10 +126,7 @@ async def upload_image(item_id: int, image: UploadFile, store: Store) -> Image:
     return stored
 
 
-@router.get(
-    "/items/{item_id:int}/image",
-    responses={200: {"description": "The image", "content": {"image/*": {}}}, **NOT_FOUND},
-)
+@router.get("/items/{item_id:int}/image", responses={200: IMAGE, **NOT_FOUND})
 async def read_image(item_id: int, store: Store) -> Response:
     """The item's image, with the content type it was uploaded with."""
     image, content = store.image(item_id)
