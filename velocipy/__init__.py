@@ -3,6 +3,7 @@
 from velocipy.app import VelociPy
 from velocipy.background import BackgroundTask, BackgroundTasks
 from velocipy.datastructures import URL, Address, Headers, QueryParams, State
+from velocipy.dependencies import Depends
 from velocipy.exceptions import (
     HTTPException,
     RequestValidationError,
@@ -32,6 +33,7 @@ __all__ = [
     "BackgroundTasks",
     "Body",
     "Cookie",
+    "Depends",
     "File",
     "FileResponse",
     "Form",

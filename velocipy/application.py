@@ -13,9 +13,18 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from types import MethodType
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar, Unpack
 
+import msgspec
+
+from velocipy.apidocs import install_api_docs
 from velocipy.datastructures import State
+from velocipy.dependencies import (
+    DependencyOverrides,
+    Depends,
+    binds_more_than_the_websocket,
+    compile_websocket,
+)
 from velocipy.exceptions import (
     ClientDisconnect,
     HTTPException,
@@ -30,7 +39,14 @@ from velocipy.middleware.chain import build_http_handler, build_websocket_handle
 from velocipy.params import Endpoint, compile_endpoint
 from velocipy.requests import Request
 from velocipy.responses import FileResponse, JSONResponse, Response
-from velocipy.routers import HTTP_METHODS, APIRouter, RouteDecorators, register_definitions
+from velocipy.routers import (
+    HTTP_METHODS,
+    APIRouter,
+    RouteDecorators,
+    RouteOptions,
+    merged_options,
+    register_definitions,
+)
 from velocipy.routing import PathPattern, RouteInfo, RouteTable
 from velocipy.sse import EventSourceResponse
 from velocipy.websockets import CLOSE_INTERNAL_ERROR, SENDABLE_CLOSE_CODES, WebSocket
@@ -68,6 +84,15 @@ class Application(RouteDecorators):
         form_limits: FormLimits | None = None,
         middleware: Sequence[ClassMiddleware | type[ClassMiddleware] | Middleware] = (),
         websocket_origins: Sequence[str] | None = None,
+        dependencies: Sequence[Depends] = (),
+        title: str = "VelociPy",
+        version: str = "0.1.0",
+        description: str | None = None,
+        openapi_url: str | None = "/openapi.json",
+        docs_url: str | None = "/docs",
+        redoc_url: str | None = "/redoc",
+        openapi_tags: Sequence[dict[str, Any]] | None = None,
+        asyncapi_url: str | None = "/asyncapi.json",
     ) -> None:
         # Unset, debug follows VELOCIPY_DEBUG, which `velocipy run --debug` sets for the app.
         self.debug = _env_flag("VELOCIPY_DEBUG") if debug is None else debug
@@ -92,6 +117,17 @@ class Application(RouteDecorators):
             self._middleware.append(WebSocketOriginMiddleware(allowed_origins=websocket_origins))
         if self._middleware:
             self._build_middleware_chain()
+        self.dependency_overrides = DependencyOverrides()
+        # OpenAPI: described on the first request of openapi_url, then kept (None: no routes)
+        self.title, self.version, self.description = title, version, description
+        self.openapi_url, self.docs_url, self.redoc_url = openapi_url, docs_url, redoc_url
+        self.openapi_tags = list(openapi_tags or ())
+        self.asyncapi_url = asyncapi_url
+        self._openapi: tuple[dict[str, Any], bytes] | None = None
+        self._asyncapi: tuple[dict[str, Any], bytes] | None = None
+        self.dependencies: tuple[Depends, ...] = ()  # the docs routes are open to everyone
+        install_api_docs(self)
+        self.dependencies = tuple(dependencies)  # run before every other route's handler
 
     # --- registration ---------------------------------------------------------------------
     def add_route(
@@ -102,13 +138,20 @@ class Application(RouteDecorators):
         *,
         name: str | None = None,
         status_code: int | None = None,
+        **options: Unpack[RouteOptions],
     ) -> None:
+        options = merged_options(self.dependencies, (), options)
         methods = [m.upper() for m in methods]
         unknown = sorted(set(methods) - HTTP_METHODS)
         if unknown or not methods:
             raise ValueError(f"route {path!r}: unknown HTTP method(s) {unknown or methods}")
         endpoint, pattern = compile_endpoint(
-            handler, PathPattern.parse(path), self.json, status_code
+            handler,
+            PathPattern.parse(path),
+            self.json,
+            status_code,
+            options.get("dependencies", ()),
+            self.dependency_overrides,
         )
         entry = self._http.entry_for(pattern)
         for method in methods:
@@ -125,24 +168,85 @@ class Application(RouteDecorators):
         entry.allow = ", ".join(sorted(entry.endpoints))
         served = (*methods, "HEAD") if "GET" in methods and "HEAD" not in methods else methods
         self._routes.append(
-            RouteInfo("http", path, tuple(served), name or handler.__name__, handler)
+            RouteInfo(
+                "http",
+                path,
+                tuple(served),
+                name or handler.__name__,
+                handler,
+                options,
+                endpoint,
+                status_code,
+            )
         )
+        self._openapi = None
 
     def add_websocket_route(
-        self, path: str, handler: Callable[..., Any], *, name: str | None = None
+        self,
+        path: str,
+        handler: Callable[..., Any],
+        *,
+        name: str | None = None,
+        **options: Unpack[RouteOptions],
     ) -> None:
         if not inspect.iscoroutinefunction(handler):
             raise TypeError(f"WebSocket handler {handler.__qualname__} must be an async function")
+        options = merged_options(self.dependencies, (), options)
         pattern = PathPattern.parse(path)
+        endpoint: WebSocketHandler = handler
+        if options.get("dependencies") or binds_more_than_the_websocket(handler):
+            endpoint, pattern = compile_websocket(
+                handler,
+                pattern,
+                self.json,
+                options.get("dependencies", ()),
+                self.dependency_overrides,
+            )
+        if options.get("receives") is not None:
+            endpoint = _validating_messages(endpoint, options["receives"])
         entry = self._websockets.entry_for(pattern)
         if "WS" in entry.endpoints:
             raise ValueError(
                 f"WebSocket {path} is already handled by {entry.handlers['WS'].__qualname__}"
             )
         self._remember_name(name or handler.__name__, pattern, handler)
-        entry.endpoints["WS"] = handler
+        entry.endpoints["WS"] = endpoint
         entry.handlers["WS"] = handler
-        self._routes.append(RouteInfo("websocket", path, (), name or handler.__name__, handler))
+        self._routes.append(
+            RouteInfo("websocket", path, (), name or handler.__name__, handler, options, endpoint)
+        )
+        self._asyncapi = None
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of this app's HTTP routes (built once, then kept)."""
+        return self._described()[0]
+
+    def openapi_bytes(self) -> bytes:
+        """:meth:`openapi` encoded as JSON, as ``openapi_url`` serves it."""
+        return self._described()[1]
+
+    def _described(self) -> tuple[dict[str, Any], bytes]:
+        if self._openapi is None:
+            from velocipy.openapi import build_openapi
+
+            document = build_openapi(self)
+            self._openapi = (document, self.json.encode(document))
+        return self._openapi
+
+    def asyncapi(self) -> dict[str, Any]:
+        """The AsyncAPI 3.0 document of this app's WebSocket routes (built once, then kept)."""
+        return self._described_websockets()[0]
+
+    def asyncapi_bytes(self) -> bytes:
+        return self._described_websockets()[1]
+
+    def _described_websockets(self) -> tuple[dict[str, Any], bytes]:
+        if self._asyncapi is None:
+            from velocipy.asyncapi import build_asyncapi
+
+            document = build_asyncapi(self)
+            self._asyncapi = (document, self.json.encode(document))
+        return self._asyncapi
 
     def _remember_name(self, name: str, pattern: PathPattern, handler: Callable[..., Any]) -> None:
         known = self._names.get(name)
@@ -178,9 +282,16 @@ class Application(RouteDecorators):
         label = name or type(handler).__name__
         self._routes.append(RouteInfo("mount", pattern.template, ("*",), label, handler))
 
-    def include_router(self, router: APIRouter, *, prefix: str = "") -> None:
+    def include_router(
+        self,
+        router: APIRouter,
+        *,
+        prefix: str = "",
+        dependencies: Sequence[Depends] = (),
+        tags: Sequence[str] = (),
+    ) -> None:
         """Add every route of ``router`` (under ``prefix`` + the router's own prefix)."""
-        register_definitions(self, router.definitions, prefix)
+        register_definitions(self, router.definitions, prefix, dependencies, tags)
 
     @property
     def routes(self) -> list[RouteInfo]:
@@ -369,6 +480,20 @@ class Application(RouteDecorators):
         except ValueError:  # WebSocketException with an unsendable code or an over-long reason
             code = code if code in SENDABLE_CLOSE_CODES else 1008
             await websocket.close(code, reason.encode()[:123].decode("utf-8", "ignore"))
+
+
+def _validating_messages(endpoint: WebSocketHandler, receives: Any) -> WebSocketHandler:
+    """The route's ``receives=`` type becomes what ``receive_json()`` validates into."""
+    try:
+        msgspec.json.schema(receives)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"receives={receives!r}: msgspec cannot validate it ({exc})") from None
+
+    async def with_message_type(websocket: WebSocket) -> None:
+        websocket._message_type = receives
+        await endpoint(websocket)
+
+    return with_message_type
 
 
 def loggable(text: str) -> str:

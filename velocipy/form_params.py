@@ -19,7 +19,7 @@ import msgspec
 from velocipy.forms import FormData, FormValue, UploadFile
 from velocipy.routing import converter_for_annotation
 
-__all__ = ["FormBinder", "FormField", "form_binder", "is_upload_annotation"]
+__all__ = ["FormBinder", "FormField", "form_binder", "is_form_model", "is_upload_annotation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ def _field_reader(
     for candidate in get_args(inner) if get_origin(inner) in (Union, UnionType) else ():
         if candidate is not type(None):
             inner = candidate
-    if _is_model(inner):
+    if is_form_model(inner):
         return _model_reader(inner, field, validation_errors)
     key = field.alias or field.name
     many = get_origin(inner) in (list, tuple, set, frozenset)
@@ -122,7 +122,8 @@ def _only_empty_files(found: list[FormValue]) -> bool:
     return all(isinstance(v, UploadFile) and not v.filename and not v.size for v in found)
 
 
-def _is_model(annotation: Any) -> bool:
+def is_form_model(annotation: Any) -> bool:
+    """A Struct, dataclass or TypedDict filled from the form's fields (``Annotated[M, Form()]``)."""
     if isinstance(annotation, type):
         if issubclass(annotation, msgspec.Struct) or dataclasses.is_dataclass(annotation):
             return True

@@ -27,6 +27,9 @@ from velocipy.requests import Request, invalid_json_error
 from velocipy.responses import Response
 from velocipy.routing import PathPattern, converter_for_annotation
 
+if typing.TYPE_CHECKING:
+    from velocipy.dependencies import DependencyOverrides, Depends
+
 __all__ = ["Body", "Cookie", "File", "Form", "Header", "Query", "compile_endpoint"]
 
 Endpoint: TypeAlias = Callable[[Request], Awaitable[Response]]
@@ -112,8 +115,16 @@ def compile_endpoint(
     pattern: PathPattern,
     json: JSONAdapter,
     status_code: int | None = None,
+    dependencies: typing.Sequence[Depends] = (),
+    overrides: DependencyOverrides | None = None,
 ) -> tuple[Endpoint, PathPattern]:
     """Build the per-request callable for ``handler``; also return the pattern typed by it."""
+    # --- dependencies: a route using Depends is planned in velocipy/dependencies.py ----------
+    from velocipy import dependencies as planned
+
+    if dependencies or planned.uses_dependencies(handler):
+        return planned.compile_http(handler, pattern, json, status_code, dependencies, overrides)
+    # --- end dependencies: everything below is the plain path, unchanged -------------------
     signature = inspect.signature(handler)
     hints = parameter_hints(handler)
     path_names = {p.name for p in pattern.params}

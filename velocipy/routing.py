@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, TypeVar
 from urllib.parse import quote
@@ -221,7 +221,10 @@ class RouteInfo(NamedTuple):
     path: str
     methods: tuple[str, ...]
     name: str
-    endpoint: Callable[..., Any]
+    endpoint: Callable[..., Any]  # the handler as written
+    options: Mapping[str, Any] | None = None  # RouteOptions: dependencies, tags, summary...
+    compiled: Callable[..., Any] | None = None  # what dispatch calls (a dependency plan's .plan)
+    status_code: int | None = None
 
 
 @dataclass

@@ -13,6 +13,8 @@ import enum
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import msgspec
+
 from velocipy.exceptions import WebSocketDisconnect, WebSocketStateError
 from velocipy.json import JSONDecodeError
 from velocipy.requests import Connection
@@ -47,6 +49,7 @@ class WebSocket(Connection):
         "_accepted",
         "_close_callbacks",
         "_disconnect",
+        "_message_type",
         "_receiving",
         "connection_state",
         "subprotocol",
@@ -65,6 +68,8 @@ class WebSocket(Connection):
         # traceback would keep this object (and the server's transport) alive.
         self._disconnect: tuple[int, str] | None = None
         self._close_callbacks: list[Callable[[], object]] | None = None
+        # What receive_json() validates messages into: the route's ``receives=`` type, if any.
+        self._message_type: Any = None
 
     # --- what an adapter implements -------------------------------------------------------
     async def _transport_accept(self, subprotocol: str | None) -> None:
@@ -173,13 +178,25 @@ class WebSocket(Connection):
             await self._fail(CLOSE_UNSUPPORTED_DATA, "expected a binary frame, got text")
         return data
 
-    async def receive_json(self) -> Any:
-        """A text frame decoded with the app's JSON adapter; invalid JSON closes with 1007."""
+    async def receive_json(self, type: Any = None) -> Any:
+        """A text frame decoded with the app's JSON adapter; invalid JSON closes with 1007.
+
+        With ``type`` (or the route's ``receives=``) the message is validated into it with
+        msgspec (a Struct, a dataclass, a TypedDict, ``list[int]``...); a message that does
+        not fit closes the connection with 1007 and the reason says why.
+        """
         text = await self.receive_text()
         try:
-            return self.app.json.decode(text)
+            data = self.app.json.decode(text)
         except JSONDecodeError as exc:
             await self._fail(CLOSE_INVALID_PAYLOAD, f"invalid JSON: {exc}"[:120])
+        target = self._message_type if type is None else type
+        if target is None:
+            return data
+        try:
+            return msgspec.convert(data, target)
+        except msgspec.ValidationError as exc:
+            await self._fail(CLOSE_INVALID_PAYLOAD, _cut(f"invalid message: {exc}"))
 
     async def iter_text(self) -> AsyncIterator[str]:
         """Text messages until the client leaves (then the loop just ends)."""
@@ -196,10 +213,10 @@ class WebSocket(Connection):
         except WebSocketDisconnect:
             return
 
-    async def iter_json(self) -> AsyncIterator[Any]:
+    async def iter_json(self, type: Any = None) -> AsyncIterator[Any]:
         try:
             while True:
-                yield await self.receive_json()
+                yield await self.receive_json(type)
         except WebSocketDisconnect:
             return
 
@@ -293,3 +310,8 @@ class WebSocket(Connection):
 
 def _size(data: str | bytes) -> int:
     return len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
+
+
+def _cut(reason: str) -> str:
+    """A close reason within the 123 bytes a close frame allows (UTF-8, never mid-character)."""
+    return reason.encode()[:123].decode("utf-8", "ignore")

@@ -6,7 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
-from velocipy_cli.commands import new, routes, run, ws_probe
+from velocipy_cli.commands import new, openapi, routes, run, ws_probe
 
 app = typer.Typer(
     name="velocipy",
@@ -48,5 +48,5 @@ def main(
     """VelociPy: scaffold, serve, reload and probe fast Python web apps."""
 
 
-for command_module in (new, run, routes, ws_probe):
+for command_module in (new, run, routes, openapi, ws_probe):
     command_module.register(app)

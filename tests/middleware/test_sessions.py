@@ -139,3 +139,15 @@ def test_weak_settings_are_refused() -> None:
         SessionMiddleware(secret_key="short")
     with pytest.raises(ValueError, match="https_only"):
         SessionMiddleware(secret_key=SECRET, same_site="none")
+
+
+def test_no_single_character_change_of_a_cookie_verifies() -> None:
+    """Every position, signature's last character included (its low bits carry no data)."""
+    middleware = SessionMiddleware(secret_key=SECRET)
+    for n in range(40):
+        cookie = middleware.sign({"user": "ali", "n": n})
+        for index, char in enumerate(cookie):
+            for replacement in "AB_-w":
+                if replacement != char and char != ".":
+                    tampered = cookie[:index] + replacement + cookie[index + 1 :]
+                    assert middleware.load(tampered) == {}, (cookie, index, replacement)

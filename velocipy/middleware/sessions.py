@@ -72,7 +72,10 @@ class SessionMiddleware(Middleware):
             return {}
         signed, _, signature = cookie.rpartition(".")
         try:
-            if not hmac.compare_digest(_b64decode(signature), self._signature(signed)):
+            # Compare the encoded forms: decoding would accept a last character whose unused
+            # low bits were changed, so a tampered cookie could still verify.
+            expected = _b64encode(self._signature(signed))
+            if not hmac.compare_digest(signature.encode(), expected.encode()):
                 return {}
             payload, _, stamp = signed.partition(".")
             signed_at = int.from_bytes(_b64decode(stamp), "big")

@@ -5,6 +5,7 @@ Unlike `velocipy run`, this imports the app in-process (it has to read ``app.rou
 
 from __future__ import annotations
 
+import inspect
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ class RouteRow:
     path: str
     handler: str
     name: str
+    summary: str = ""
 
 
 def register(app: typer.Typer) -> None:
@@ -49,7 +51,7 @@ def routes(
         show_default=False,
     ),
 ) -> None:
-    """List every HTTP and WebSocket route: methods, path, handler, name.
+    """List every HTTP and WebSocket route: methods, path, handler, name, summary.
 
     APP is found as `velocipy run` finds it: module:attr or path/to/file.py[:attr], else the app
     setting of [tool.velocipy], else main.py, app.py or api.py. In a pipe, one route a line.
@@ -73,16 +75,18 @@ def routes(
             console.print(f"    {escape(row.handler)}", style="dim", soft_wrap=True)
             if row.name:
                 console.print(f"    name: {escape(row.name)}", style="dim", soft_wrap=True)
+            if row.summary:
+                console.print(f"    {escape(row.summary)}", style="dim", soft_wrap=True)
     console.print(f"{len(rows)} route{'' if len(rows) == 1 else 's'}", style="dim")
 
 
 def route_table(rows: list[RouteRow]) -> Table:
     """One row per route; no column wraps (the caller checks that it fits)."""
     table = Table(box=box.SIMPLE_HEAD, expand=False, pad_edge=False)
-    for column in ("Kind", "Methods", "Path", "Handler", "Name"):
+    for column in ("Kind", "Methods", "Path", "Handler", "Name", "Summary"):
         table.add_column(column, no_wrap=True)
     for row in rows:
-        table.add_row(row.kind, row.methods, row.path, row.handler, row.name, style=None)
+        table.add_row(row.kind, row.methods, row.path, row.handler, row.name, row.summary)
     return table
 
 
@@ -95,20 +99,21 @@ def natural_width(table: Table) -> int:
 
 
 def route_lines(rows: list[RouteRow]) -> list[str]:
-    """For pipes: one route a line, columns aligned, fields without spaces (``-`` for none).
+    """For pipes: one route a line, columns aligned, fields without spaces (``-`` for none),
+    then the summary, which is free text and so comes last.
 
-    ``GET,HEAD  /items/{id}  shop.items.read_item  read_item``: awk and cut read it as is.
+    ``GET,HEAD  /items/{id}  shop.items.read_item  read_item  Read one item``: awk and cut read
+    the first four fields as is.
     """
     fields = [
         [row.methods.replace(", ", ","), row.path, row.handler, row.name or "-"] for row in rows
     ]
-    widths = [max((len(line[i]) for line in fields), default=0) for i in range(3)]
-    return [
-        "  ".join(
-            [*(value.ljust(width) for value, width in zip(line, widths, strict=False)), line[3]]
-        )
-        for line in fields
-    ]
+    widths = [max((len(line[i]) for line in fields), default=0) for i in range(4)]
+    lines = []
+    for line, row in zip(fields, rows, strict=True):
+        columns = [value.ljust(width) for value, width in zip(line, widths, strict=True)]
+        lines.append("  ".join([*columns, row.summary]).rstrip())
+    return lines
 
 
 def import_app(app_spec: str | None, cwd: Path) -> LoadedApp:
@@ -144,9 +149,20 @@ def route_rows(listed: Iterable[object]) -> list[RouteRow]:
                 path=str(getattr(route, "path", "?")),
                 handler=_qualified_name(getattr(route, "endpoint", None)),
                 name=str(getattr(route, "name", "") or ""),
+                summary=route_summary(route),
             )
         )
     return rows
+
+
+def route_summary(route: object) -> str:
+    """``summary=`` of the route, else the first line of its handler's docstring."""
+    options = getattr(route, "options", None) or {}
+    summary = options.get("summary") if isinstance(options, dict) else None
+    if summary:
+        return str(summary)
+    doc = inspect.getdoc(getattr(route, "endpoint", None)) or ""
+    return doc.partition("\n")[0].strip()
 
 
 def _qualified_name(endpoint: object) -> str:

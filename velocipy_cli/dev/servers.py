@@ -18,6 +18,7 @@ from velocipy_cli.dev.launch import ChildSpec
 from velocipy_cli.dev.orphans import exit_with_supervisor
 from velocipy_cli.dev.reports import AppFailure, Report, send_report
 from velocipy_cli.discovery import LoadedApp
+from velocipy_cli.docs_line import docs_address
 
 GRACEFUL_SHUTDOWN_SECONDS = 2
 UVICORN_WS_MAX_SIZE = 16 * 1024 * 1024  # uvicorn's own default, for apps that set no limit
@@ -36,7 +37,10 @@ def serve(loaded: LoadedApp, spec: ChildSpec) -> int:
         send_report(spec.report_fd, Report("failed", failure))
 
     def report_ready() -> None:
-        send_report(spec.report_fd, Report("ready", note=f"{loaded.target} ({loaded.reason})"))
+        docs = docs_address(loaded.app, spec.host, spec.port)
+        send_report(
+            spec.report_fd, Report("ready", note=f"{loaded.target} ({loaded.reason}){docs}")
+        )
 
     if spec.server == "granian":
         return _serve_granian(loaded, spec, report_failure, report_ready)

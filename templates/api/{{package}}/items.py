@@ -1,17 +1,26 @@
-"""The `/api/items` routes: create, list, read, replace and delete items, and item images."""
+"""The `/api/items` routes: create, list, read, replace and delete items, and item images.
 
-from velocipy import APIRouter, HTTPException, JSONResponse, Response, UploadFile
+Handlers get their store through a dependency, `get_store`: swap it for a database session
+(open before the request, close after the response) and the routes stay as they are. Tests
+replace it with `app.dependency_overrides[get_store] = ...`.
+"""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from velocipy import APIRouter, Depends, HTTPException, Request, Response, UploadFile
 
 from .models import Image, Item, ItemIn
 
 
 class ItemStore:
-    """Items kept in memory (swap in a database; the routes only use these methods)."""
+    """Items kept in memory (a stand-in for a database; the routes only use these methods)."""
 
     def __init__(self) -> None:
         self._items: dict[int, Item] = {}
         self._images: dict[int, tuple[Image, bytes]] = {}
         self._last_id = 0
+        self.open_sessions = 0
 
     def add(self, data: ItemIn) -> Item:
         self._last_id += 1
@@ -51,48 +60,74 @@ class ItemStore:
             raise HTTPException(404, f"item {item_id} has no image") from None
 
 
-def items_router(store: ItemStore) -> APIRouter:
-    """The item routes, bound to `store`, under the `/api` prefix."""
-    router = APIRouter(prefix="/api")
+async def get_store(request: Request) -> AsyncIterator[ItemStore]:
+    """The app's store for one request; the code after `yield` runs once the response is sent."""
+    store: ItemStore = request.app.state.store
+    store.open_sessions += 1  # a database session would be opened here...
+    try:
+        yield store
+    finally:
+        store.open_sessions -= 1  # ...and closed here, even when the handler raised
 
-    @router.get("/items")
-    async def list_items(tag: str | None = None) -> list[Item]:
-        """Every item, or only those tagged `tag` (GET /api/items?tag=red)."""
-        return store.all(tag)
 
-    @router.post("/items")
-    async def create_item(data: ItemIn) -> JSONResponse:
-        """Create an item from the JSON body; 201 with the stored item."""
-        return JSONResponse(store.add(data), status_code=201)
+Store = Annotated[ItemStore, Depends(get_store)]
+NOT_FOUND = {404: "No item with this id"}
+BINARY = {"type": "string", "format": "binary"}
+IMAGE_SCHEMA = {"schema": BINARY}
+IMAGE_CONTENT = {"image/*": IMAGE_SCHEMA}
+IMAGE = {"description": "The image, as uploaded", "content": IMAGE_CONTENT}
 
-    @router.get("/items/{item_id:int}")
-    async def read_item(item_id: int) -> Item:
-        return store.get(item_id)
+router = APIRouter(prefix="/api", tags=["items"])
 
-    @router.put("/items/{item_id:int}")
-    async def replace_item(item_id: int, data: ItemIn) -> Item:
-        return store.replace(item_id, data)
 
-    @router.put("/items/{item_id:int}/image")
-    async def upload_image(item_id: int, image: UploadFile) -> Image:
-        """Attach an image sent as multipart/form-data (field `image`); 415 unless image/*."""
-        store.get(item_id)
-        content_type = image.content_type or ""
-        if not content_type.startswith("image/"):
-            raise HTTPException(415, f"send an image/* file, not {content_type or 'no type'}")
-        content = await image.read()
-        stored = Image(filename=image.filename or "", content_type=content_type, size=len(content))
-        store.set_image(item_id, stored, content)
-        return stored
+@router.get("/items")
+async def list_items(store: Store, tag: str | None = None) -> list[Item]:
+    """List the items.
 
-    @router.get("/items/{item_id:int}/image")
-    async def read_image(item_id: int) -> Response:
-        image, content = store.image(item_id)
-        return Response(content, media_type=image.content_type)
+    Every item, or only those tagged `tag` (GET /api/items?tag=red).
+    """
+    return store.all(tag)
 
-    @router.delete("/items/{item_id:int}")
-    async def delete_item(item_id: int) -> None:
-        """Delete an item; 204 No Content."""
-        store.delete(item_id)
 
-    return router
+@router.post("/items", status_code=201)
+async def create_item(data: ItemIn, store: Store) -> Item:
+    """Create an item from the JSON body; answers 201 with the stored item."""
+    return store.add(data)
+
+
+@router.get("/items/{item_id:int}", responses=NOT_FOUND)
+async def read_item(item_id: int, store: Store) -> Item:
+    """Read one item."""
+    return store.get(item_id)
+
+
+@router.put("/items/{item_id:int}", responses=NOT_FOUND)
+async def replace_item(item_id: int, data: ItemIn, store: Store) -> Item:
+    """Replace an item with the JSON body."""
+    return store.replace(item_id, data)
+
+
+@router.delete("/items/{item_id:int}", responses=NOT_FOUND)
+async def delete_item(item_id: int, store: Store) -> None:
+    """Delete an item; answers 204 No Content."""
+    store.delete(item_id)
+
+
+@router.put("/items/{item_id:int}/image", responses=NOT_FOUND)
+async def upload_image(item_id: int, image: UploadFile, store: Store) -> Image:
+    """Attach an image sent as multipart/form-data (field `image`); 415 unless image/*."""
+    store.get(item_id)
+    content_type = image.content_type or ""
+    if not content_type.startswith("image/"):
+        raise HTTPException(415, f"send an image/* file, not {content_type or 'no type'}")
+    content = await image.read()
+    stored = Image(filename=image.filename or "", content_type=content_type, size=len(content))
+    store.set_image(item_id, stored, content)
+    return stored
+
+
+@router.get("/items/{item_id:int}/image", responses={200: IMAGE, **NOT_FOUND})
+async def read_image(item_id: int, store: Store) -> Response:
+    """The item's image, with the content type it was uploaded with."""
+    image, content = store.image(item_id)
+    return Response(content, media_type=image.content_type)

@@ -1,18 +1,24 @@
-"""The app: a health check and the item routes of `items.py`."""
+"""The app: a health check and the item routes of `items.py`; the API described at /docs."""
 
 from velocipy import FormLimits, VelociPy
 
-from .items import ItemStore, items_router
+from .items import ItemStore, router
 
 
 def create_app() -> VelociPy:
     """A new app with an empty store (tests make one each, so data never leaks between them)."""
-    # Uploads: one file per request, at most 2 MiB (a larger one is answered 413).
-    app = VelociPy(form_limits=FormLimits(max_files=1, max_file_size=2 * 1024 * 1024))
-    app.include_router(items_router(ItemStore()))
+    app = VelociPy(
+        title="Items API",
+        description="Items with a name, a price, tags and an image.",
+        # Uploads: one file per request, at most 2 MiB (a larger one is answered 413).
+        form_limits=FormLimits(max_files=1, max_file_size=2 * 1024 * 1024),
+    )
+    app.state.store = ItemStore()
+    app.include_router(router)
 
-    @app.get("/health")
+    @app.get("/health", tags=["health"])
     async def health() -> dict[str, str]:
+        """Answer 200 while the app is up."""
         return {"status": "ok"}
 
     return app
