@@ -48,6 +48,7 @@ from velocipy.routers import (
     register_definitions,
 )
 from velocipy.routing import PathPattern, RouteInfo, RouteTable
+from velocipy.sse import EventSourceResponse
 from velocipy.websockets import CLOSE_INTERNAL_ERROR, SENDABLE_CLOSE_CODES, WebSocket
 
 __all__ = ["Application"]
@@ -59,6 +60,7 @@ ExceptionHandler: TypeAlias = Callable[[Request, Any], Awaitable[Response] | Res
 Middleware: TypeAlias = Callable[
     [Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]
 ]
+MountedHandler: TypeAlias = Callable[[Request], Awaitable[Response] | Response]
 M = TypeVar("M", bound=Middleware)
 H = TypeVar("H", bound=ExceptionHandler)
 
@@ -255,6 +257,31 @@ class Application(RouteDecorators):
             )
         self._names[name] = (pattern, handler)
 
+    def mount(self, path: str, handler: MountedHandler, *, name: str | None = None) -> None:
+        """Send every request under ``path`` to ``handler(request) -> Response`` (sync or async).
+
+        The rest of the path is ``request.path_params["path"]`` (``""`` for ``path + "/"``), and
+        ``url_for(name, path=...)`` builds URLs under the mount. ``StaticFiles`` is such a
+        handler. A mount is one more route decided here: other routes pay nothing for it.
+        """
+        prefix = path.rstrip("/")
+        if prefix and (not prefix.startswith("/") or "{" in prefix or "}" in prefix):
+            raise ValueError(f"mount path {path!r} must start with '/' and have no parameters")
+        pattern = PathPattern.parse(f"{prefix}/{{path:path}}")
+        entry = self._http.entry_for(pattern)
+        if entry.endpoints:
+            raise ValueError(f"mount path {path!r}: {pattern.template!r} is already routed")
+        if name is not None:
+            self._remember_name(name, pattern, handler)
+        endpoint = _mounted_endpoint(handler)
+        endpoint.__qualname__ = f"the mount at {prefix or '/'} ({type(handler).__name__})"
+        for method in HTTP_METHODS:
+            entry.endpoints[method] = endpoint
+            entry.handlers[method] = endpoint
+        entry.allow = ", ".join(sorted(HTTP_METHODS))
+        label = name or type(handler).__name__
+        self._routes.append(RouteInfo("mount", pattern.template, ("*",), label, handler))
+
     def include_router(
         self,
         router: APIRouter,
@@ -369,10 +396,12 @@ class Application(RouteDecorators):
                 )
                 return _internal_error()
         elif isinstance(response, FileResponse):
-            try:
-                response.prepare()
-            except (OSError, ValueError):  # ValueError: a NUL in the path (os.stat refuses it)
+            try:  # conditional GET and Range are decided here, once, for both protocols
+                return response.prepare(request)
+            except (OSError, ValueError):  # missing, not a regular file, or an unusable path
                 return _error_response(404, "File not found", None, self.json)
+        elif isinstance(response, EventSourceResponse):
+            response.use_json(self.json.encode)
         return response
 
     async def _response_for_error(self, request: Request, exc: Exception) -> Response:
@@ -472,6 +501,20 @@ def loggable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def _mounted_endpoint(handler: MountedHandler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        result = handler(request)
+        if inspect.isawaitable(result):
+            result = await result
+        if not isinstance(result, Response):
+            raise TypeError(
+                f"mounted handler {handler!r} returned {type(result).__name__}, not a Response"
+            )
+        return result
+
+    return endpoint
 
 
 def _error_response(

@@ -23,10 +23,20 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any, ClassVar, Literal, TypeAlias
+from stat import S_ISREG
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 from urllib.parse import quote
 
 from velocipy.datastructures import MutableHeaders, check_header, format_cookie
+from velocipy.fileconditions import (
+    UNSATISFIABLE,
+    if_range_allows,
+    is_not_modified,
+    parse_byte_range,
+)
+
+if TYPE_CHECKING:
+    from velocipy.requests import Request
 
 __all__ = [
     "AfterResponse",
@@ -291,12 +301,19 @@ class FileResponse(Response):
     """Send the file at ``path``; the server streams it natively where it can.
 
     ``filename`` adds ``Content-Disposition: attachment``. The file is looked at when the
-    response is sent: a missing file answers 404.
+    response is sent: a missing file answers 404. A 200 file response answers conditional
+    GETs (``If-None-Match`` / ``If-Modified-Since`` -> 304) and single byte ranges
+    (``Range`` -> 206, or 416 when unsatisfiable); see ``velocipy.fileconditions``.
+    Never build ``path`` from user input with ``os.path.join``: use
+    :func:`velocipy.staticfiles.safe_join`.
     """
 
-    __slots__ = ("filename", "path", "size")
+    __slots__ = ("byte_range", "filename", "path", "size", "stat_result")
     kind = "file"
     chunk_size: ClassVar[int] = 64 * 1024
+
+    byte_range: tuple[int, int] | None
+    """``(start, end)`` with ``end`` exclusive when a 206 sends part of the file."""
 
     def __init__(
         self,
@@ -306,10 +323,13 @@ class FileResponse(Response):
         media_type: str | None = None,
         filename: str | None = None,
         background: AfterResponse | None = None,
+        stat_result: os.stat_result | None = None,
     ) -> None:
         self.path = os.path.abspath(os.fspath(path))
         self.filename = filename
         self.size = 0
+        self.byte_range = None
+        self.stat_result = stat_result
         if media_type is None:
             guessed, _ = mimetypes.guess_type(filename or self.path)
             media_type = guessed or "application/octet-stream"
@@ -319,25 +339,89 @@ class FileResponse(Response):
                 "content-disposition", f"attachment; filename*=utf-8''{quote(filename)}"
             )
 
-    def prepare(self) -> int:
-        """Check the file, record its size and add its metadata headers. Raises ``OSError``."""
-        stat = os.stat(self.path)
-        if not os.path.isfile(self.path):
+    @property
+    def content_length(self) -> int:
+        """How many bytes go out: the range's length for a 206, else the file's size."""
+        if self.byte_range is None:
+            return self.size
+        return self.byte_range[1] - self.byte_range[0]
+
+    def prepare(self, request: Request | None = None) -> Response:
+        """Check the file, add its metadata headers and answer ``request``'s conditions.
+
+        Returns this response (200, or 206 with ``byte_range`` set), or a bodiless 304 / 416
+        in its place. Raises ``OSError`` when the file cannot be served.
+        """
+        stat_result = self.stat_result or os.stat(self.path)
+        if not S_ISREG(stat_result.st_mode):
             raise IsADirectoryError(self.path)
-        self.size = stat.st_size
+        self.size = size = stat_result.st_size
+        mtime = int(stat_result.st_mtime)
         headers = self.headers
-        headers.setdefault("last-modified", email.utils.formatdate(stat.st_mtime, usegmt=True))
-        headers.setdefault("etag", f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"')
-        return stat.st_size
+        headers.setdefault("last-modified", email.utils.formatdate(mtime, usegmt=True))
+        headers.setdefault("etag", f'"{stat_result.st_mtime_ns:x}-{size:x}"')
+        headers.setdefault("accept-ranges", "bytes")
+        if request is None or self.status_code != 200 or request.method not in ("GET", "HEAD"):
+            return self
+        asked = request.headers
+        etag = headers.get("etag")
+        if is_not_modified(asked.get("if-none-match"), asked.get("if-modified-since"), etag, mtime):
+            return self._bodiless(304, _NOT_MODIFIED_HEADERS, b"")
+        range_header = asked.get("range")
+        if (
+            range_header is None
+            or request.method != "GET"
+            or not if_range_allows(asked.get("if-range"), etag, mtime)
+        ):
+            return self
+        found = parse_byte_range(range_header, size)
+        if found == UNSATISFIABLE:
+            refused = self._bodiless(416, _NOT_SATISFIABLE_HEADERS, _NOT_SATISFIABLE_BODY)
+            refused.raw_headers.append(("content-range", f"bytes */{size}"))
+            return refused
+        if isinstance(found, tuple):
+            start, end = self.byte_range = found
+            self.status_code = 206
+            headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
+        return self
+
+    def _bodiless(self, status: int, kept: frozenset[str], body: bytes) -> Response:
+        headers = [(name, value) for name, value in self.raw_headers if name in kept]
+        if body:
+            headers.append(_content_type_header("application/json"))
+        answer = Response(body, status, None, None, self.background)
+        answer.raw_headers = headers
+        return answer
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        """Read the file in chunks off the event loop (for servers without native file sending)."""
+        """Read the file (or its byte range) in chunks off the event loop.
+
+        For servers without native file sending, and for ranges on ASGI (``pathsend`` has none).
+        """
+        start, end = self.byte_range or (0, None)
         handle = await asyncio.to_thread(open, self.path, "rb")
         try:
-            while chunk := await asyncio.to_thread(handle.read, self.chunk_size):
+            if start:
+                handle.seek(start)
+            remaining = end - start if end is not None else None
+            while remaining is None or remaining > 0:
+                want = self.chunk_size if remaining is None else min(self.chunk_size, remaining)
+                chunk = await asyncio.to_thread(handle.read, want)
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
                 yield chunk
         finally:
             handle.close()
+
+
+# What a 304 keeps of the 200 it stands for (RFC 9110 section 15.4.5), and what a 416 keeps.
+_NOT_MODIFIED_HEADERS = frozenset(
+    {"cache-control", "content-location", "date", "etag", "expires", "last-modified", "vary"}
+)
+_NOT_SATISFIABLE_HEADERS = frozenset({"accept-ranges", "cache-control", "etag", "last-modified"})
+_NOT_SATISFIABLE_BODY = b'{"detail":"Range Not Satisfiable"}'
 
 
 async def run_after_response(response: Response) -> None:

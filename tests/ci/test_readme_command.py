@@ -52,7 +52,7 @@ def _fake_machine(tmp_path: Path, present: tuple[str, ...]) -> tuple[dict[str, s
 
 
 def test_provision_installs_chromium_when_missing(tmp_path: Path) -> None:
-    env, log = _fake_machine(tmp_path, present=("redis-server", "wrk"))
+    env, log = _fake_machine(tmp_path, present=("curl", "redis-server", "wrk"))
     done = subprocess.run(
         ["bash", str(REPO_ROOT / ".ci" / "provision")],
         env=env, capture_output=True, text=True, timeout=60, check=False,
@@ -69,7 +69,7 @@ def test_provision_installs_chromium_when_missing(tmp_path: Path) -> None:
 
 
 def test_provision_does_nothing_when_everything_is_there(tmp_path: Path) -> None:
-    env, log = _fake_machine(tmp_path, present=("chromium", "redis-server", "wrk"))
+    env, log = _fake_machine(tmp_path, present=("chromium", "curl", "redis-server", "wrk"))
     done = subprocess.run(
         ["bash", str(REPO_ROOT / ".ci" / "provision")],
         env=env, capture_output=True, text=True, timeout=60, check=False,
@@ -79,7 +79,7 @@ def test_provision_does_nothing_when_everything_is_there(tmp_path: Path) -> None
 
 
 def test_provision_adds_venv_support_when_python_lacks_ensurepip(tmp_path: Path) -> None:
-    env, log = _fake_machine(tmp_path, present=("chromium", "redis-server", "wrk"))
+    env, log = _fake_machine(tmp_path, present=("chromium", "curl", "redis-server", "wrk"))
     fake_python = Path(env["PATH"]) / "python3.11"
     fake_python.write_text("#!/bin/sh\nexit 1\n")  # `import ensurepip` fails, as on bare Debian
     fake_python.chmod(0o755)

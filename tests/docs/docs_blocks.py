@@ -8,6 +8,11 @@ and any ``test_*`` function it defines without parameters is called (the testing
 A block whose fence names a file (```` ```python title="main.py" ````, which the site shows as the
 block's file name) is also saved under that name next to every block of its page, so a later
 block can ``from main import app`` exactly as a reader who saved the file would.
+
+A block in another language whose fence names a relative path
+(```` ```css title="static/app.css" ````) is a file the page asks the reader to create: it is
+written under that path in the folder, and the page's Python blocks run with the folder as
+working directory (so ``StaticFiles(directory="static")`` finds it).
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from tests.support import REPO_ROOT
 DOCS = REPO_ROOT / "docs"
 _FENCE = re.compile(r"^```python([^\n]*)\n(.*?)^```", re.S | re.M)
 _TITLE = re.compile(r'title="([A-Za-z_][A-Za-z0-9_]*\.py)"')
+_DATA_FENCE = re.compile(
+    r'^```(?!python)[\w-]*[^\n]*title="([\w.-]+(?:/[\w.-]+)*)"[^\n]*\n(.*?)^```', re.S | re.M
+)
 _PATH_PARAMETER = re.compile(r"\{([^}:]+)(?::([a-z]+))?\}")
 _SAMPLE_VALUES = {"int": "1", "float": "1.5", "uuid": "5b0c2c5e-7a4e-4f7d-9d0e-0a6c1c1f7b11"}
 
@@ -61,9 +69,14 @@ def page_files(block: DocBlock, folder: Path) -> Iterator[None]:
         if other.title:
             (folder / other.title).write_text(other.source, encoding="utf-8")
             names.append(other.title.removesuffix(".py"))
+    data_files = _DATA_FENCE.findall(block.page.read_text(encoding="utf-8"))
+    for relative, content in data_files:
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        (folder / relative).write_text(content, encoding="utf-8")
     sys.path.insert(0, str(folder))
     try:
-        yield
+        with contextlib.chdir(folder) if data_files else contextlib.nullcontext():
+            yield
     finally:
         sys.path.remove(str(folder))
         for name in names:  # another page may save a different main.py

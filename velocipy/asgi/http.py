@@ -133,11 +133,13 @@ async def _send_file(
     send: Any,
     head: bool,
 ) -> None:
-    headers.append((b"content-length", str(response.size).encode()))
+    headers.append((b"content-length", str(response.content_length).encode()))
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
     if head:
         await send({"type": "http.response.body", "body": b""})
-    elif "http.response.pathsend" in request._scope.get("extensions", {}):
+    elif response.byte_range is None and "http.response.pathsend" in request._scope.get(
+        "extensions", {}
+    ):  # pathsend has no range: a 206 is read from its offset in chunks
         await send({"type": "http.response.pathsend", "path": response.path})
     elif await _send_chunks(response.chunks(), request, send):
         await send({"type": "http.response.body", "body": b""})

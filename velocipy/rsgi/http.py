@@ -94,8 +94,12 @@ async def send_response(response: Response, protocol: Any) -> None:
     if response.kind == "bytes":
         protocol.response_bytes(response.status_code, response.raw_headers, response.body)
     elif isinstance(response, FileResponse):
-        headers = [*response.raw_headers, ("content-length", str(response.size))]
-        protocol.response_file(response.status_code, headers, response.path)
+        headers = [*response.raw_headers, ("content-length", str(response.content_length))]
+        if response.byte_range is None:
+            protocol.response_file(response.status_code, headers, response.path)
+        else:
+            start, end = response.byte_range  # end exclusive, as granian wants it
+            protocol.response_file_range(response.status_code, headers, response.path, start, end)
     elif isinstance(response, StreamingResponse):
         await _send_stream(response, protocol)
 
