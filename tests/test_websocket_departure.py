@@ -82,3 +82,40 @@ def test_a_message_read_ahead_is_not_lost() -> None:
     scope = {"type": "websocket", "path": "/ws", "query_string": b"", "headers": []}
     asyncio.run(app(scope, receive, send))
     assert got == ["hi"]
+
+
+class ClosingServer(SilentServer):
+    """After the app's close, ``receive`` reports the disconnect (as uvicorn does)."""
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.close":
+            self.gone.set()
+
+
+def test_a_close_from_another_task_ends_a_waiting_receive_with_a_disconnect() -> None:
+    """A room member dropped by a broadcaster (channels' 1013) while its handler waits in
+    receive: the handler sees WebSocketDisconnect, never a CancelledError from the read-ahead."""
+    app = VelociPy()
+    outcome: list[Any] = []
+
+    @app.websocket("/member")
+    async def member(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.send_text("hello")  # starts the read-ahead: nobody is receiving yet
+
+        async def drop_later() -> None:
+            await asyncio.sleep(0)
+            await ws.close(1013, "try again later")
+
+        dropper = asyncio.ensure_future(drop_later())
+        try:
+            await ws.receive_text()
+        except WebSocketDisconnect as exc:
+            outcome.append(exc.code)
+        await dropper
+
+    server = ClosingServer(vanish_after=10_000)
+    scope = {"type": "websocket", "path": "/member", "query_string": b"", "headers": []}
+    asyncio.run(app(scope, server.receive, server.send))
+    assert outcome == [1005]

@@ -100,7 +100,9 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
         await self._send({"type": "websocket.http.response.body", "body": body})
 
     def _drop_peek(self) -> None:
-        if self._peek is not None:
+        # A task waiting in receive() owns the pending read: leave it, so that it ends with the
+        # disconnect the server reports after our close, not with a CancelledError.
+        if self._peek is not None and not self._receiving:
             self._peek.cancel()
             self._peek = None
 
