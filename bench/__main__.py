@@ -1,0 +1,209 @@
+"""``python -m bench``: run the benchmark suite and write JSON, Markdown and charts.
+
+    python -m bench --quick                 # a few minutes: every tier, short runs
+    python -m bench                         # the full run behind docs/benchmarks.md
+    python -m bench --docs                  # ... and regenerate docs/benchmarks.md + README
+
+Tiers: ``inprocess`` (no server), ``http`` (wrk against granian RSGI / granian ASGI /
+uvicorn), ``websocket`` (echo, 1 and 8 in flight), ``scale`` (route lookup, start-up time,
+idle WebSocket memory), ``fanout`` (``bench/fanout.py``, when present). Results go to
+``bench/results/`` (git-ignored) unless ``--out`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))  # the tier modules import each other as top-level modules
+
+import http_e2e  # noqa: E402
+import inprocess  # noqa: E402
+import machine  # noqa: E402
+import report  # noqa: E402
+import scale  # noqa: E402
+import websocket  # noqa: E402
+from peers import FACTORIES  # noqa: E402
+from servers import PYPI_NAME, SERVERS, pypi_python  # noqa: E402
+
+TIERS = ("inprocess", "http", "websocket", "scale", "fanout")
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    quick = args.quick
+    defaults = {
+        "rounds": 1 if quick else 3,
+        "duration": 2.0 if quick else 10.0,
+        "ws_duration": 2.0 if quick else 5.0,
+        "connections": 64,
+        "ws_connections": 16,
+        "warmup": 1.0 if quick else 2.0,
+        "inprocess_n": 2000 if quick else 10000,
+        "inprocess_rounds": 3 if quick else 5,
+        "lookup_n": 1000 if quick else 5000,
+        "startup_runs": 5 if quick else 20,
+        "idle_connections": 200 if quick else 1000,
+    }
+    for key in defaults:
+        value = getattr(args, key)
+        if value is not None:
+            defaults[key] = value
+    return defaults
+
+
+def _frameworks(requested: list[str] | None, log: Any) -> list[str]:
+    names = requested or list(FACTORIES)
+    chosen = []
+    for name in names:
+        if name == "bare" or name in chosen:
+            continue
+        if name == PYPI_NAME:
+            try:
+                pypi_python()
+            except (OSError, subprocess.CalledProcessError) as exc:
+                log(f"skipping {PYPI_NAME}: its virtualenv could not be made ({exc})")
+                continue
+        elif FACTORIES[name]("asgi") is None and FACTORIES[name]("rsgi") is None:
+            log(f"skipping {name}: not installed (pip install -e '.[bench]')")
+            continue
+        chosen.append(name)
+    return ["bare", *chosen]
+
+
+def run_inprocess(frameworks: list[str], n: int, rounds: int) -> list[dict[str, Any]]:
+    local = [f for f in frameworks if f != PYPI_NAME]
+    rows = inprocess.run(local, n, rounds)
+    python = pypi_python(create=False) if PYPI_NAME in frameworks else None
+    if python is not None:  # the package-index velocipy runs in its own interpreter
+        argv = [str(python), str(BENCH_DIR / "inprocess.py"), "--json", "--only", PYPI_NAME]
+        argv += ["-n", str(n), "--rounds", str(rounds)]
+        output = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=BENCH_DIR)
+        rows += [r for r in json.loads(output.stdout) if r["framework"] == PYPI_NAME]
+    return rows
+
+
+def run_fanout(quick: bool, log: Any) -> Any:
+    """Lane i15's broadcast fan-out figure, run as ``python bench/fanout.py [--quick]``."""
+    if importlib.util.find_spec("fanout") is None:
+        log("  fanout: bench/fanout.py is not in this tree yet: skipped")
+        return None
+    argv = [sys.executable, str(BENCH_DIR / "fanout.py"), *(["--quick"] if quick else [])]
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=BENCH_DIR)
+    if result.returncode != 0:
+        return {"error": (result.stderr or result.stdout)[-1000:]}
+    try:
+        return json.loads(result.stdout)
+    except ValueError:
+        return {"output": result.stdout}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short runs, one round")
+    parser.add_argument("--tiers", nargs="*", choices=TIERS, default=list(TIERS))
+    parser.add_argument("--frameworks", nargs="*", help=f"default: all ({', '.join(FACTORIES)})")
+    parser.add_argument("--servers", nargs="*", choices=SERVERS, default=list(SERVERS))
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "results")
+    parser.add_argument("--docs", action="store_true", help="rewrite docs/benchmarks.md, README")
+    for name, kind in (
+        ("rounds", int),
+        ("duration", float),
+        ("ws-duration", float),
+        ("connections", int),
+        ("ws-connections", int),
+        ("warmup", float),
+        ("inprocess-n", int),
+        ("inprocess-rounds", int),
+        ("lookup-n", int),
+        ("startup-runs", int),
+        ("idle-connections", int),
+    ):
+        parser.add_argument(f"--{name}", type=kind)
+    args = parser.parse_args(argv)
+    settings = _settings(args)
+
+    def log(message: Any) -> None:
+        print(message, flush=True)
+
+    frameworks = _frameworks(args.frameworks, log)
+    cpus = machine.pinning()
+    if cpus[0] is None:
+        log("only one CPU: server and load generator are not pinned apart (figures are rough)")
+    results: dict[str, Any] = {
+        "command": "python -m bench " + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "machine": machine.machine(),
+        "pinning": {"server_cpus": cpus[0], "client_cpus": cpus[1]},
+        "settings": settings,
+        "frameworks": frameworks,
+        "servers": args.servers,
+        "loadavg_start": machine.loadavg(),
+        "tiers": {},
+    }
+    tiers = results["tiers"]
+    if "inprocess" in args.tiers:
+        log("in process ...")
+        tiers["inprocess"] = run_inprocess(
+            frameworks, settings["inprocess_n"], settings["inprocess_rounds"]
+        )
+    if "http" in args.tiers:
+        log("end to end HTTP ...")
+        tiers["http"] = http_e2e.run(
+            frameworks,
+            args.servers,
+            rounds=settings["rounds"],
+            seconds=settings["duration"],
+            connections=settings["connections"],
+            cpus=cpus,
+            warmup=settings["warmup"],
+            log=log,
+        )
+    if "websocket" in args.tiers:
+        log("WebSocket echo ...")
+        tiers["websocket"] = websocket.run(
+            frameworks,
+            args.servers,
+            rounds=settings["rounds"],
+            seconds=settings["ws_duration"],
+            connections=settings["ws_connections"],
+            cpus=cpus,
+            log=log,
+        )
+    if "scale" in args.tiers:
+        log("scale ...")
+        tiers["scale"] = {
+            "route_lookup": scale.route_lookup(settings["lookup_n"], 3, log=log),
+            "startup": scale.startup_times(settings["startup_runs"], log=log),
+            "idle_websocket": scale.idle_websockets(
+                [f for f in frameworks if f in ("bare", "velocipy", "starlette")],
+                args.servers,
+                settings["idle_connections"],
+                cpus,
+                log=log,
+            ),
+        }
+    if "fanout" in args.tiers:
+        fanout = run_fanout(args.quick, log)
+        if fanout is not None:
+            tiers["fanout"] = fanout
+    results["loadavg_end"] = machine.loadavg()
+    results["targets"] = report.targets(results)
+    paths = report.write(results, args.out, docs=args.docs)
+    for target in results["targets"]:
+        verdict = "holds " if target["holds"] else "MISSED"
+        log(f"  target {verdict} {target['name']}: {target['detail']}")
+    for path in paths:
+        log(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
