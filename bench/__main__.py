@@ -27,6 +27,8 @@ sys.path.insert(0, str(BENCH_DIR))  # the tier modules import each other as top-
 
 import http_e2e  # noqa: E402
 import inprocess  # noqa: E402
+import inprocess_ws  # noqa: E402
+import instructions  # noqa: E402
 import machine  # noqa: E402
 import report  # noqa: E402
 import scale  # noqa: E402
@@ -113,6 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--servers", nargs="*", choices=SERVERS, default=list(SERVERS))
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results")
     parser.add_argument("--docs", action="store_true", help="rewrite docs/benchmarks.md, README")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions with valgrind (in process and start-up; load-independent)",
+    )
     for name, kind in (
         ("rounds", int),
         ("duration", float),
@@ -154,6 +161,23 @@ def main(argv: list[str] | None = None) -> int:
         tiers["inprocess"] = run_inprocess(
             frameworks, settings["inprocess_n"], settings["inprocess_rounds"]
         )
+        tiers["inprocess_websocket"] = [
+            {
+                "interface": interface,
+                "framework": f,
+                "ns_per_message": round(
+                    inprocess_ws.ns_per_message(f, interface, settings["inprocess_n"], 3), 1
+                ),
+            }
+            for interface in ("asgi", "rsgi")
+            for f in frameworks
+            if f != PYPI_NAME and FACTORIES[f](interface) is not None
+        ]
+        if args.instructions:
+            log("instructions per request in process (valgrind) ...")
+            tiers["inprocess_instructions"] = instructions.run(
+                [f for f in frameworks if f in ("bare", "velocipy")], ("asgi", "rsgi"), 500
+            )
     if "http" in args.tiers:
         log("end to end HTTP ...")
         tiers["http"] = http_e2e.run(
@@ -181,7 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         log("scale ...")
         tiers["scale"] = {
             "route_lookup": scale.route_lookup(settings["lookup_n"], 3, log=log),
-            "startup": scale.startup_times(settings["startup_runs"], log=log),
+            "startup": scale.startup_times(
+                settings["startup_runs"], instructions=args.instructions, log=log
+            ),
             "idle_websocket": scale.idle_websockets(
                 [f for f in frameworks if f in ("bare", "velocipy", "starlette")],
                 args.servers,

@@ -315,9 +315,10 @@ def blacksheep_app(interface: str, fillers: int = 0) -> Any:
         return None
     try:
         from blacksheep import Application, WebSocket, WebSocketDisconnectError, json, text
+        from blacksheep.server.routing import Router
     except ImportError:
         return None
-    app = Application()
+    app = Application(router=Router())  # its own router: the default one is shared
     get = app.router.get
 
     for path, param in filler_paths(fillers):

@@ -7,6 +7,10 @@ average is recorded beside them).
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -83,44 +87,105 @@ def route_lookup(n: int, rounds: int, log: Any = print) -> list[dict[str, Any]]:
     return rows
 
 
+def _environment() -> dict[str, str]:
+    """Bytecode on, as after ``pip install`` (which compiles every installed package)."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _compile_ours() -> None:
+    """Compile VelociPy's bytecode, as a wheel install does, so an editable checkout started
+    with PYTHONDONTWRITEBYTECODE is not measured compiling its sources."""
+    folders = []
+    for package in ("velocipy", "velocipy_cli"):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            folders.extend(spec.submodule_search_locations)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", *folders],
+        check=False,
+        stdout=subprocess.DEVNULL,
+        env=_environment(),
+    )
+
+
 def _best_wall(argv: list[str]) -> float:
     started = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=_environment()
+    )
     return time.perf_counter() - started
 
 
-def startup_times(runs: int, log: Any = print) -> dict[str, Any]:
-    """Best-of-``runs`` ms for each import (above ``python -c pass``) and ``velocipy --help``."""
+def _instructions(argv: list[str]) -> int | None:
+    if shutil.which("valgrind") is None:
+        return None
+    result = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**_environment(), "PYTHONHASHSEED": "0"},
+    )
+    match = re.search(r"Collected\s*:\s*(\d+)", result.stderr)
+    return int(match.group(1)) if match else None
+
+
+def startup_times(runs: int, instructions: bool = False, log: Any = print) -> dict[str, Any]:
+    """Best-of-``runs`` ms for each import (above ``python -c pass``) and ``velocipy --help``;
+    with ``instructions``, also their instruction counts (valgrind: load-independent)."""
     load = Load()
+    _compile_ours()
     available = [m for m in IMPORTS if _importable(m)]
     cli = str(Path(sys.executable).parent / "velocipy")
+    commands = [
+        ("pass", [sys.executable, "-c", "pass"]),
+        *((m, [sys.executable, "-c", f"import {m}"]) for m in available),
+        ("velocipy --help", [cli, "--help"]),
+    ]
     best: dict[str, float] = {}
     for _ in range(runs):  # interleaved: a burst of load hits every entry alike
-        for key, argv in [
-            ("pass", [sys.executable, "-c", "pass"]),
-            *((m, [sys.executable, "-c", f"import {m}"]) for m in available),
-            ("velocipy --help", [cli, "--help"]),
-        ]:
+        for key, argv in commands:
             best[key] = min(best.get(key, float("inf")), _best_wall(argv))
+    counted = {key: _instructions(argv) for key, argv in commands} if instructions else {}
     baseline = best.pop("pass")
-    imports = [
-        {"module": m, "ms_above_python": round((best[m] - baseline) * 1000, 1)} for m in available
-    ]
+    base_count = counted.get("pass")
+    imports = []
+    for module in available:
+        row: dict[str, Any] = {
+            "module": module,
+            "ms_above_python": round((best[module] - baseline) * 1000, 1),
+        }
+        if counted.get(module) and base_count:
+            row["minstructions_above_python"] = round((counted[module] - base_count) / 1e6, 1)
+        imports.append(row)
     help_ms = round(best["velocipy --help"] * 1000, 1)
     for row in imports:
-        log(f"  scale import {row['module']:<24} {row['ms_above_python']:>7.1f} ms")
+        extra = (
+            f" ({row['minstructions_above_python']:.0f}M instructions)"
+            if "minstructions_above_python" in row
+            else ""
+        )
+        log(f"  scale import {row['module']:<24} {row['ms_above_python']:>7.1f} ms{extra}")
     log(f"  scale velocipy --help {help_ms:.1f} ms wall")
-    return {
+    result: dict[str, Any] = {
         "python_startup_ms": round(baseline * 1000, 1),
         "imports": imports,
         "velocipy_help_ms": help_ms,
         **load.record(),
     }
+    if counted.get("velocipy --help"):
+        result["velocipy_help_minstructions"] = round(counted["velocipy --help"] / 1e6, 1)
+    return result
 
 
 def _importable(module: str) -> bool:
     result = subprocess.run(
-        [sys.executable, "-c", f"import {module}"], capture_output=True, check=False
+        [sys.executable, "-c", f"import {module}"],
+        capture_output=True,
+        check=False,
+        env=_environment(),
     )
     return result.returncode == 0
 
