@@ -18,6 +18,7 @@ import json
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -93,18 +94,25 @@ def run_inprocess(frameworks: list[str], n: int, rounds: int) -> list[dict[str, 
 
 
 def run_fanout(quick: bool, log: Any) -> Any:
-    """Lane i15's broadcast fan-out figure, run as ``python bench/fanout.py [--quick]``."""
+    """Lane i15's broadcast fan-out figure: ``bench/fanout.py`` with its JSON and Markdown."""
     if importlib.util.find_spec("fanout") is None:
         log("  fanout: bench/fanout.py is not in this tree yet: skipped")
         return None
-    argv = [sys.executable, str(BENCH_DIR / "fanout.py"), *(["--quick"] if quick else [])]
-    result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=BENCH_DIR)
-    if result.returncode != 0:
-        return {"error": (result.stderr or result.stdout)[-1000:]}
-    try:
-        return json.loads(result.stdout)
-    except ValueError:
-        return {"output": result.stdout}
+    log("broadcast fan-out (bench/fanout.py) ...")
+    with tempfile.TemporaryDirectory() as folder:
+        json_path, md_path = Path(folder) / "fanout.json", Path(folder) / "fanout.md"
+        argv = [sys.executable, str(BENCH_DIR / "fanout.py"), "--json", str(json_path)]
+        argv += ["--markdown", str(md_path)]
+        if quick:
+            argv += ["--subscribers", "100", "--messages", "20"]
+        result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=BENCH_DIR)
+        if result.returncode != 0 or not json_path.exists():
+            log(f"  fanout: FAILED (exit {result.returncode})")
+            return {"error": (result.stderr or result.stdout)[-1000:]}
+        return {
+            "report": json.loads(json_path.read_text()),
+            "markdown": md_path.read_text() if md_path.exists() else "",
+        }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -333,16 +333,12 @@ def markdown(results: dict[str, Any], charts: dict[str, str] | None = None) -> s
         out += _chart_line(charts, "scale")
     fanout = tiers.get("fanout")
     if fanout is not None:
-        out += [
-            "## Broadcast fan-out",
-            "",
-            "From `bench/fanout.py`:",
-            "",
-            "```json",
-            json.dumps(fanout, indent=2)[:4000],
-            "```",
-            "",
-        ]
+        out += ["## Broadcast fan-out", "", "From `bench/fanout.py` (one publisher, many "]
+        out += ["WebSocket subscribers):", ""]
+        if fanout.get("markdown"):
+            out += [fanout["markdown"].strip(), ""]
+        else:
+            out += ["```json", json.dumps(fanout, indent=2)[:4000], "```", ""]
     if results.get("targets"):
         out += ["## Targets", ""]
         rows = [

@@ -70,6 +70,11 @@ def test_quick_suite_writes_well_formed_results(tmp_path: Path) -> None:
         "-m",
         "bench",
         "--quick",
+        "--tiers",  # fanout has its own test (bench/fanout.py, lane i15)
+        "inprocess",
+        "http",
+        "websocket",
+        "scale",
         "--frameworks",
         "velocipy",
         "--servers",
@@ -107,6 +112,9 @@ def test_quick_suite_writes_well_formed_results(tmp_path: Path) -> None:
         (s, i) for s in ("plaintext", "json", "path-param") for i in ("asgi", "rsgi")
     }
     assert all(r["status"] == 200 and r["ns_per_request"] > 0 for r in tiers["inprocess"])
+    assert {(r["interface"], r["framework"]) for r in tiers["inprocess_websocket"]} == {
+        (i, f) for i in ("asgi", "rsgi") for f in ("bare", "velocipy")
+    }
 
     http = tiers["http"]
     assert not [r for r in http if "error" in r]
