@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from servers import BENCH_DIR, SERVERS, free_port, interface_of, server_argv, serves
+from servers import BENCH_DIR, SERVE_DIR, SERVERS, free_port, interface_of, server_argv, serves
 
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 ENDPOINTS = {"plaintext": "/plaintext", "json": "/json", "path-param": "/users/42"}
@@ -43,13 +43,13 @@ def _total(framework: str, server: str, path: str, requests: int) -> int:
         **os.environ,
         "BENCH_APP": framework,
         "BENCH_INTERFACE": interface_of(server),
-        "PYTHONPATH": str(BENCH_DIR),
+        "PYTHONPATH": f"{SERVE_DIR}{os.pathsep}{BENCH_DIR}",
         "PYTHONHASHSEED": "0",
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
             argv,
-            cwd=BENCH_DIR,
+            cwd=SERVE_DIR,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -1,7 +1,7 @@
 """Start and stop the servers the end-to-end tiers measure, one framework at a time.
 
 Each server runs in its own process group, pinned to the server CPU, with ``bench/`` as its
-working directory and import path (see ``server_app.py``). The other package named velocipy on
+working directory and import path (see ``serve/server_app.py``). The other package named velocipy on
 the package index shares our import name, so it lives in its own virtualenv under
 ``bench/.venvs/`` (git-ignored), created on first use with pip.
 """
@@ -24,6 +24,7 @@ from pathlib import Path
 from machine import pinned, process_tree
 
 BENCH_DIR = Path(__file__).resolve().parent
+SERVE_DIR = BENCH_DIR / "serve"  # the servers' working directory (see serve/server_app.py)
 VENVS = BENCH_DIR / ".venvs"
 SERVERS = ("granian-rsgi", "granian-asgi", "uvicorn")
 # The other framework named velocipy on the package index, and what its app needs to run.
@@ -139,7 +140,7 @@ def serving(
         **os.environ,
         "BENCH_APP": framework,
         "BENCH_INTERFACE": interface_of(server),
-        "PYTHONPATH": str(BENCH_DIR),
+        "PYTHONPATH": f"{SERVE_DIR}{os.pathsep}{BENCH_DIR}",
         "PYTHONUNBUFFERED": "1",
     }
     if fillers is not None:
@@ -149,7 +150,7 @@ def serving(
     with log.open("wb") as out:
         process = subprocess.Popen(
             pinned(server_argv(python_for(framework), server, port), cpus),
-            cwd=BENCH_DIR,
+            cwd=SERVE_DIR,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -1,9 +1,10 @@
 """The app a benchmark server loads: ``server_app:app``, chosen by environment variables.
 
 ``BENCH_APP`` names a factory in ``peers.py``, ``BENCH_INTERFACE`` is "asgi" or "rsgi", and
-``BENCH_FILLERS`` the number of filler routes. The servers import this module from the
-``bench`` folder itself (not the repository root), so the other package named velocipy, in its
-own virtualenv, is not shadowed by ours.
+``BENCH_FILLERS`` the number of filler routes. This folder has no ``__init__.py`` on purpose:
+granian puts the first folder above a module's package on ``sys.path``, and from ``bench/``
+that would be the repository root, whose ``velocipy`` would shadow the other package named
+velocipy (in its own virtualenv). ``peers`` is found through ``PYTHONPATH`` (``bench/``).
 """
 
 from __future__ import annotations
