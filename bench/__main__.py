@@ -157,7 +157,16 @@ def main(argv: list[str] | None = None) -> int:
         ("idle-connections", int),
     ):
         parser.add_argument(f"--{name}", type=kind)
+    parser.add_argument(
+        "--from-json", type=Path, help="write the reports of a saved results.json, run nothing"
+    )
     args = parser.parse_args(argv)
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        saved["targets"] = report.targets(saved)
+        for path in report.write(saved, args.out, docs=args.docs):
+            print(f"wrote {path}")
+        return 0
     settings = _settings(args)
 
     def log(message: Any) -> None:
