@@ -405,10 +405,19 @@ def charts(results: dict[str, Any], folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     made: dict[str, Path] = {}
 
+    palette = plt.get_cmap("tab10")
+    colours = {name: palette(i % 10) for i, name in enumerate(results.get("frameworks", []))}
+
     def bars(ax: Any, groups: list[str], series: dict[str, list[float]], title: str) -> None:
         width = 0.8 / max(len(series), 1)
         for i, (name, values) in enumerate(series.items()):
-            ax.bar([g + i * width for g in range(len(groups))], values, width, label=name)
+            ax.bar(
+                [g + i * width for g in range(len(groups))],
+                values,
+                width,
+                label=name,
+                color=colours.get(name),
+            )
         ax.set_xticks([g + width * (len(series) - 1) / 2 for g in range(len(groups))], groups)
         ax.set_title(title, fontsize=9)
         ax.axhline(1.0, color="grey", linewidth=0.6)
@@ -436,9 +445,11 @@ def charts(results: dict[str, Any], folder: Path) -> dict[str, Path]:
             )
         axes[0].legend(fontsize=7)
         save(fig, "inprocess")
-    for tier, summary, groups, title in (
-        ("http", _http(results), SCENARIOS, "req/s x bare (higher is better)"),
-        ("websocket", _ws(results), (1, 8), "messages/s x bare (higher is better)"),
+    # Server CPU per request (message) as bare's over each framework's: what throughput would
+    # be at saturation, and robust to a loaded machine (req/s are in the tables).
+    for tier, summary, groups, cpu_key, title in (
+        ("http", _http(results), SCENARIOS, "server_cpu_us_per_request", "per request"),
+        ("websocket", _ws(results), (1, 8), "server_cpu_us_per_message", "per message"),
     ):
         servers = [s for s in results.get("servers", []) if any(k[0] == s for k in summary)]
         if not servers:
@@ -447,12 +458,11 @@ def charts(results: dict[str, Any], folder: Path) -> dict[str, Path]:
         for ax, server in zip(axes[0], servers, strict=True):
             frameworks = _ordered({k[1] for k in summary if k[0] == server}, results)
             series = {
-                f: [(summary.get((server, f, g)) or {}).get("x_bare") or 0 for g in groups]
-                for f in frameworks
+                f: [_cpu_ratio(summary, server, f, g, cpu_key) for g in groups] for f in frameworks
             }
             labels = [str(g) if tier == "http" else f"{g} in flight" for g in groups]
-            bars(ax, labels, series, f"{server}: {title}")
-        axes[0][0].legend(fontsize=7)
+            bars(ax, labels, series, f"{server}: bare CPU / CPU {title} (higher is better)")
+            ax.legend(fontsize=6)
         save(fig, tier)
     scale = results["tiers"].get("scale", {})
     if scale.get("startup") or scale.get("route_lookup"):
@@ -474,6 +484,14 @@ def charts(results: dict[str, Any], folder: Path) -> dict[str, Path]:
             axes[1].set_title("import time above python -c pass (ms)", fontsize=9)
         save(fig, "scale")
     return made
+
+
+def _cpu_ratio(summary: dict, server: str, framework: str, group: Any, key: str) -> float:
+    bare = summary.get((server, "bare", group))
+    cell = summary.get((server, framework, group))
+    if not bare or not cell or not cell.get(key):
+        return 0.0
+    return float(bare[key] / cell[key])
 
 
 # --- files --------------------------------------------------------------------------------
