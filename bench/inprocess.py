@@ -2,10 +2,11 @@
 
 No server and no sockets: each app is called directly with minimal scope/receive/send (ASGI) or
 scope/protocol (RSGI) objects, so what is measured is the framework's own work per request.
-Peer frameworks are measured when installed (``pip install -r bench/requirements.txt``).
+Peer frameworks are measured when installed (``pip install -e '.[bench]'``).
 
     python bench/inprocess.py            # all scenarios, all installed frameworks
     python bench/inprocess.py --quick    # fewer rounds
+    python bench/inprocess.py --json     # rows as JSON (how ``python -m bench`` runs it)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -150,16 +152,10 @@ def measure(runner: Callable[[int], Any], n: int, rounds: int) -> tuple[float, i
         loop.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", nargs="*", help="framework names to run")
-    args = parser.parse_args()
-    n, rounds = (2000, 3) if args.quick else (10000, 5)
-    apps = build_apps(args.only)
-    print(
-        f"{'scenario':<10} {'interface':<5} {'framework':<12} {'ns/req':>9} {'x bare':>7}  status"
-    )
+def run(only: list[str] | None, n: int, rounds: int, log: Any = None) -> list[dict[str, Any]]:
+    """One row per (scenario, interface, framework): best-of-rounds ns per request, x bare."""
+    apps = build_apps(only)
+    rows: list[dict[str, Any]] = []
     for scenario in SCENARIOS:
         for interface in ("asgi", "rsgi"):
             bare_ns = None
@@ -172,10 +168,45 @@ def main() -> None:
                 ns, status = measure(make(app, method, path, query), n, rounds)
                 if name == "bare":
                     bare_ns = ns
-                ratio = f"{ns / bare_ns:.2f}" if bare_ns else "-"
-                print(
-                    f"{scenario.name:<10} {interface:<5} {name:<12} {ns:>9.0f} {ratio:>7}  {status}"
-                )
+                row = {
+                    "scenario": scenario.name,
+                    "interface": interface,
+                    "framework": name,
+                    "ns_per_request": round(ns, 1),
+                    "x_bare": round(ns / bare_ns, 3) if bare_ns else None,
+                    "status": status,
+                }
+                rows.append(row)
+                if log is not None:
+                    log(row)
+    return rows
+
+
+def _print_row(row: dict[str, Any]) -> None:
+    ratio = f"{row['x_bare']:.2f}" if row["x_bare"] else "-"
+    print(
+        f"{row['scenario']:<10} {row['interface']:<5} {row['framework']:<12} "
+        f"{row['ns_per_request']:>9.0f} {ratio:>7}  {row['status']}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", nargs="*", help="framework names to run")
+    parser.add_argument("-n", type=int, help="requests per round")
+    parser.add_argument("--rounds", type=int)
+    parser.add_argument("--json", action="store_true", help="print the rows as one JSON list")
+    args = parser.parse_args()
+    n, rounds = (2000, 3) if args.quick else (10000, 5)
+    n, rounds = args.n or n, args.rounds or rounds
+    if args.json:
+        print(json.dumps(run(args.only, n, rounds)))
+        return
+    print(
+        f"{'scenario':<10} {'interface':<5} {'framework':<12} {'ns/req':>9} {'x bare':>7}  status"
+    )
+    run(args.only, n, rounds, log=_print_row)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
-"""The same three endpoints written for each framework measured by ``inprocess.py``.
+"""The same endpoints written for each framework the suite measures.
 
-Scenarios: a static plaintext route, a JSON route, and a route with an int path parameter.
+Scenarios: a static plaintext route, a JSON route, and a route with an int path parameter, plus
+a WebSocket echo at ``/ws``. ``fillers`` registers that many extra routes first (half static,
+half with a parameter), so a router that scans its routes pays for them as a real app would.
 Each factory returns an app for "asgi" or "rsgi", or None when the framework cannot serve that
 interface (or is not installed).
 """
@@ -30,14 +32,51 @@ PLAIN = b"Hello, World!"
 MESSAGE = {"message": "Hello, World!"}
 
 
+# Annotations here are strings (``from __future__ import annotations``); peers that resolve a
+# handler's annotations from its module globals cannot see names imported inside a factory, so
+# WebSocket handlers get their annotations as objects ("see _resolved()").
+FILLER_COUNT = 20  # routes registered before the measured ones in the end-to-end apps
+
+
+def filler_paths(count: int) -> list[tuple[str, str | None]]:
+    """(path, None) for a static route, (prefix, parameter name) for one with a parameter."""
+    return [
+        (f"/filler/{i}/items", None) if i % 2 == 0 else (f"/filler/{i}/items", "item_id")
+        for i in range(count)
+    ]
+
+
 # --- bare, hand-written apps: the floor every framework is compared with ------------------
-def bare(interface: str) -> Any:
+def bare(interface: str, fillers: int = 0) -> Any:
     encode = msgspec.json.Encoder().encode  # the fastest encoder a hand-written app could use
     text_headers = [(b"content-type", b"text/plain"), (b"content-length", b"13")]
 
     if interface == "asgi":
 
+        async def asgi_websocket(receive: Any, send: Any) -> None:
+            await receive()  # websocket.connect
+            await send({"type": "websocket.accept"})
+            while True:
+                message = await receive()
+                if message["type"] != "websocket.receive":
+                    return
+                if message.get("text") is not None:
+                    await send({"type": "websocket.send", "text": message["text"]})
+                else:
+                    await send({"type": "websocket.send", "bytes": message["bytes"]})
+
         async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            kind = scope["type"]
+            if kind == "websocket":
+                await asgi_websocket(receive, send)
+                return
+            if kind != "http":  # lifespan
+                message = await receive()
+                while message["type"] != "lifespan.shutdown":
+                    await send({"type": "lifespan.startup.complete"})
+                    message = await receive()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
             path = scope["path"]
             if path == "/plaintext":
                 body, headers = PLAIN, text_headers
@@ -58,7 +97,22 @@ def bare(interface: str) -> Any:
 
         return asgi_app
 
+    async def rsgi_websocket(protocol: Any) -> None:
+        transport = await protocol.accept()
+        while True:
+            message = await transport.receive()
+            if message.kind == 0:  # close
+                break
+            if message.kind == 2:  # text
+                await transport.send_str(message.data)
+            else:
+                await transport.send_bytes(message.data)
+        protocol.close(None)
+
     async def rsgi_app(scope: Any, protocol: Any) -> None:
+        if scope.proto == "ws":
+            await rsgi_websocket(protocol)
+            return
         path = scope.path
         if path == "/plaintext":
             protocol.response_bytes(200, [("content-type", "text/plain")], PLAIN)
@@ -71,10 +125,24 @@ def bare(interface: str) -> Any:
     return rsgi_app
 
 
-def velocipy_app(interface: str) -> Any:
-    from velocipy import PlainTextResponse, VelociPy
+def velocipy_app(interface: str, fillers: int = 0) -> Any:
+    from velocipy import PlainTextResponse, VelociPy, WebSocket
 
     app = VelociPy()
+
+    for path, param in filler_paths(fillers):
+        if param is None:
+
+            async def filler() -> str:
+                return "filler"
+
+            app.add_route(path, filler, ["GET"], name=path)
+        else:
+
+            async def filler_param(item_id: int) -> str:
+                return "filler"
+
+            app.add_route(f"{path}/{{{param}}}", filler_param, ["GET"], name=path)
 
     @app.get("/plaintext")
     async def plaintext() -> PlainTextResponse:
@@ -88,16 +156,23 @@ def velocipy_app(interface: str) -> Any:
     async def user(user_id: int) -> dict[str, int]:
         return {"id": user_id}
 
+    @app.websocket("/ws")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        async for text in websocket.iter_text():
+            await websocket.send_text(text)
+
     return app
 
 
-def starlette_app(interface: str) -> Any:
+def starlette_app(interface: str, fillers: int = 0) -> Any:
     if interface != "asgi":
         return None
     try:
         from starlette.applications import Starlette
         from starlette.responses import JSONResponse, PlainTextResponse
-        from starlette.routing import Route
+        from starlette.routing import Route, WebSocketRoute
+        from starlette.websockets import WebSocket
     except ImportError:
         return None
 
@@ -110,24 +185,52 @@ def starlette_app(interface: str) -> Any:
     async def user(request: Any) -> Any:
         return JSONResponse({"id": request.path_params["user_id"]})
 
+    async def filler(request: Any) -> Any:
+        return PlainTextResponse("filler")
+
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        async for text in websocket.iter_text():
+            await websocket.send_text(text)
+
+    routes = [
+        Route(path if param is None else f"{path}/{{{param}:int}}", filler)
+        for path, param in filler_paths(fillers)
+    ]
     return Starlette(
         routes=[
+            *routes,
             Route("/plaintext", plaintext),
             Route("/json", json_route),
             Route("/users/{user_id:int}", user),
+            WebSocketRoute("/ws", echo),
         ]
     )
 
 
-def fastapi_app(interface: str) -> Any:
+def fastapi_app(interface: str, fillers: int = 0) -> Any:
     if interface != "asgi":
         return None
     try:
-        from fastapi import FastAPI
+        from fastapi import FastAPI, WebSocket, WebSocketDisconnect
         from fastapi.responses import PlainTextResponse
     except ImportError:
         return None
     app = FastAPI()
+
+    for path, param in filler_paths(fillers):
+        if param is None:
+
+            async def filler() -> Any:
+                return "filler"
+
+            app.get(path)(filler)
+        else:
+
+            async def filler_param(item_id: int) -> Any:
+                return "filler"
+
+            app.get(f"{path}/{{{param}}}")(filler_param)
 
     @app.get("/plaintext", response_class=PlainTextResponse)
     async def plaintext() -> Any:
@@ -141,16 +244,44 @@ def fastapi_app(interface: str) -> Any:
     async def user(user_id: int) -> Any:
         return {"id": user_id}
 
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+        except WebSocketDisconnect:
+            pass
+
+    echo.__annotations__ = {"websocket": WebSocket, "return": None}  # objects, not strings
+    app.websocket("/ws")(echo)
     return app
 
 
-def litestar_app(interface: str) -> Any:
+def litestar_app(interface: str, fillers: int = 0) -> Any:
     if interface != "asgi":
         return None
     try:
-        from litestar import Litestar, MediaType, get
+        from litestar import Litestar, MediaType, WebSocket, get, websocket
+        from litestar.exceptions import WebSocketDisconnect
     except ImportError:
         return None
+
+    handlers: list[Any] = []
+    for path, param in filler_paths(fillers):
+        if param is None:
+
+            @get(path, media_type=MediaType.TEXT, name=path)
+            async def filler() -> str:
+                return "filler"
+
+            handlers.append(filler)
+        else:
+
+            @get(f"{path}/{{{param}:int}}", media_type=MediaType.TEXT, name=path)
+            async def filler_param(item_id: int) -> str:
+                return "filler"
+
+            handlers.append(filler_param)
 
     @get("/plaintext", media_type=MediaType.TEXT)
     async def plaintext() -> bytes:
@@ -164,18 +295,45 @@ def litestar_app(interface: str) -> Any:
     async def user(user_id: int) -> dict[str, int]:
         return {"id": user_id}
 
-    return Litestar(route_handlers=[plaintext, json_route, user], logging_config=None)
+    async def echo(socket: WebSocket) -> None:
+        await socket.accept()
+        try:
+            while True:
+                await socket.send_text(await socket.receive_text())
+        except WebSocketDisconnect:
+            pass
+
+    echo.__annotations__ = {"socket": WebSocket, "return": None}  # objects, not strings
+    return Litestar(
+        route_handlers=[*handlers, plaintext, json_route, user, websocket("/ws")(echo)],
+        logging_config=None,
+    )
 
 
-def blacksheep_app(interface: str) -> Any:
+def blacksheep_app(interface: str, fillers: int = 0) -> Any:
     if interface != "asgi":
         return None
     try:
-        from blacksheep import Application, json, text
+        from blacksheep import Application, WebSocket, WebSocketDisconnectError, json, text
+        from blacksheep.server.routing import Router
     except ImportError:
         return None
-    app = Application()
+    app = Application(router=Router())  # its own router: the default one is shared
     get = app.router.get
+
+    for path, param in filler_paths(fillers):
+        if param is None:
+
+            async def filler() -> Any:
+                return text("filler")
+
+            get(path)(filler)
+        else:
+
+            async def filler_param(item_id: int) -> Any:
+                return text("filler")
+
+            get(f"{path}/{{int:{param}}}")(filler_param)
 
     @get("/plaintext")
     async def plaintext() -> Any:
@@ -189,19 +347,138 @@ def blacksheep_app(interface: str) -> Any:
     async def user(user_id: int) -> Any:
         return json({"id": user_id})
 
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+        except WebSocketDisconnectError:
+            pass
+
+    echo.__annotations__ = {"websocket": WebSocket, "return": None}  # objects, not strings
+    app.router.ws("/ws")(echo)
     return app
 
 
-FACTORIES: dict[str, Callable[[str], Any]] = {
+def emmett_app(interface: str, fillers: int = 0) -> Any:
+    try:
+        from emmett import App, websocket
+        from emmett.tools import service
+    except ImportError:
+        return None
+    import tempfile
+    from pathlib import Path
+
+    # Emmett creates languages/, logs/ and static/ under its root: one fixed scratch folder.
+    root = Path(tempfile.gettempdir()) / "velocipy-bench-emmett"
+    app = App("bench_emmett", root_path=str(root))
+
+    for index, (path, param) in enumerate(filler_paths(fillers)):
+        if param is None:
+
+            async def filler() -> str:
+                return "filler"
+
+            app.route(path, methods="get", output="str", name=f"filler{index}")(filler)
+        else:
+
+            async def filler_param(item_id: int) -> str:
+                return "filler"
+
+            app.route(f"{path}/<int:{param}>", methods="get", output="str", name=f"filler{index}")(
+                filler_param
+            )
+
+    @app.route("/plaintext", methods="get", output="bytes")
+    async def plaintext() -> bytes:
+        return PLAIN
+
+    @app.route("/json", methods="get")
+    @service.json
+    async def json_route() -> dict[str, str]:
+        return MESSAGE
+
+    @app.route("/users/<int:user_id>", methods="get")
+    @service.json
+    async def user(user_id: int) -> dict[str, int]:
+        return {"id": user_id}
+
+    @app.websocket("/ws")
+    async def echo() -> None:
+        await websocket.accept()
+        while True:
+            await websocket.send(await websocket.receive())
+
+    return app
+
+
+def velocipy_pypi_app(interface: str, fillers: int = 0) -> Any:
+    """The other framework named velocipy on the package index (0.3.0), in its own virtualenv.
+
+    It shares our import name, so this factory only works in ``bench/.venvs/velocipy-pypi``.
+    """
+    try:
+        import velocipy
+        from velocipy import PlainTextResponse, VelociPy
+    except ImportError:
+        return None
+    if not hasattr(velocipy, "Cache"):  # ours: this is not the package-index framework
+        return None
+    app = VelociPy()
+
+    for path, param in filler_paths(fillers):
+        if param is None:
+
+            async def filler() -> str:
+                return "filler"
+
+            app.get(path)(filler)
+        else:
+
+            async def filler_param(item_id: int) -> str:
+                return "filler"
+
+            app.get(f"{path}/{{{param}}}")(filler_param)
+
+    @app.get("/plaintext")
+    async def plaintext() -> Any:
+        return PlainTextResponse(PLAIN)
+
+    @app.get("/json")
+    async def json_route() -> Any:
+        return MESSAGE
+
+    async def user(user_id: int) -> Any:
+        return {"id": user_id}
+
+    user.__annotations__ = {"user_id": int, "return": Any}  # objects, not strings
+    app.get("/users/{user_id}")(user)
+
+    async def echo(websocket: Any) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_text(await websocket.receive_text())
+        except Exception:  # its disconnect exception: the echo ends either way
+            pass
+
+    echo.__annotations__ = {"websocket": velocipy.WebSocket, "return": None}
+    app.websocket("/ws")(echo)
+    return app
+
+
+FACTORIES: dict[str, Callable[..., Any]] = {
     "bare": bare,
     "velocipy": velocipy_app,
     "starlette": starlette_app,
     "fastapi": fastapi_app,
     "litestar": litestar_app,
     "blacksheep": blacksheep_app,
+    "emmett": emmett_app,
+    "velocipy-pypi": velocipy_pypi_app,
 }
 
 
-def build_apps(only: list[str] | None) -> dict[str, Callable[[str], Any]]:
+def build_apps(only: list[str] | None) -> dict[str, Callable[..., Any]]:
     names = ["bare", *(only or [n for n in FACTORIES if n != "bare"])]
-    return {name: FACTORIES[name] for name in names}
+    return {name: FACTORIES[name] for name in names if name in FACTORIES}

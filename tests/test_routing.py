@@ -448,3 +448,49 @@ def test_many_routes_still_resolve(client_for: Any) -> None:
     assert client.get("/r150/7").text == "150:7"
     assert client.get("/r299/5").text == "299:5"
     assert client.get("/r300/5").status_code == 404
+
+
+def test_trailing_parameter_shortcut_agrees_with_the_tree(client_for: Any) -> None:
+    """Routes whose one parameter ends the path are found by a shortcut; the answers are the
+    ones the preference rules give (static segments first, then parameters, then catch-alls)."""
+    app = VelociPy()
+
+    @app.get("/{root}")
+    async def root(root: str) -> str:
+        return f"root {root}"
+
+    @app.get("/users/{user_id:int}")
+    async def user(user_id: int) -> str:
+        return f"user {user_id}"
+
+    @app.get("/users/me")
+    async def me() -> str:
+        return "me"
+
+    @app.get("/users/42/posts")  # a static node "42" under /users that is no route itself
+    async def posts() -> str:
+        return "posts"
+
+    @app.get("/files/{name}")
+    async def file(name: str) -> str:
+        return f"file {name}"
+
+    @app.get("/files/{rest:path}")
+    async def rest(rest: str) -> str:
+        return f"rest {rest}"
+
+    client = client_for(app)
+    expected = {
+        "/top": "root top",
+        "/users/7": "user 7",
+        "/users/me": "me",
+        "/users/42": "user 42",
+        "/users/42/posts": "posts",
+        "/files/a": "file a",
+        "/files/a/b": "rest a/b",
+    }
+    for path, text in expected.items():
+        response = client.get(path)
+        assert (response.status_code, response.text) == (200, text), path
+    assert client.get("/users/x").status_code == 422
+    assert client.get("/users/").status_code == 404

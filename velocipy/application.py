@@ -350,11 +350,11 @@ class Application(RouteDecorators):
         try:
             entry = self._http.static.get(request.path)  # PERF: static paths skip the tree
             if entry is None:
-                found = self._http.match(request.path)
+                found = self._http.match_params(request.path)
                 if found is None:
                     raise HTTPException(404)
                 entry, values = found
-                request.path_params = entry.pattern.convert(values)
+                request._path_params = entry.pattern.convert(values)  # PERF: not the setter
             endpoint = entry.endpoints.get(request.method)
             if endpoint is None:
                 raise HTTPException(405, headers={"allow": entry.allow})

@@ -209,7 +209,7 @@ def compile_endpoint(
     if takes_only_path_params and not body_extractors:
 
         async def endpoint_with_path_params(request: Request) -> Response:
-            return make_response(await call(**request.path_params))
+            return make_response(await call(**request._path_params))  # PERF: set by dispatch
 
         return endpoint_with_path_params, pattern
 

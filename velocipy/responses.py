@@ -157,8 +157,11 @@ def _content_type_header(media_type: str) -> tuple[str, str]:
 
 
 def _build_headers(headers: HeadersInput, media_type: str | None) -> list[tuple[str, str]]:
-    if not headers:  # PERF: the common case is one cached tuple
-        return [_content_type_header(media_type)] if media_type is not None else []
+    if not headers:  # PERF: the common case is one cached tuple, looked up without a call
+        if media_type is None:
+            return []
+        cached = _CONTENT_TYPE_HEADERS.get(media_type)
+        return [cached if cached is not None else _content_type_header(media_type)]
     raw: list[tuple[str, str]] = []
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     for name, value in pairs:

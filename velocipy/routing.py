@@ -36,6 +36,8 @@ _FALSE = frozenset({"false", "0", "no", "off"})
 
 
 def _to_int(text: str) -> int:
+    if text.isdigit() and text.isascii():  # PERF: plain ASCII digits, the usual case
+        return int(text)
     digits = text[1:] if text.startswith("-") else text
     # int() alone would also take "1_0", " 1" and non-ASCII digits.
     if not (digits.isascii() and digits.isdigit()):
@@ -166,6 +168,9 @@ class PathPattern:
     def convert(self, values: Sequence[str]) -> dict[str, Any]:
         """Convert matched text values; a 422 names every parameter that does not fit."""
         try:
+            if len(values) == 1:  # PERF: one parameter, the usual case, without zip
+                spec = self.params[0]
+                return {spec.name: spec.converter.convert(values[0])}
             return {
                 spec.name: spec.converter.convert(text)
                 for spec, text in zip(self.params, values, strict=True)
@@ -252,6 +257,9 @@ class RouteTable(Generic[E]):
 
     def __init__(self) -> None:
         self.static: dict[str, RouteEntry[E]] = {}
+        # PERF: patterns whose only parameter is their last segment ("/users/{id}"), keyed by
+        # the static part before it ("/users"): one dict lookup instead of the tree walk.
+        self._last_param: dict[str, RouteEntry[E]] = {}
         self._root: _Node[E] = _Node()
         self._by_shape: dict[str, RouteEntry[E]] = {}
 
@@ -278,6 +286,14 @@ class RouteTable(Generic[E]):
             self.static[pattern.template] = entry
         else:
             self._insert(entry)
+            last = pattern.segments[-1]
+            if (
+                len(pattern.params) == 1
+                and isinstance(last, ParamSpec)
+                and last.converter.name != "path"
+            ):
+                head = "".join(f"/{segment}" for segment in pattern.segments[:-1])
+                self._last_param[head] = entry
         return entry
 
     def _insert(self, entry: RouteEntry[E]) -> None:
@@ -299,6 +315,18 @@ class RouteTable(Generic[E]):
         entry = self.static.get(path)
         if entry is not None:
             return entry, []
+        return self.match_params(path)
+
+    def match_params(self, path: str) -> tuple[RouteEntry[E], list[str]] | None:
+        """:meth:`match` for a path already known not to be a static route."""
+        # The tree prefers static segments, so a pattern with one trailing parameter after
+        # static segments is what the walk would find too (a static route is never in the way:
+        # those were looked up first).
+        head, _, last = path.rpartition("/")
+        if last:
+            entry = self._last_param.get(head)
+            if entry is not None:
+                return entry, [last]
         segments = path[1:].split("/")
         values: list[str] = []
         # PERF: follow the preferred branch (static, then parameter, then catch-all) without

@@ -10,7 +10,6 @@ from velocipy_cli.probe.line_feed import LineFeed, stdin_lines
 from velocipy_cli.probe.options import ProbeOptions
 from velocipy_cli.probe.outcomes import ExitCode
 from velocipy_cli.probe.rendering import FrameRenderer
-from velocipy_cli.probe.session import Session
 from velocipy_cli.probe.terminal import Prompt, history_path, interactive_terminal
 
 __all__ = ["ExitCode", "ProbeOptions", "run_probe"]
@@ -55,6 +54,10 @@ async def _main(options: ProbeOptions, prompt: Prompt | None, warnings: list[str
             feed.start_thread(prompt.read, wait_for_handling=True)
         else:
             feed.start_thread(stdin_lines().read_line, wait_for_handling=False)
+
+    # PERF: the WebSocket client (websockets) is imported only when a probe runs, so
+    # `velocipy --help` does not pay for it.
+    from velocipy_cli.probe.session import Session
 
     try:
         return await Session(options, display, feed, start_input).run()

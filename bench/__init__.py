@@ -1,0 +1,1 @@
+"""VelociPy's benchmark suite: ``python -m bench`` (see ``docs/benchmarks.md``)."""

@@ -1,0 +1,190 @@
+"""The benchmark suite (``python -m bench``) runs end to end and writes well-formed results.
+
+Tiny counts and no speed assertions: this keeps the suite from rotting. It starts real granian
+RSGI and uvicorn servers, drives them with wrk and the WebSocket client, and checks the JSON,
+the Markdown and the charts.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+from http_e2e import add_ratios, parse_wrk  # noqa: E402
+from report import markdown, targets  # noqa: E402
+
+WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:8000/plaintext
+  1 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.20ms  300.00us   9.80ms   90.00%
+  Latency Distribution
+     50%    1.10ms
+     75%    1.30ms
+     90%    1.60ms
+     99%  850.00us
+  51234 requests in 1.00s, 6.50MB read
+  Non-2xx or 3xx responses: 3
+Requests/sec:  51234.56
+Transfer/sec:      6.50MB
+"""
+
+
+def test_wrk_output_is_read() -> None:
+    result = parse_wrk(WRK_OUTPUT)
+    assert result["rps"] == 51234.56
+    assert result["p99_ms"] == pytest.approx(0.85)
+    assert result["requests"] == 51234
+    assert result["non_2xx"] == 3
+
+
+def test_wrk_output_without_figures_is_an_error() -> None:
+    with pytest.raises(ValueError, match="cannot read wrk"):
+        parse_wrk("connection refused")
+
+
+def test_ratios_are_to_bare_in_the_same_round() -> None:
+    rows = [
+        {"framework": "bare", "round": 0, "rps": 100.0},
+        {"framework": "bare", "round": 1, "rps": 50.0},
+        {"framework": "velocipy", "round": 0, "rps": 90.0},
+        {"framework": "velocipy", "round": 1, "rps": 50.0},
+    ]
+    add_ratios(rows, ("round",), "rps")
+    assert [r["x_bare"] for r in rows] == [1.0, 1.0, 0.9, 1.0]
+
+
+@pytest.mark.interop
+@pytest.mark.slow
+def test_quick_suite_writes_well_formed_results(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    command = [
+        sys.executable,
+        "-m",
+        "bench",
+        "--quick",
+        "--tiers",  # fanout has its own test (bench/fanout.py, lane i15)
+        "inprocess",
+        "http",
+        "websocket",
+        "scale",
+        "--frameworks",
+        "velocipy",
+        "--servers",
+        "granian-rsgi",
+        "uvicorn",
+        "--duration",
+        "1",
+        "--ws-duration",
+        "0.3",
+        "--warmup",
+        "0",
+        "--inprocess-n",
+        "100",
+        "--inprocess-rounds",
+        "1",
+        "--lookup-n",
+        "50",
+        "--startup-runs",
+        "1",
+        "--idle-connections",
+        "10",
+        "--out",
+        str(out),
+    ]
+    run = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results: dict[str, Any] = json.loads((out / "results.json").read_text())
+
+    assert results["frameworks"] == ["bare", "velocipy"]
+    assert len(results["loadavg_start"]) == 3
+    assert "granian" in results["machine"]["packages"]
+    tiers = results["tiers"]
+
+    assert {(r["scenario"], r["interface"]) for r in tiers["inprocess"]} == {
+        (s, i) for s in ("plaintext", "json", "path-param") for i in ("asgi", "rsgi")
+    }
+    assert all(r["status"] == 200 and r["ns_per_request"] > 0 for r in tiers["inprocess"])
+    assert {(r["interface"], r["framework"]) for r in tiers["inprocess_websocket"]} == {
+        (i, f) for i in ("asgi", "rsgi") for f in ("bare", "velocipy")
+    }
+
+    http = tiers["http"]
+    assert not [r for r in http if "error" in r]
+    cells = {(r["server"], r["framework"], r["endpoint"]) for r in http}
+    assert cells == {
+        (s, f, e)
+        for s in ("granian-rsgi", "uvicorn")
+        for f in ("bare", "velocipy")
+        for e in ("plaintext", "json", "path-param")
+    }
+    for row in http:
+        assert row["rps"] > 0
+        assert row["requests"] > 0
+        assert row["non_2xx"] == 0  # every app answered every endpoint with 200
+        assert row["server_cpu_us_per_request"] > 0
+        assert isinstance(row["saturated"], bool)
+        assert row["x_bare"] > 0
+        assert len(row["loadavg_before"]) == len(row["loadavg_after"]) == 3
+
+    ws = tiers["websocket"]
+    assert not [r for r in ws if "error" in r]
+    assert {(r["server"], r["framework"], r["in_flight"]) for r in ws} == {
+        (s, f, n) for s in ("granian-rsgi", "uvicorn") for f in ("bare", "velocipy") for n in (1, 8)
+    }
+    for row in ws:
+        assert row["messages"] > 0
+        assert row["server_cpu_us_per_message"] > 0
+        assert row["bottleneck"] in {"server", "client", "neither"}
+
+    scale = tiers["scale"]
+    assert {r["routes"] for r in scale["route_lookup"]} == {10, 100, 1000, 10000}
+    assert all(r["status"] == 200 for r in scale["route_lookup"])
+    assert "velocipy" in {r["module"] for r in scale["startup"]["imports"]}
+    assert scale["startup"]["velocipy_help_ms"] > 0
+    assert {(r["server"], r["framework"]) for r in scale["idle_websocket"]} == {
+        (s, f) for s in ("granian-rsgi", "uvicorn") for f in ("bare", "velocipy")
+    }
+    assert all(r["connections"] == 10 for r in scale["idle_websocket"])
+
+    assert results["targets"] == targets(results)
+    assert all(set(t) == {"name", "holds", "detail"} for t in results["targets"])
+    page = (out / "results.md").read_text()
+    for heading in ("## In process", "## End to end HTTP", "## WebSocket echo", "## Scale"):
+        assert heading in page
+    assert "Load average" in page
+    for chart in ("inprocess", "http", "websocket", "scale"):
+        assert (out / "charts" / f"{chart}.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_markdown_marks_unsaturated_cells() -> None:
+    row = {
+        "server": "uvicorn",
+        "round": 0,
+        "endpoint": "plaintext",
+        "rps": 10.0,
+        "p99_ms": 1.0,
+        "server_cpu_us_per_request": 5.0,
+        "x_bare": 1.0,
+    }
+    results = {
+        "frameworks": ["bare", "velocipy"],
+        "servers": ["uvicorn"],
+        "settings": {},
+        "tiers": {
+            "http": [
+                {**row, "framework": "bare", "saturated": True},
+                {**row, "framework": "velocipy", "saturated": False},
+            ]
+        },
+    }
+    page = markdown(results)
+    assert "10 (1.00x) p99 1.0 ms, 5.0 us" in page
+    assert page.count("5.0 us *") == 1
