@@ -762,3 +762,22 @@ def test_example_lists_its_sockets() -> None:
     paths = [socket["path"] for socket in response.json()["websockets"]]
     assert paths == ["/ws", "/rooms/{room_id}", "/game", "/bytes", "/chat", "/guard", "/broadcast"]
     assert all(socket["about"] for socket in response.json()["websockets"])
+
+
+def test_a_handler_may_name_websocket_through_a_local_import(client_for: Any) -> None:
+    """Its annotation is a string no module global resolves: the lone parameter is the socket."""
+
+    def build() -> VelociPy:
+        from velocipy import WebSocket as LocalSocket
+
+        app = VelociPy()
+
+        @app.websocket("/ws")
+        async def greet(ws: LocalSocket) -> None:
+            await ws.accept()
+            await ws.send_text("hi")
+
+        return app
+
+    with client_for(build()).websocket_connect("/ws") as ws:
+        assert ws.receive_text() == "hi"

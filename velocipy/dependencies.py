@@ -166,8 +166,15 @@ def uses_dependencies(handler: Callable[..., Any]) -> bool:
 
 
 def binds_more_than_the_websocket(handler: Callable[..., Any]) -> bool:
-    """Whether a WebSocket handler takes parameters besides the connection (or Depends)."""
-    return len(inspect.signature(handler).parameters) > 1 or uses_dependencies(handler)
+    """Whether a WebSocket handler takes parameters besides the connection (or Depends).
+
+    A lone parameter is the connection: its annotation is not read, since it need not resolve
+    (a handler may import ``WebSocket`` locally under ``from __future__ import annotations``).
+    """
+    parameters = inspect.signature(handler).parameters
+    if len(parameters) > 1:
+        return True
+    return any(isinstance(parameter.default, Depends) for parameter in parameters.values())
 
 
 # --- the plan -----------------------------------------------------------------------------------
