@@ -190,7 +190,10 @@ MALFORMED = [
         400,
         "no Content-Disposition",
     ),
-    (None, tiny_parts(10_000), 413, "Too many fields in the form: the limit is 1000"),
+    # Which limit speaks first depends on how the server chunks the body: the field count (1000)
+    # when the parser's events are read chunk by chunk, the part count (fields + files) when one
+    # chunk holds more than 2000 parts. Both are the form's 413.
+    (None, tiny_parts(10_000), 413, "in the form: the limit is"),
     ("application/x-www-form-urlencoded", b"&".join([b"f=1"] * 1001), 413, "Too many fields"),
 ]
 
