@@ -30,7 +30,7 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
     ``YIELD_EVERY_BYTES`` sent, ``send`` yields once.
     """
 
-    __slots__ = ("_peek", "_receive", "_scope", "_send", "_unyielded")
+    __slots__ = ("_peek", "_receive", "_scope", "_send", "_sends_unanswered", "_unyielded")
 
     def __init__(self, app: Application, scope: dict[str, Any], receive: Any, send: Any) -> None:
         super().__init__(app, scope["path"])
@@ -39,6 +39,7 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
         self._send = send
         self._peek: asyncio.Future[dict[str, Any]] | None = None
         self._unyielded = 0
+        self._sends_unanswered = 0
 
     async def _transport_accept(self, subprotocol: str | None) -> None:
         message = await self._receive()
@@ -47,6 +48,7 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
         await self._send({"type": "websocket.accept", "subprotocol": subprotocol})
 
     async def _transport_receive(self) -> str | bytes:
+        self._sends_unanswered = 0
         peek = self._peek
         if peek is None:
             message = await self._receive()
@@ -61,7 +63,11 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
     async def _transport_send(self, data: str | bytes) -> None:
         peek = self._peek
         if peek is None:
-            if not self._receiving:
+            # PERF: read ahead only from the second send in a row without a receive. A handler
+            # that answers each message (echo, request/reply) then never pays for a task per
+            # message; one that only sends still learns of a departure from its next sends.
+            self._sends_unanswered += 1
+            if self._sends_unanswered > 1 and not self._receiving:
                 self._peek = asyncio.ensure_future(self._receive())
         elif peek.done():
             message = peek.result()
