@@ -23,6 +23,20 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
 
+# Debian's Chromium (installed by .ci/provision), headless, with the background services off:
+# this machine's closed network refuses their connections, many at a time.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 
 def executable(name: str) -> str:
     """Path of a console script installed next to the running interpreter."""

@@ -21,23 +21,13 @@ from typing import Any
 import pytest
 from openapi_spec_validator import validate
 
-from tests.support import ServerProcess, executable
+from tests.support import CHROMIUM, CHROMIUM_ARGS, ServerProcess, executable
 from velocipy_cli.scaffold import ProjectSpec, find_template, render_template
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
 REAL_SERVERS = ["uvicorn", "granian-rsgi"]
 MAX_EXAMPLES = 15  # per operation and phase: bounded so the suite stays fast
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WAIT_MS = 15_000
 
 

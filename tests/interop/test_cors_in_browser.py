@@ -17,20 +17,19 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.support import REPO_ROOT, SERVERS, ServerProcess, free_port, running, server_argv
+from tests.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO_ROOT,
+    SERVERS,
+    ServerProcess,
+    free_port,
+    running,
+    server_argv,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.interop, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WAIT_MS = 10_000
 PAGE = "<!doctype html><title>cors page</title><p>calls another origin</p>"
 

@@ -14,21 +14,10 @@ import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.interop.files_tree import build_tree, serve_files
-from tests.support import SERVERS, ServerProcess
+from tests.support import CHROMIUM, CHROMIUM_ARGS, SERVERS, ServerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.interop]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WAIT_MS = 10_000  # any single step in the page may take this long
 
 

@@ -15,21 +15,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.cli.new.venvs import GeneratedProject, Virtualenv, venv_server_argv
-from tests.support import free_port, running, wait_until
+from tests.support import CHROMIUM, CHROMIUM_ARGS, free_port, running, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.interop]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WAIT_MS = 10_000  # any single step in the page may take this long
 
 
