@@ -7,6 +7,7 @@ or behind ``TYPE_CHECKING`` is found too.
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from pathlib import Path
 
@@ -160,3 +161,46 @@ def test_the_checker_sees_hidden_and_relative_imports() -> None:
     assert "uvicorn" in names
     nested = imported_modules(PACKAGE / "json" / "probe.py", "from .. import app\n")
     assert "velocipy.app" in nested
+
+
+# Loaded only by the feature that needs them, so `import velocipy` stays below
+# `import starlette.applications` (bench/scale.py measures it; docs/benchmarks.md has the figure).
+LOADED_ON_FIRST_USE = (
+    "email.utils",  # file responses and conditional requests
+    "mimetypes",  # FileResponse without a media type
+    "http.cookies",  # responses that set a cookie
+    "tempfile",  # uploads
+    "json",  # the stdlib adapter and the SSE fallback encoder
+    "velocipy.json.stdlib_adapter",
+    "velocipy.middleware.cors",
+    "velocipy.middleware.gzip",
+    "velocipy.middleware.sessions",
+    "velocipy.middleware.proxyheaders",
+)
+
+
+def test_import_velocipy_leaves_feature_modules_unloaded() -> None:
+    probe = "import sys, velocipy; print(' '.join(sorted(sys.modules)))"
+    loaded = set(
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    assert [name for name in LOADED_ON_FIRST_USE if name in loaded] == []
+
+
+def test_lazily_loaded_names_still_import() -> None:
+    """What the package's lazy ``__getattr__`` hands out is the real class, named or starred."""
+    code = (
+        "from velocipy.middleware import *\n"
+        "from velocipy.middleware import SessionMiddleware\n"
+        "from velocipy.middleware.sessions import SessionMiddleware as Real\n"
+        "from velocipy.json import StdlibAdapter, get_adapter\n"
+        "assert SessionMiddleware is Real and CORSMiddleware.__name__ == 'CORSMiddleware'\n"
+        "assert isinstance(get_adapter('stdlib'), StdlibAdapter)\n"
+        "import velocipy.middleware as m\n"
+        "try:\n    m.NoSuchMiddleware\nexcept AttributeError as exc:\n    print(exc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "has no attribute 'NoSuchMiddleware'" in result.stdout

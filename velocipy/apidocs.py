@@ -8,9 +8,10 @@ document is built on the first request and kept (``Application.openapi``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
+
+import msgspec
 
 from velocipy.responses import HTMLResponse, Response
 
@@ -76,7 +77,7 @@ def swagger_ui_page(title: str, openapi_url: str, assets: str) -> str:
 <div id="swagger-ui"></div>
 <script src="{_escape(assets)}/swagger-ui-bundle.js"></script>
 <script>
-const config = {json.dumps(config)};
+const config = {msgspec.json.encode(config).decode()};
 config.presets = [SwaggerUIBundle.presets.apis];
 window.ui = SwaggerUIBundle(config);
 </script>

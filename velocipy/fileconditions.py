@@ -8,7 +8,6 @@ hostile ``Range`` header costs no more than reading it.
 
 from __future__ import annotations
 
-import email.utils
 from typing import Final, Literal
 
 __all__ = [
@@ -28,8 +27,10 @@ _MAX_DIGITS: Final = 19  # 2**63 has 19 digits: more cannot be a position in any
 
 def _http_date(text: str) -> int | None:
     """Seconds since the epoch for an HTTP date, ``None`` when it is not one."""
+    from email.utils import parsedate_to_datetime  # PERF: only conditional requests need it
+
     try:
-        parsed = email.utils.parsedate_to_datetime(text)
+        parsed = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
         return None
     if parsed.tzinfo is None:

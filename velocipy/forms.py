@@ -13,7 +13,6 @@ every file opened so far is closed before the error propagates; disk files are a
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -78,9 +77,11 @@ class UploadFile:
         spool_max_size: int = 1024 * 1024,
     ) -> None:
         self._spool_max_size = spool_max_size
-        self.file: IO[bytes] = (
-            file if file is not None else tempfile.SpooledTemporaryFile(max_size=spool_max_size)  # noqa: SIM115 - lives on
-        )
+        if file is None:
+            import tempfile  # PERF: only uploads need it, so `import velocipy` does not load it
+
+            file = tempfile.SpooledTemporaryFile(max_size=spool_max_size)  # noqa: SIM115 - lives on
+        self.file: IO[bytes] = file
         self.filename = filename
         self.content_type = content_type
         self.headers = headers if headers is not None else Headers()
@@ -88,7 +89,9 @@ class UploadFile:
 
     @property
     def _in_memory(self) -> bool:
-        return isinstance(self.file, tempfile.SpooledTemporaryFile) and not getattr(
+        from tempfile import SpooledTemporaryFile
+
+        return isinstance(self.file, SpooledTemporaryFile) and not getattr(
             self.file, "_rolled", True
         )
 

@@ -9,9 +9,7 @@ Headers are ``(str, str)`` pairs with lower-case names; ``content-length`` is ad
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import mimetypes
 import os
 from collections.abc import (
     AsyncIterable,
@@ -334,6 +332,8 @@ class FileResponse(Response):
         self.byte_range = None
         self.stat_result = stat_result
         if media_type is None:
+            import mimetypes  # PERF: loaded by the first file served, not by `import velocipy`
+
             guessed, _ = mimetypes.guess_type(filename or self.path)
             media_type = guessed or "application/octet-stream"
         super().__init__(None, status_code, headers, media_type, background)
@@ -361,7 +361,10 @@ class FileResponse(Response):
         self.size = size = stat_result.st_size
         mtime = int(stat_result.st_mtime)
         headers = self.headers
-        headers.setdefault("last-modified", email.utils.formatdate(mtime, usegmt=True))
+        if "last-modified" not in headers:
+            from email.utils import formatdate  # PERF: as mimetypes above
+
+            headers["last-modified"] = formatdate(mtime, usegmt=True)
         headers.setdefault("etag", f'"{stat_result.st_mtime_ns:x}-{size:x}"')
         headers.setdefault("accept-ranges", "bytes")
         if request is None or self.status_code != 200 or request.method not in ("GET", "HEAD"):

@@ -9,7 +9,6 @@ with the app's JSON adapter when the app finalises the response, like a ``JSONRe
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from typing import Any, Final
@@ -80,6 +79,8 @@ class ServerSentEvent:
 
 
 def _stdlib_json(value: Any) -> bytes:  # only until the app hands over its adapter
+    import json
+
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 

@@ -14,11 +14,13 @@ the same answer whatever the backend. The shared policy:
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from velocipy.json._errors import JSONDecodeError
 from velocipy.json.msgspec_adapter import MsgspecAdapter
-from velocipy.json.stdlib_adapter import StdlibAdapter
+
+if TYPE_CHECKING:
+    from velocipy.json.stdlib_adapter import StdlibAdapter
 
 __all__ = [
     "JSONAdapter",
@@ -56,6 +58,8 @@ def get_adapter(choice: str | JSONAdapter) -> JSONAdapter:
     if choice == "msgspec":
         return MsgspecAdapter()
     if choice == "stdlib":
+        from velocipy.json.stdlib_adapter import StdlibAdapter
+
         return StdlibAdapter()
     if choice == "orjson":
         try:
@@ -66,3 +70,12 @@ def get_adapter(choice: str | JSONAdapter) -> JSONAdapter:
             ) from exc
         return OrjsonAdapter()
     raise ValueError(f"unknown json_adapter {choice!r}: choose 'msgspec', 'orjson' or 'stdlib'")
+
+
+def __getattr__(name: str) -> Any:
+    # PERF: the stdlib adapter loads the json module, so it is imported when first asked for.
+    if name == "StdlibAdapter":
+        from velocipy.json.stdlib_adapter import StdlibAdapter
+
+        return StdlibAdapter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -70,6 +69,8 @@ def _reject_constant(name: str) -> Any:
 
 def strict_stdlib_loads(data: bytes | str) -> Any:
     """Parse with the standard library under the shared policy (exact, bounded ints)."""
+    import json  # PERF: a fallback for msgspec and orjson, so not loaded by `import velocipy`
+
     try:
         # Decode as UTF-8 here: json.loads(bytes) would also take UTF-16/32 and a BOM, which
         # msgspec and orjson refuse.
