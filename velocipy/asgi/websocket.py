@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from velocipy.asgi.http import ASGIConnection
 from velocipy.exceptions import WebSocketDisconnect
-from velocipy.websockets import WebSocket
+from velocipy.websockets import CONNECTION_LOST, WebSocket
 
 if TYPE_CHECKING:
     from velocipy.application import Application
-
-CONNECTION_LOST = 1006
-YIELD_EVERY_BYTES = 256 * 1024
 
 
 class ASGIWebSocket(ASGIConnection, WebSocket):
@@ -25,12 +22,12 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
     is receiving, one ``receive`` is kept pending in ``_peek``: each send checks it, and a
     later receive takes its message. It reads at most one message ahead (bounded memory).
 
-    uvicorn's ``send`` does not yield to the event loop either, so a handler that only sends
-    would never let the server notice the lost connection (nor serve anyone else): every
-    ``YIELD_EVERY_BYTES`` sent, ``send`` yields once.
+    uvicorn's ``send`` raises ``OSError`` once the peer is gone.
     """
 
-    __slots__ = ("_peek", "_receive", "_scope", "_send", "_sends_unanswered", "_unyielded")
+    __slots__ = ("_peek", "_receive", "_scope", "_send", "_sends_unanswered")
+
+    _transport_errors = (OSError,)
 
     def __init__(self, app: Application, scope: dict[str, Any], receive: Any, send: Any) -> None:
         super().__init__(app, scope["path"])
@@ -38,7 +35,6 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
         self._receive = receive
         self._send = send
         self._peek: asyncio.Future[dict[str, Any]] | None = None
-        self._unyielded = 0
         self._sends_unanswered = 0
 
     async def _transport_accept(self, subprotocol: str | None) -> None:
@@ -47,20 +43,21 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
             raise WebSocketDisconnect(message.get("code", CONNECTION_LOST), message.get("reason"))
         await self._send({"type": "websocket.accept", "subprotocol": subprotocol})
 
-    async def _transport_receive(self) -> str | bytes:
+    def _transport_receive(self) -> Awaitable[dict[str, Any]]:
         self._sends_unanswered = 0
         peek = self._peek
         if peek is None:
-            message = await self._receive()
-        else:
-            message = await asyncio.shield(peek)  # a cancelled receive leaves it for the next
-            self._peek = None
+            return self._receive()  # type: ignore[no-any-return]
+        return asyncio.shield(peek)  # a cancelled receive leaves it for the next
+
+    def _transport_data(self, message: dict[str, Any]) -> str | bytes:
+        self._peek = None  # taken, if it was the read-ahead (none is armed while receiving)
         if message["type"] == "websocket.receive":
             text = message.get("text")
             return text if text is not None else message.get("bytes") or b""
         raise WebSocketDisconnect(message.get("code", 1005), message.get("reason"))
 
-    async def _transport_send(self, data: str | bytes) -> None:
+    def _transport_send(self, data: str | bytes) -> Awaitable[None]:
         peek = self._peek
         if peek is None:
             # PERF: read ahead only from the second send in a row without a receive. A handler
@@ -74,16 +71,12 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
             if message["type"] == "websocket.disconnect":
                 code = message.get("code", CONNECTION_LOST)
                 raise WebSocketDisconnect(code, message.get("reason"))
-        key = "text" if isinstance(data, str) else "bytes"
-        try:
-            await self._send({"type": "websocket.send", key: data})
-        except OSError:
-            self._drop_peek()
-            raise WebSocketDisconnect(CONNECTION_LOST) from None
-        self._unyielded += len(data)
-        if self._unyielded >= YIELD_EVERY_BYTES:
-            self._unyielded = 0
-            await asyncio.sleep(0)
+        if isinstance(data, str):
+            return self._send({"type": "websocket.send", "text": data})  # type: ignore[no-any-return]
+        return self._send({"type": "websocket.send", "bytes": data})  # type: ignore[no-any-return]
+
+    def _transport_lost(self) -> None:
+        self._drop_peek()
 
     async def _transport_close(self, code: int, reason: str) -> None:
         self._drop_peek()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from velocipy.datastructures import Address
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("velocipy")
 
 NO_STATUS = 1005  # the client closed; RSGI does not say with which code
-CONNECTION_LOST = 1006
 
 _warned: set[str] = set()
 
@@ -31,6 +30,8 @@ def warn_once(key: str, message: str) -> None:
 
 class RSGIWebSocket(RSGIConnection, WebSocket):
     __slots__ = ("_protocol", "_scope", "_transport")
+
+    _transport_errors = (RuntimeError,)  # granian's RSGIProtocolClosed: the connection dropped
 
     negotiates_subprotocols = False
 
@@ -59,23 +60,18 @@ class RSGIWebSocket(RSGIConnection, WebSocket):
             )
         self._transport = await self._protocol.accept()
 
-    async def _transport_receive(self) -> str | bytes:
-        try:
-            message = await self._transport.receive()
-        except RuntimeError:  # RSGIProtocolClosed: the connection dropped
-            raise WebSocketDisconnect(CONNECTION_LOST) from None
+    def _transport_receive(self) -> Awaitable[Any]:
+        return self._transport.receive()  # type: ignore[no-any-return]
+
+    def _transport_data(self, message: Any) -> str | bytes:
         if message.kind == 0:
             raise WebSocketDisconnect(NO_STATUS)
         return message.data  # type: ignore[no-any-return]
 
-    async def _transport_send(self, data: str | bytes) -> None:
-        try:
-            if isinstance(data, str):
-                await self._transport.send_str(data)
-            else:
-                await self._transport.send_bytes(data)
-        except RuntimeError:
-            raise WebSocketDisconnect(CONNECTION_LOST) from None
+    def _transport_send(self, data: str | bytes) -> Awaitable[None]:
+        if isinstance(data, str):
+            return self._transport.send_str(data)  # type: ignore[no-any-return]
+        return self._transport.send_bytes(data)  # type: ignore[no-any-return]
 
     async def _transport_close(self, code: int, reason: str) -> None:
         if code != 1000 or reason:
