@@ -350,11 +350,10 @@ class Application(RouteDecorators):
         try:
             entry = self._http.static.get(request.path)  # PERF: static paths skip the tree
             if entry is None:
-                found = self._http.match_params(request.path)
+                found = self._http.lookup_params(request.path)
                 if found is None:
                     raise HTTPException(404)
-                entry, values = found
-                request._path_params = entry.pattern.convert(values)  # PERF: not the setter
+                entry, request._path_params = found  # PERF: the slot, not the setter
             endpoint = entry.endpoints.get(request.method)
             if endpoint is None:
                 raise HTTPException(405, headers={"allow": entry.allow})

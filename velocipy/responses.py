@@ -79,7 +79,10 @@ class Response:
     ) -> None:
         self.status_code = status_code
         self.body = self.render(content)
-        self.raw_headers = _build_headers(headers, media_type or self.media_type)
+        media_type = media_type or self.media_type
+        cached = None if headers else _CONTENT_TYPE_HEADERS.get(media_type)  # type: ignore[arg-type]
+        # PERF: the common case, no headers given and a known media type, without a call.
+        self.raw_headers = [cached] if cached is not None else _build_headers(headers, media_type)
         self.background = background
 
     def render(self, content: Any) -> bytes:

@@ -258,8 +258,9 @@ class RouteTable(Generic[E]):
     def __init__(self) -> None:
         self.static: dict[str, RouteEntry[E]] = {}
         # PERF: patterns whose only parameter is their last segment ("/users/{id}"), keyed by
-        # the static part before it ("/users"): one dict lookup instead of the tree walk.
-        self._last_param: dict[str, RouteEntry[E]] = {}
+        # the static part before it ("/users"), with that parameter's name and converter: one
+        # dict lookup instead of the tree walk.
+        self._last_param: dict[str, tuple[RouteEntry[E], str, Callable[[str], Any]]] = {}
         self._root: _Node[E] = _Node()
         self._by_shape: dict[str, RouteEntry[E]] = {}
 
@@ -293,7 +294,7 @@ class RouteTable(Generic[E]):
                 and last.converter.name != "path"
             ):
                 head = "".join(f"/{segment}" for segment in pattern.segments[:-1])
-                self._last_param[head] = entry
+                self._last_param[head] = (entry, last.name, last.converter.convert)
         return entry
 
     def _insert(self, entry: RouteEntry[E]) -> None:
@@ -324,9 +325,28 @@ class RouteTable(Generic[E]):
         # those were looked up first).
         head, _, last = path.rpartition("/")
         if last:
-            entry = self._last_param.get(head)
-            if entry is not None:
-                return entry, [last]
+            found = self._last_param.get(head)
+            if found is not None:
+                return found[0], [last]
+        return self._walk_tree(path)
+
+    def lookup_params(self, path: str) -> tuple[RouteEntry[E], dict[str, Any]] | None:
+        """:meth:`match_params` with the values converted (``RequestValidationError``: a 422)."""
+        head, _, last = path.rpartition("/")
+        if last:
+            found = self._last_param.get(head)
+            if found is not None:
+                entry, name, convert = found
+                try:  # PERF: one parameter converted here, without building the values list
+                    return entry, {name: convert(last)}
+                except ValueError:
+                    return entry, entry.pattern.convert([last])  # raises the precise 422
+        matched = self._walk_tree(path)
+        if matched is None:
+            return None
+        return matched[0], matched[0].pattern.convert(matched[1])
+
+    def _walk_tree(self, path: str) -> tuple[RouteEntry[E], list[str]] | None:
         segments = path[1:].split("/")
         values: list[str] = []
         # PERF: follow the preferred branch (static, then parameter, then catch-all) without

@@ -13,7 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from velocipy.responses import run_after_response
-from velocipy.rsgi.http import RSGIRequest, send_response
+from velocipy.rsgi.http import RSGIRequest, send_complete, send_stream
 from velocipy.rsgi.websocket import RSGIWebSocket
 
 if TYPE_CHECKING:
@@ -31,7 +31,10 @@ class RSGIEntrypoint:
         if scope.proto == "http":
             request = RSGIRequest(self, scope, protocol)
             response = await self.handle_http(request)
-            await send_response(response, protocol)
+            if response.kind == "stream":
+                await send_stream(response, protocol)  # type: ignore[arg-type]
+            else:
+                send_complete(response, protocol)
             if response.background is not None:
                 await run_after_response(response)
         else:

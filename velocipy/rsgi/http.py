@@ -89,8 +89,12 @@ class RSGIRequest(RSGIConnection, Request):
             raise ClientDisconnect() from exc
 
 
-async def send_response(response: Response, protocol: Any) -> None:
-    """Emit a neutral response with the matching ``response_*`` call (exactly one)."""
+def send_complete(response: Response, protocol: Any) -> None:
+    """Emit a bytes or file response with the matching ``response_*`` call (exactly one).
+
+    PERF: granian's ``response_bytes`` and ``response_file`` are plain calls, so a complete
+    response is sent without a coroutine; only streams (:func:`send_stream`) need one.
+    """
     if response.kind == "bytes":
         protocol.response_bytes(response.status_code, response.raw_headers, response.body)
     elif isinstance(response, FileResponse):
@@ -100,11 +104,9 @@ async def send_response(response: Response, protocol: Any) -> None:
         else:
             start, end = response.byte_range  # end exclusive, as granian wants it
             protocol.response_file_range(response.status_code, headers, response.path, start, end)
-    elif isinstance(response, StreamingResponse):
-        await _send_stream(response, protocol)
 
 
-async def _send_stream(response: StreamingResponse, protocol: Any) -> None:
+async def send_stream(response: StreamingResponse, protocol: Any) -> None:
     # The response ends when granian's transport object is released, so no reference to it
     # may outlive this function: not in a traceback, not in a variable.
     sender = _ChunkSender(protocol.response_stream(response.status_code, response.raw_headers))
