@@ -1,22 +1,25 @@
 """Helpers shared by every test that starts a real process: free ports, waits, clean stops.
 
 Every wait is bounded; every process is started in its own process group and killed with
-its whole group, so a failing test never leaves a server behind.
+its whole group, so a failing test never leaves a server behind. A pytest that is itself killed
+(SIGKILL, a CI timeout) takes its servers along: they get SIGTERM when it dies.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +39,24 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _sigterm_when_pytest_dies() -> None:  # pragma: no cover - runs in the child, before exec
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def die_with_pytest() -> Callable[[], None] | None:
+    """A ``preexec_fn`` for servers: SIGTERM once pytest is gone (Linux).
+
+    The kernel sends the signal when the *thread* that started the child ends, so it is only
+    asked for from the main thread (which lives as long as pytest).
+    """
+    if sys.platform == "linux" and threading.current_thread() is threading.main_thread():
+        return _sigterm_when_pytest_dies
+    return None
 
 
 def executable(name: str) -> str:
@@ -124,6 +145,7 @@ class ServerProcess:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_pytest(),
         )
         log.close()
         return self

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support import free_port, wait_until
+from tests.support import die_with_pytest, free_port, wait_until
 
 
 class RedisServer:
@@ -49,6 +49,7 @@ class RedisServer:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_pytest(),
         )
         log.close()
         assert wait_until(self.answers_ping, 15), self.log()
