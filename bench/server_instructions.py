@@ -1,11 +1,15 @@
 """Instructions per request inside a real server process, counted by valgrind (load-independent).
 
-The server runs under ``valgrind --tool=callgrind`` (with its worker processes), serves ``n``
-and then ``3n`` sequential keep-alive requests in two separate runs, and the difference of the
-two totals divided by ``2n`` is what one request costs the server: Python, the server's own
-code and the framework, with start-up and shutdown cancelled out.
+The server runs under ``valgrind --tool=callgrind`` (its worker processes too). After a warm-up,
+the live instruction counters of every process and thread of the server are read with
+``callgrind_control``, ``n`` sequential keep-alive requests are sent, and the counters are read
+again: the difference divided by ``n`` is what one request costs the server (Python, the
+server's own code and the framework), with start-up and shutdown left out.
 
-    python bench/server_instructions.py --server uvicorn --only bare velocipy -n 300
+Counters are read from the running processes because granian's workers do not shut down under
+valgrind, so totals printed at exit never come.
+
+    python bench/server_instructions.py --server granian-rsgi --only bare velocipy -n 300
 """
 
 from __future__ import annotations
@@ -25,11 +29,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from servers import BENCH_DIR, SERVE_DIR, SERVERS, free_port, interface_of, server_argv, serves
 
-_COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 ENDPOINTS = {"plaintext": "/plaintext", "json": "/json", "path-param": "/users/42"}
+_THREAD_COUNT = re.compile(r"^\s*Th\s+\d+\s+([\d,]+)", re.MULTILINE)
+_WARM_UP = 50
 
 
-def _total(framework: str, server: str, path: str, requests: int) -> int:
+def _running_counters(group: int) -> int:
+    """Instructions so far, summed over every thread of every process in ``group``."""
+    pids = subprocess.run(
+        ["pgrep", "-g", str(group)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    total = 0
+    for pid in pids:
+        shown = subprocess.run(
+            ["callgrind_control", "-e", "Ir", pid], capture_output=True, text=True, check=False
+        ).stdout
+        total += sum(int(count.replace(",", "")) for count in _THREAD_COUNT.findall(shown))
+    return total
+
+
+def _get(connection: http.client.HTTPConnection, path: str) -> int:
+    connection.request("GET", path)
+    reply = connection.getresponse()
+    reply.read()
+    return reply.status
+
+
+def per_request(framework: str, server: str, endpoint: str, n: int) -> int:
+    path = ENDPOINTS[endpoint]
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="bench-callgrind-", suffix=".log")[1])
     argv = [
@@ -56,45 +83,36 @@ def _total(framework: str, server: str, path: str, requests: int) -> int:
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 300
-        connection = None
-        while connection is None:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start:\n{log.read_text()[-2000:]}")
-            try:
-                candidate = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                candidate.request("GET", path)
-                reply = candidate.getresponse()
-                reply.read()
-                if reply.status == 200:
-                    connection = candidate
-            except OSError:
-                time.sleep(0.5)
-        for _ in range(requests):
-            connection.request("GET", path)
-            reply = connection.getresponse()
-            reply.read()
+        connection = _connect(process, port, path, log)
+        for _ in range(_WARM_UP):
+            _get(connection, path)
+        before = _running_counters(process.pid)
+        for _ in range(n):
+            _get(connection, path)
+        after = _running_counters(process.pid)
         connection.close()
     finally:
-        os.killpg(process.pid, signal.SIGINT)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(30)
+        log.unlink(missing_ok=True)
+    if before == 0:
+        raise RuntimeError("callgrind_control read no counters (is valgrind's vgdb available?)")
+    return round((after - before) / n)
+
+
+def _connect(
+    process: subprocess.Popen[bytes], port: int, path: str, log: Path
+) -> http.client.HTTPConnection:
+    deadline = time.monotonic() + 300  # a server starts slowly under valgrind
+    while True:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server did not start:\n{log.read_text()[-2000:]}")
         try:
-            process.wait(120)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
-    text = log.read_text(errors="replace")
-    log.unlink(missing_ok=True)
-    counts = [int(c) for c in _COLLECTED.findall(text)]
-    if not counts:
-        raise RuntimeError(f"no instruction count from valgrind:\n{text[-2000:]}")
-    return sum(counts)
-
-
-def per_request(framework: str, server: str, endpoint: str, n: int) -> int:
-    path = ENDPOINTS[endpoint]
-    low = _total(framework, server, path, n)
-    high = _total(framework, server, path, 3 * n)
-    return round((high - low) / (2 * n))
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            if _get(connection, path) == 200:
+                return connection
+        except OSError:
+            time.sleep(0.5)
 
 
 def main() -> None:
