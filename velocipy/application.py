@@ -273,11 +273,12 @@ class Application(RouteDecorators):
             raise ValueError(f"mount path {path!r}: {pattern.template!r} is already routed")
         if name is not None:
             self._remember_name(name, pattern, handler)
-        endpoint = _mounted_endpoint(handler)
-        endpoint.__qualname__ = f"the mount at {prefix or '/'} ({type(handler).__name__})"
+        serve_mounted = _mounted_endpoint(handler)
+        serve_mounted.__qualname__ = f"the mount at {prefix or '/'} ({type(handler).__name__})"
+        endpoint = Endpoint(serve_mounted)
         for method in HTTP_METHODS:
             entry.endpoints[method] = endpoint
-            entry.handlers[method] = endpoint
+            entry.handlers[method] = serve_mounted
         entry.allow = ", ".join(sorted(HTTP_METHODS))
         label = name or type(handler).__name__
         self._routes.append(RouteInfo("mount", pattern.template, ("*",), label, handler))
@@ -359,7 +360,7 @@ class Application(RouteDecorators):
                 raise HTTPException(405, headers={"allow": entry.allow})
             if request.method in _BODY_METHODS:
                 request.check_declared_length()
-            response = await endpoint(request)
+            response = endpoint.respond(await endpoint.invoke(request))
         except Exception as exc:
             response = await self._response_for_error(request, exc)
         if (

@@ -571,8 +571,7 @@ def compile_http(
             teardown_after(response, entered)
         return response
 
-    endpoint_with_dependencies.plan = plan  # type: ignore[attr-defined]
-    return endpoint_with_dependencies, _typed_pattern(plan, pattern)
+    return Endpoint(endpoint_with_dependencies, plan=plan), _typed_pattern(plan, pattern)
 
 
 def compile_websocket(

@@ -83,7 +83,7 @@ REQUEST_BODY_MEDIA: dict[
 
 def plan_of(app: Application, route: RouteInfo) -> RoutePlan:
     """The plan a route runs (with dependencies) or reads the same way (without)."""
-    plan = getattr(route.compiled, "plan", None)
+    plan = getattr(route.compiled, "plan", None)  # an Endpoint's dependency plan, if any
     if isinstance(plan, RoutePlan):
         return plan
     return RoutePlan(

@@ -32,8 +32,33 @@ if typing.TYPE_CHECKING:
 
 __all__ = ["Body", "Cookie", "File", "Form", "Header", "Query", "compile_endpoint"]
 
-Endpoint: TypeAlias = Callable[[Request], Awaitable[Response]]
 _REQUIRED: Any = inspect.Parameter.empty
+
+
+def _unchanged(response: Response) -> Response:
+    return response
+
+
+class Endpoint:
+    """What dispatch runs for one route and method: ``respond(await invoke(request))``.
+
+    PERF: where nothing has to be awaited before the handler runs (no body, no dependencies),
+    ``invoke`` is a plain function that hands back the handler's own coroutine, and ``respond``
+    turns its result into a Response: such a request passes through no coroutine of ours but
+    dispatch. Endpoints that build their Response themselves leave ``respond`` as it is.
+    """
+
+    __slots__ = ("invoke", "plan", "respond")
+
+    def __init__(
+        self,
+        invoke: Callable[[Request], Awaitable[Any]],
+        respond: Callable[[Any], Response] = _unchanged,
+        plan: Any = None,
+    ) -> None:
+        self.invoke = invoke
+        self.respond = respond
+        self.plan = plan  # the dependency plan, for OpenAPI (velocipy/dependencies.py)
 
 
 class Param:
@@ -187,44 +212,39 @@ def compile_endpoint(
             )
         binder = form_binder(form_fields, validation_errors) if form_fields else None
         body = body_extractors[0] if body_extractors else None
-        return _form_or_tasks_endpoint(
-            extractors, body, binder, tasks_name, call, make_response
-        ), pattern
+        invoke = _form_or_tasks_endpoint(extractors, body, binder, tasks_name, call, make_response)
+        return Endpoint(invoke), pattern
 
     if not extractors and not body_extractors:
 
-        async def endpoint_without_params(request: Request) -> Response:
-            return make_response(await call())
+        def invoke_without_params(request: Request) -> Awaitable[Any]:
+            return call()
 
-        return endpoint_without_params, pattern
+        return Endpoint(invoke_without_params, make_response), pattern
 
     if len(extractors) == 1 and extractors[0][1] is _take_request and not body_extractors:
-
-        async def endpoint_with_request(request: Request) -> Response:
-            return make_response(await call(request))
-
-        return endpoint_with_request, pattern
+        return Endpoint(call, make_response), pattern
 
     takes_only_path_params = bound_from_path == path_names == {name for name, _ in extractors}
     if takes_only_path_params and not body_extractors:
 
-        async def endpoint_with_path_params(request: Request) -> Response:
-            return make_response(await call(**request._path_params))  # PERF: set by dispatch
+        def invoke_with_path_params(request: Request) -> Awaitable[Any]:
+            return call(**request._path_params)  # PERF: set by dispatch
 
-        return endpoint_with_path_params, pattern
+        return Endpoint(invoke_with_path_params, make_response), pattern
 
     body = body_extractors[0] if body_extractors else None
 
-    async def endpoint(request: Request) -> Response:
+    async def invoke_with_values(request: Request) -> Any:
         errors: list[dict[str, Any]] = []
         kwargs = {name: extract(request, errors) for name, extract in extractors}
         if body is not None and not errors:
             kwargs[body[0]] = await body[1](request)
         if errors:
             raise RequestValidationError(errors)
-        return make_response(await call(**kwargs))
+        return await call(**kwargs)
 
-    return endpoint, pattern
+    return Endpoint(invoke_with_values, make_response), pattern
 
 
 def _form_or_tasks_endpoint(
@@ -234,7 +254,7 @@ def _form_or_tasks_endpoint(
     tasks_name: str | None,
     call: Callable[..., Awaitable[Any]],
     make_response: Callable[[Any], Response],
-) -> Endpoint:
+) -> Callable[[Request], Awaitable[Response]]:
     """The endpoint of a handler with form/file parameters or a ``BackgroundTasks`` parameter.
 
     Uploaded files are closed once the handler returned (or raised); the tasks are attached to
@@ -403,13 +423,14 @@ def _body_extractor(
     return extract
 
 
-_TEXT = [("content-type", "text/plain; charset=utf-8")]
-_JSON = [("content-type", "application/json")]
-_OCTETS = [("content-type", "application/octet-stream")]
+_TEXT = ("content-type", "text/plain; charset=utf-8")
+_JSON = ("content-type", "application/json")
+_OCTETS = ("content-type", "application/octet-stream")
+_new_response = Response.__new__
 
 
 def _plain(body: bytes, status: int, headers: list[tuple[str, str]]) -> Response:
-    response = Response.__new__(Response)
+    response = _new_response(Response)
     response.body = body
     response.status_code = status
     response.raw_headers = headers
@@ -425,16 +446,21 @@ def response_maker(
 
     def make_response(result: Any) -> Response:
         kind = type(result)
-        if kind is dict or kind is list:
-            return _plain(encode(result), ok, _JSON.copy())
+        if kind is dict or kind is list:  # PERF: the usual JSON result, built inline
+            response = _new_response(Response)
+            response.body = encode(result)
+            response.status_code = ok
+            response.raw_headers = [_JSON]
+            response.background = None
+            return response
         if isinstance(result, Response):
             return result
         if kind is str:
-            return _plain(result.encode("utf-8"), ok, _TEXT.copy())
+            return _plain(result.encode("utf-8"), ok, [_TEXT])
         if result is None:
             return _plain(b"", status_code or 204, [])
         if kind is bytes:
-            return _plain(result, ok, _OCTETS.copy())
-        return _plain(encode(result), ok, _JSON.copy())
+            return _plain(result, ok, [_OCTETS])
+        return _plain(encode(result), ok, [_JSON])
 
     return make_response

@@ -228,7 +228,7 @@ class RouteInfo(NamedTuple):
     name: str
     endpoint: Callable[..., Any]  # the handler as written
     options: Mapping[str, Any] | None = None  # RouteOptions: dependencies, tags, summary...
-    compiled: Callable[..., Any] | None = None  # what dispatch calls (a dependency plan's .plan)
+    compiled: Any = None  # what dispatch runs: an HTTP Endpoint (its .plan) or a WS handler
     status_code: int | None = None
 
 
