@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from velocipy.asgi.http import ASGIRequest, send_response
+from velocipy.asgi.http import ASGIRequest, complete_messages, send_response
 from velocipy.asgi.websocket import ASGIWebSocket
 from velocipy.responses import run_after_response
 
@@ -29,7 +29,12 @@ class ASGIEntrypoint:
         if kind == "http":
             request = ASGIRequest(self, scope, receive)
             response = await self.handle_http(request)
-            await send_response(response, request, send)
+            if response.kind == "bytes":
+                start, body = complete_messages(response, request)
+                await send(start)
+                await send(body)
+            else:
+                await send_response(response, request, send)
             if response.background is not None:
                 await run_after_response(response)
         elif kind == "websocket":
