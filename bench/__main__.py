@@ -33,6 +33,7 @@ import instructions  # noqa: E402
 import machine  # noqa: E402
 import report  # noqa: E402
 import scale  # noqa: E402
+import server_instructions  # noqa: E402
 import websocket  # noqa: E402
 from peers import FACTORIES  # noqa: E402
 from servers import PYPI_NAME, SERVERS, pypi_python  # noqa: E402
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--instructions",
         action="store_true",
-        help="also count instructions with valgrind (in process and start-up; load-independent)",
+        help="also count instructions with valgrind (in process, inside the servers, start-up)",
     )
     for name, kind in (
         ("rounds", int),
@@ -211,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
             warmup=settings["warmup"],
             log=log,
         )
+        if args.instructions:
+            log("instructions per request inside the servers (valgrind) ...")
+            tiers["server_instructions"] = server_instructions.run(
+                args.servers, list(server_instructions.ENDPOINTS), 200, log=log
+            )
     if "websocket" in args.tiers:
         log("WebSocket echo ...")
         tiers["websocket"] = websocket.run(

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import server_instructions
+
 REPO = Path(__file__).resolve().parent.parent
 DOCS_PAGE = REPO / "docs" / "benchmarks.md"
 DOCS_CHARTS = REPO / "docs" / "benchmarks"
@@ -270,6 +272,7 @@ def markdown(results: dict[str, Any], charts: dict[str, str] | None = None) -> s
                 out += [f"### {server}", ""]
                 out += [*_table(["framework", *SCENARIOS], rows), ""]
         out += _chart_line(charts, "http")
+    out += server_instructions.markdown(tiers.get("server_instructions", []))
     ws = _ws(results)
     if ws:
         out += ["## WebSocket echo", ""]
@@ -526,7 +529,9 @@ The other framework named velocipy on the package index shares our import name, 
 installs it (`velocipy==0.3.0`) into its own virtualenv under `bench/.venvs/` on first use.
 Results are written to `bench/results/` as JSON and Markdown. For load-independent
 comparisons of code changes, `python bench/instructions.py` counts instructions per request
-in process with valgrind.
+in process with valgrind, `python bench/inprocess_ws.py --instructions` per WebSocket
+message, and `python bench/server_instructions.py` per request inside a real server
+(`--instructions` adds that last count to the suite's run and to this page).
 
 A shared or busy machine moves every wall-clock figure: the load average at the start and end
 of the run is recorded below, and rows where the server was not saturated are marked.

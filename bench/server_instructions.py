@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -113,6 +114,56 @@ def _connect(
                 return connection
         except OSError:
             time.sleep(0.5)
+
+
+# The end-to-end targets of issue 16, as the share of the bare app's speed to keep.
+TARGET_RATIO = {"granian-rsgi": 0.95, "granian-asgi": 0.9, "uvicorn": 0.9}
+
+
+def run(servers: list[str], endpoints: list[str], n: int, log: Any = print) -> list[dict[str, Any]]:
+    """bare and VelociPy per server and endpoint; ``budget`` is what a framework may add to the
+    bare app's instructions and still keep ``TARGET_RATIO`` of its speed."""
+    rows = []
+    for server in servers:
+        for endpoint in endpoints:
+            bare = per_request("bare", server, endpoint, n)
+            ours = per_request("velocipy", server, endpoint, n)
+            budget = round(bare * (1 / TARGET_RATIO[server] - 1))
+            log(f"  instructions {server:<13} {endpoint:<10} bare {bare} velocipy {ours}")
+            rows.append(
+                {
+                    "server": server,
+                    "endpoint": endpoint,
+                    "bare": bare,
+                    "velocipy": ours,
+                    "added": ours - bare,
+                    "budget": budget,
+                }
+            )
+    return rows
+
+
+def markdown(rows: list[dict[str, Any]]) -> list[str]:
+    """The section of docs/benchmarks.md that shows where the end-to-end ratios come from."""
+    if not rows:
+        return []
+    out = ["## Instructions per request inside the servers", ""]
+    out += [
+        "Counted by valgrind in the real server process (`bench/server_instructions.py`: "
+        "load-independent, sequential keep-alive requests). *Budget* is what a framework may "
+        "add to the bare app and still keep the end-to-end target ratio of its speed "
+        "(0.95x on granian RSGI, 0.9x on granian ASGI and uvicorn), were time proportional "
+        "to instructions.",
+        "",
+        "| server | endpoint | bare | velocipy | added | budget |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['server']} | {r['endpoint']} | {r['bare']:,} | {r['velocipy']:,} | "
+            f"{r['added']:,} | {r['budget']:,} |"
+        )
+    return [*out, ""]
 
 
 def main() -> None:

@@ -188,3 +188,19 @@ def test_markdown_marks_unsaturated_cells() -> None:
     page = markdown(results)
     assert "10 (1.00x) p99 1.0 ms, 5.0 us" in page
     assert page.count("5.0 us *") == 1
+
+
+@pytest.mark.interop
+@pytest.mark.slow
+@pytest.mark.parametrize("server", ["granian-rsgi", "uvicorn"])
+def test_server_instructions_counts_inside_a_real_server(server: str) -> None:
+    """Live callgrind counters around n requests: granian's workers never exit under valgrind."""
+    from server_instructions import per_request
+
+    few, more = (
+        per_request("bare", server, "plaintext", 10),
+        per_request("velocipy", server, "plaintext", 10),
+    )
+    # A request through a real server costs tens of thousands of instructions, and a framework
+    # adds to the bare app's count (the two are counted alike, so the order cannot flip).
+    assert 10_000 < few < more < 10 * few
