@@ -551,6 +551,7 @@ def test_misuse_raises_precise_errors(make_client: ClientFactory, protocol: str)
         await expect("accept twice", WebSocketStateError, ws.accept())
         await expect("send_text(bytes)", TypeError, ws.send_text(b"x"))  # type: ignore[arg-type]
         await expect("send_bytes(str)", TypeError, ws.send_bytes("x"))  # type: ignore[arg-type]
+        await expect("send_json(not JSON)", TypeError, ws.send_json(object()))
         await expect("unsendable code", ValueError, ws.close(1005))
         await expect("reason too long", ValueError, ws.close(1000, "x" * 124))
         first = asyncio.ensure_future(ws.receive_text())
@@ -576,6 +577,7 @@ def test_misuse_raises_precise_errors(make_client: ClientFactory, protocol: str)
         "accept twice",
         "send_text(bytes)",
         "send_bytes(str)",
+        "send_json(not JSON)",
         "unsendable code",
         "reason too long",
         "concurrent receive",
@@ -585,6 +587,9 @@ def test_misuse_raises_precise_errors(make_client: ClientFactory, protocol: str)
     ]
     assert "accept()" in errors["send before accept"]
     assert "already" in errors["accept twice"]
+    # The senders check their argument before any coroutine runs, yet raise where awaited.
+    assert errors["send_text(bytes)"] == "send_text() takes str, not bytes"
+    assert "object" in errors["send_json(not JSON)"]
     assert "closed" in errors["receive after close"]
 
 

@@ -291,7 +291,11 @@ class WebSocket(Connection):
 
     def send_json(self, data: Any) -> Awaitable[None]:
         """Encode with the app's JSON adapter and send as one text frame."""
-        return self.send(self.app.json.encode(data).decode("utf-8"))
+        try:
+            text = self.app.json.encode(data).decode("utf-8")
+        except Exception as exc:  # raised where the call is awaited, as by the other senders
+            return _raise(exc)
+        return self.send(text)
 
     # --- closing --------------------------------------------------------------------------
     async def close(self, code: int = CLOSE_NORMAL, reason: str | None = None) -> None:
