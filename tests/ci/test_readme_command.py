@@ -36,6 +36,10 @@ def test_ci_runs_the_readme_command_verbatim() -> None:
     assert ci_lines.index(readme_test_command()) < ci_lines.index(".venv/bin/ruff check .")
 
 
+# The commands .ci/provision checks for (each stands for the Debian package that provides it).
+EVERY_TOOL = ("callgrind_control", "chromium", "curl", "redis-server", "wrk")
+
+
 def _fake_machine(tmp_path: Path, present: tuple[str, ...]) -> tuple[dict[str, str], Path]:
     """A PATH with only the basics, ``present`` commands, and an apt-get that records its args."""
     bin_dir = tmp_path / "bin"
@@ -52,7 +56,7 @@ def _fake_machine(tmp_path: Path, present: tuple[str, ...]) -> tuple[dict[str, s
 
 
 def test_provision_installs_chromium_when_missing(tmp_path: Path) -> None:
-    env, log = _fake_machine(tmp_path, present=("curl", "redis-server", "wrk"))
+    env, log = _fake_machine(tmp_path, present=tuple(t for t in EVERY_TOOL if t != "chromium"))
     done = subprocess.run(
         ["bash", str(REPO_ROOT / ".ci" / "provision")],
         env=env, capture_output=True, text=True, timeout=60, check=False,
@@ -69,7 +73,7 @@ def test_provision_installs_chromium_when_missing(tmp_path: Path) -> None:
 
 
 def test_provision_does_nothing_when_everything_is_there(tmp_path: Path) -> None:
-    env, log = _fake_machine(tmp_path, present=("chromium", "curl", "redis-server", "wrk"))
+    env, log = _fake_machine(tmp_path, present=EVERY_TOOL)
     done = subprocess.run(
         ["bash", str(REPO_ROOT / ".ci" / "provision")],
         env=env, capture_output=True, text=True, timeout=60, check=False,
@@ -79,7 +83,7 @@ def test_provision_does_nothing_when_everything_is_there(tmp_path: Path) -> None
 
 
 def test_provision_adds_venv_support_when_python_lacks_ensurepip(tmp_path: Path) -> None:
-    env, log = _fake_machine(tmp_path, present=("chromium", "curl", "redis-server", "wrk"))
+    env, log = _fake_machine(tmp_path, present=EVERY_TOOL)
     fake_python = Path(env["PATH"]) / "python3.11"
     fake_python.write_text("#!/bin/sh\nexit 1\n")  # `import ensurepip` fails, as on bare Debian
     fake_python.chmod(0o755)
