@@ -92,6 +92,7 @@ class ASGIRequest(ASGIConnection, Request):
 
 
 _ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+_LENGTHS: dict[int, tuple[bytes, bytes]] = {}  # content-length headers of small bodies
 
 
 def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
@@ -114,8 +115,17 @@ def complete_messages(response: Response, request: ASGIRequest) -> tuple[Message
     coroutine of ours in between; files and streams go through :func:`send_response`.
     """
     body = response.body
-    headers = _encode_headers(response)
-    headers.append((b"content-length", str(len(body)).encode()))
+    raw = response.raw_headers
+    # PERF: the usual response has one header, its content type, already encoded in _ENCODED.
+    cached = _ENCODED.get(raw[0]) if len(raw) == 1 else None
+    headers = [cached] if cached is not None else _encode_headers(response)
+    size = len(body)
+    length = _LENGTHS.get(size)
+    if length is None:
+        length = (b"content-length", str(size).encode())
+        if size < 4096 and len(_LENGTHS) < 1024:
+            _LENGTHS[size] = length
+    headers.append(length)
     start = {"type": "http.response.start", "status": response.status_code, "headers": headers}
     return start, {
         "type": "http.response.body",
