@@ -80,9 +80,13 @@ class Response:
         self.status_code = status_code
         self.body = self.render(content)
         media_type = media_type or self.media_type
-        cached = None if headers else _CONTENT_TYPE_HEADERS.get(media_type)  # type: ignore[arg-type]
-        # PERF: the common case, no headers given and a known media type, without a call.
-        self.raw_headers = [cached] if cached is not None else _build_headers(headers, media_type)
+        if headers:
+            self.raw_headers = _build_headers(headers, media_type)
+        elif media_type is None:
+            self.raw_headers = []
+        else:  # PERF: the usual case, one cached content-type header, without a call
+            cached = _CONTENT_TYPE_HEADERS.get(media_type)
+            self.raw_headers = [cached if cached is not None else _content_type_header(media_type)]
         self.background = background
 
     def render(self, content: Any) -> bytes:
@@ -157,12 +161,10 @@ def _content_type_header(media_type: str) -> tuple[str, str]:
     return header
 
 
-def _build_headers(headers: HeadersInput, media_type: str | None) -> list[tuple[str, str]]:
-    if not headers:  # PERF: the common case is one cached tuple, looked up without a call
-        if media_type is None:
-            return []
-        cached = _CONTENT_TYPE_HEADERS.get(media_type)
-        return [cached if cached is not None else _content_type_header(media_type)]
+def _build_headers(
+    headers: Mapping[str, str] | Sequence[tuple[str, str]], media_type: str | None
+) -> list[tuple[str, str]]:
+    """Checked, lower-cased headers the app gave, with the content type first if they lack it."""
     raw: list[tuple[str, str]] = []
     pairs = headers.items() if isinstance(headers, Mapping) else headers
     for name, value in pairs:

@@ -97,8 +97,13 @@ _LENGTHS: dict[int, tuple[bytes, bytes]] = {}  # content-length headers of small
 
 def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
     """Headers as ASGI bytes; content types repeat, so their encoded form is cached."""
+    raw = response.raw_headers
+    if len(raw) == 1:  # PERF: the usual response: its content type alone, encoded once
+        cached = _ENCODED.get(raw[0])
+        if cached is not None:
+            return [cached]
     encoded = []
-    for pair in response.raw_headers:
+    for pair in raw:
         cached = _ENCODED.get(pair)
         if cached is None:
             cached = (pair[0].encode("latin-1"), pair[1].encode())
@@ -115,10 +120,7 @@ def complete_messages(response: Response, request: ASGIRequest) -> tuple[Message
     coroutine of ours in between; files and streams go through :func:`send_response`.
     """
     body = response.body
-    raw = response.raw_headers
-    # PERF: the usual response has one header, its content type, already encoded in _ENCODED.
-    cached = _ENCODED.get(raw[0]) if len(raw) == 1 else None
-    headers = [cached] if cached is not None else _encode_headers(response)
+    headers = _encode_headers(response)
     size = len(body)
     length = _LENGTHS.get(size)
     if length is None:
