@@ -363,12 +363,10 @@ class Application(RouteDecorators):
             response = endpoint.respond(await endpoint.invoke(request))
         except Exception as exc:
             response = await self._response_for_error(request, exc)
-        if (
-            response.body is None
-            or response.kind == "file"
-            or type(response.status_code) is not int
-            or not 200 <= response.status_code <= 999
-        ):
+        # PERF: one check for the responses the app finishes (JSON to encode, a file to
+        # prepare: their body is None) and for a status that needs a look
+        status = response.status_code
+        if response.body is None or type(status) is not int or not 200 <= status <= 999:
             return self._finalize(request, response)
         return response
 

@@ -78,18 +78,25 @@ class Response:
         background: AfterResponse | None = None,
     ) -> None:
         self.status_code = status_code
-        self.body = self.render(content)
+        # PERF: bytes, the usual content, skip the render call
+        self.body = content if type(content) is bytes else self.render(content)
         media_type = media_type or self.media_type
         if headers:
             self.raw_headers = _build_headers(headers, media_type)
         elif media_type is None:
             self.raw_headers = []
         else:  # PERF: the usual case, one cached content-type header, without a call
-            cached = _CONTENT_TYPE_HEADERS.get(media_type)
-            self.raw_headers = [cached if cached is not None else _content_type_header(media_type)]
+            try:  # a subscript: cheaper than dict.get
+                self.raw_headers = [_CONTENT_TYPE_HEADERS[media_type]]
+            except KeyError:
+                self.raw_headers = [_content_type_header(media_type)]
         self.background = background
 
     def render(self, content: Any) -> bytes:
+        """The body for ``content`` that is not already ``bytes`` (bytes are taken as they are).
+
+        A subclass overrides this to accept other content (its own encoding, say).
+        """
         if content is None:
             return b""
         if isinstance(content, bytes):
@@ -318,6 +325,8 @@ class FileResponse(Response):
     kind = "file"
     chunk_size: ClassVar[int] = 64 * 1024
 
+    body: bytes | None  # type: ignore[assignment]  # always None: the file is the body
+
     byte_range: tuple[int, int] | None
     """``(start, end)`` with ``end`` exclusive when a 206 sends part of the file."""
 
@@ -342,6 +351,7 @@ class FileResponse(Response):
             guessed, _ = mimetypes.guess_type(filename or self.path)
             media_type = guessed or "application/octet-stream"
         super().__init__(None, status_code, headers, media_type, background)
+        self.body = None  # the app prepares a file response before it is sent (see prepare)
         if filename is not None:
             self.headers.setdefault(
                 "content-disposition", f"attachment; filename*=utf-8''{quote(filename)}"

@@ -13,7 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from velocipy.responses import run_after_response
-from velocipy.rsgi.http import RSGIRequest, send_complete, send_stream
+from velocipy.rsgi.http import RSGIRequest, send_file, send_stream
 from velocipy.rsgi.websocket import RSGIWebSocket
 
 if TYPE_CHECKING:
@@ -29,12 +29,14 @@ class RSGIEntrypoint:
 
     async def __rsgi__(self: Application, scope: Any, protocol: Any) -> None:  # type: ignore[misc]
         if scope.proto == "http":
-            request = RSGIRequest(self, scope, protocol)
-            response = await self.handle_http(request)
-            if response.kind == "stream":
+            response = await self.handle_http(RSGIRequest(self, scope, protocol))
+            kind = response.kind
+            if kind == "bytes":  # PERF: granian's response_bytes is a plain call, no coroutine
+                protocol.response_bytes(response.status_code, response.raw_headers, response.body)
+            elif kind == "stream":
                 await send_stream(response, protocol)  # type: ignore[arg-type]
             else:
-                send_complete(response, protocol)
+                send_file(response, protocol)  # type: ignore[arg-type]
             if response.background is not None:
                 await run_after_response(response)
         else:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from velocipy.datastructures import Address, Headers
 from velocipy.exceptions import ClientDisconnect
 from velocipy.requests import Request
-from velocipy.responses import FileResponse, Response, StreamingResponse
+from velocipy.responses import FileResponse, StreamingResponse
 from velocipy.streaming import send_until_client_leaves
 
 if TYPE_CHECKING:
@@ -89,21 +89,14 @@ class RSGIRequest(RSGIConnection, Request):
             raise ClientDisconnect() from exc
 
 
-def send_complete(response: Response, protocol: Any) -> None:
-    """Emit a bytes or file response with the matching ``response_*`` call (exactly one).
-
-    PERF: granian's ``response_bytes`` and ``response_file`` are plain calls, so a complete
-    response is sent without a coroutine; only streams (:func:`send_stream`) need one.
-    """
-    if response.kind == "bytes":
-        protocol.response_bytes(response.status_code, response.raw_headers, response.body)
-    elif isinstance(response, FileResponse):
-        headers = [*response.raw_headers, ("content-length", str(response.content_length))]
-        if response.byte_range is None:
-            protocol.response_file(response.status_code, headers, response.path)
-        else:
-            start, end = response.byte_range  # end exclusive, as granian wants it
-            protocol.response_file_range(response.status_code, headers, response.path, start, end)
+def send_file(response: FileResponse, protocol: Any) -> None:
+    """Emit a file response with ``response_file`` or ``response_file_range`` (plain calls)."""
+    headers = [*response.raw_headers, ("content-length", str(response.content_length))]
+    if response.byte_range is None:
+        protocol.response_file(response.status_code, headers, response.path)
+    else:
+        start, end = response.byte_range  # end exclusive, as granian wants it
+        protocol.response_file_range(response.status_code, headers, response.path, start, end)
 
 
 async def send_stream(response: StreamingResponse, protocol: Any) -> None:
