@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.instructions:
             log("instructions per request in process (valgrind) ...")
             tiers["inprocess_instructions"] = instructions.run(
-                [f for f in frameworks if f in ("bare", "velocipy")], ("asgi", "rsgi"), 500
+                [f for f in frameworks if f in ("bare", "floor", "velocipy")], ("asgi", "rsgi"), 500
             )
     if "http" in args.tiers:
         log("end to end HTTP ...")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
+from floor import floor_app
 
 
 @dataclass(frozen=True)
@@ -469,6 +470,7 @@ def velocipy_pypi_app(interface: str, fillers: int = 0) -> Any:
 
 FACTORIES: dict[str, Callable[..., Any]] = {
     "bare": bare,
+    "floor": floor_app,
     "velocipy": velocipy_app,
     "starlette": starlette_app,
     "fastapi": fastapi_app,
@@ -477,6 +479,10 @@ FACTORIES: dict[str, Callable[..., Any]] = {
     "emmett": emmett_app,
     "velocipy-pypi": velocipy_pypi_app,
 }
+
+
+REFERENCES = frozenset({"bare", "floor"})
+"""Hand-written apps measured for comparison: never peers (``floor.py`` says what the floor is)."""
 
 
 def build_apps(only: list[str] | None) -> dict[str, Callable[..., Any]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import server_instructions
+from peers import REFERENCES
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS_PAGE = REPO / "docs" / "benchmarks.md"
@@ -69,6 +70,25 @@ def _inproc(results: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any
 
 
 # --- targets (issue 16) -------------------------------------------------------------------
+def _to_bare(cell: dict[str, Any], bare: dict[str, Any] | None, per: str) -> tuple[float, str]:
+    """The ratio to the bare app per ``request`` or ``message``, and what measured it.
+
+    When either run was not saturated, throughput measured the client or the machine: what the
+    server would reach at saturation is in inverse proportion to its CPU per request (message).
+    """
+    if bare is None or (cell["saturated"] and bare["saturated"]):
+        return cell["x_bare"], "req/s" if per == "request" else "messages/s"
+    cpu = f"server_cpu_us_per_{per}"
+    return bare[cpu] / cell[cpu], f"from server CPU per {per} (run not saturated)"
+
+
+def _floor_note(floor: dict[str, Any] | None, bare: dict[str, Any] | None, per: str) -> str:
+    """What the floor app (bench/floor.py) reached in the same cell: the best any framework can."""
+    if floor is None or floor["x_bare"] is None:
+        return ""
+    return f"; the floor reached {_to_bare(floor, bare, per)[0]:.2f}x"
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
 
@@ -76,27 +96,23 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         found.append({"name": name, "holds": bool(holds), "detail": detail})
 
     http = _http(results)
-    floors = {"granian-rsgi": 0.95, "granian-asgi": 0.9, "uvicorn": 0.9}
+    minimums = {"granian-rsgi": 0.95, "granian-asgi": 0.9, "uvicorn": 0.9}
     for (server, framework, endpoint), cell in sorted(http.items()):
         if framework != "velocipy" or cell["x_bare"] is None:
             continue
-        floor = floors[server]
+        minimum = minimums[server]
         bare = http.get((server, "bare", endpoint))
-        ratio, basis = cell["x_bare"], "req/s"
-        if not (cell["saturated"] and bare and bare["saturated"]) and bare:
-            # Not saturated: throughput measured the client or the machine. What the server
-            # would reach at saturation is in inverse proportion to its CPU per request.
-            ratio = bare["server_cpu_us_per_request"] / cell["server_cpu_us_per_request"]
-            basis = "from server CPU per request (run not saturated)"
+        ratio, basis = _to_bare(cell, bare, "request")
         check(
-            f"http {server} {endpoint} >= {floor}x bare",
-            ratio >= floor,
-            f"{ratio:.2f}x {basis}",
+            f"http {server} {endpoint} >= {minimum}x bare",
+            ratio >= minimum,
+            f"{ratio:.2f}x {basis}"
+            + _floor_note(http.get((server, "floor", endpoint)), bare, "request"),
         )
         peers = {
             f: c
             for (s, f, e), c in http.items()
-            if s == server and e == endpoint and f not in ("bare", "velocipy") and c["rps"]
+            if s == server and e == endpoint and f not in REFERENCES | {"velocipy"} and c["rps"]
         }
         # Peers compared by server CPU per request (load-robust; equal to the throughput
         # ratio at saturation), the figure every row has.
@@ -121,15 +137,13 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         bare = ws.get((server, "bare", in_flight))
         if framework != "velocipy" or cell["x_bare"] is None or bare is None:
             continue
-        ratio, basis = cell["x_bare"], "messages/s"
-        if not (cell["saturated"] and bare["saturated"]):
-            ratio = bare["server_cpu_us_per_message"] / cell["server_cpu_us_per_message"]
-            basis = "from server CPU per message (run not saturated)"
+        ratio, basis = _to_bare(cell, bare, "message")
         check(
             f"websocket {server} {in_flight} in flight >= 0.95x bare",
             ratio >= 0.95,
             f"{ratio:.2f}x {basis}; {cell['server_cpu_us_per_message']:.1f} us/msg "
-            f"(bottleneck: {', '.join(cell['bottleneck'])})",
+            f"(bottleneck: {', '.join(cell['bottleneck'])})"
+            + _floor_note(ws.get((server, "floor", in_flight)), bare, "message"),
         )
     for in_flight in (1, 8):
         ours = ws.get(("granian-asgi", "velocipy", in_flight))
@@ -516,6 +530,13 @@ with one command. It measures four tiers side by side with the peers:
   server memory per idle WebSocket connection. The broadcast fan-out figure comes from
   `bench/fanout.py` when it is present.
 
+Two hand-written apps are measured beside the frameworks, and neither is a peer. *bare* answers
+each endpoint with as little Python as the server allows: every ratio is to it. *floor* does
+the least any framework must do (`bench/floor.py`): it wraps the request in an object, finds
+the handler in a route table, awaits it and sends the response object the handler returns;
+its WebSocket reads and writes through coroutine methods. Its ratio is the best a framework
+could reach on the same server in the same run, and the targets below are read against it.
+
 ## Run it
 
 ```bash
@@ -576,7 +597,8 @@ def readme_section(results: dict[str, Any]) -> str:
             "End to end, one worker, wrk with 64 connections: requests/s as a ratio to a bare "
             "hand-written app on the same server in the same round (higher is better), and the "
             "server's CPU time per request in brackets (lower is better; the figure to read when "
-            "a run was not saturated, marked *).",
+            "a run was not saturated, marked *). *floor* is no framework: it does only what "
+            "every framework must (`bench/floor.py`), so its ratio is the best any could reach.",
             "",
         ]
         frameworks = _ordered({k[1] for k in http}, results)

@@ -9,7 +9,7 @@ server's own code and the framework), with start-up and shutdown left out.
 Counters are read from the running processes because granian's workers do not shut down under
 valgrind, so totals printed at exit never come.
 
-    python bench/server_instructions.py --server granian-rsgi --only bare velocipy -n 300
+    python bench/server_instructions.py --server granian-rsgi --only bare floor velocipy -n 300
 """
 
 from __future__ import annotations
@@ -121,21 +121,30 @@ TARGET_RATIO = {"granian-rsgi": 0.95, "granian-asgi": 0.9, "uvicorn": 0.9}
 
 
 def run(servers: list[str], endpoints: list[str], n: int, log: Any = print) -> list[dict[str, Any]]:
-    """bare and VelociPy per server and endpoint; ``budget`` is what a framework may add to the
-    bare app's instructions and still keep ``TARGET_RATIO`` of its speed."""
+    """bare, the floor (``floor.py``) and VelociPy per server and endpoint.
+
+    ``budget`` is what a framework may add to the bare app's instructions and still keep
+    ``TARGET_RATIO`` of its speed; ``floor_added`` is what the least possible framework adds.
+    """
     rows = []
     for server in servers:
         for endpoint in endpoints:
             bare = per_request("bare", server, endpoint, n)
+            floor = per_request("floor", server, endpoint, n)
             ours = per_request("velocipy", server, endpoint, n)
             budget = round(bare * (1 / TARGET_RATIO[server] - 1))
-            log(f"  instructions {server:<13} {endpoint:<10} bare {bare} velocipy {ours}")
+            log(
+                f"  instructions {server:<13} {endpoint:<10} "
+                f"bare {bare} floor {floor} velocipy {ours}"
+            )
             rows.append(
                 {
                     "server": server,
                     "endpoint": endpoint,
                     "bare": bare,
+                    "floor": floor,
                     "velocipy": ours,
+                    "floor_added": floor - bare,
                     "added": ours - bare,
                     "budget": budget,
                 }
@@ -153,15 +162,17 @@ def markdown(rows: list[dict[str, Any]]) -> list[str]:
         "load-independent, sequential keep-alive requests). *Budget* is what a framework may "
         "add to the bare app and still keep the end-to-end target ratio of its speed "
         "(0.95x on granian RSGI, 0.9x on granian ASGI and uvicorn), were time proportional "
-        "to instructions.",
+        "to instructions. The *floor* is the least any framework adds: a request object, a "
+        "route table, an awaited handler and a response object, nothing else "
+        "(`bench/floor.py`).",
         "",
-        "| server | endpoint | bare | velocipy | added | budget |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| server | endpoint | bare | floor | velocipy | floor adds | velocipy adds | budget |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         out.append(
-            f"| {r['server']} | {r['endpoint']} | {r['bare']:,} | {r['velocipy']:,} | "
-            f"{r['added']:,} | {r['budget']:,} |"
+            f"| {r['server']} | {r['endpoint']} | {r['bare']:,} | {r['floor']:,} | "
+            f"{r['velocipy']:,} | {r['floor_added']:,} | {r['added']:,} | {r['budget']:,} |"
         )
     return [*out, ""]
 
@@ -169,7 +180,7 @@ def markdown(rows: list[dict[str, Any]]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--server", choices=SERVERS, default="uvicorn")
-    parser.add_argument("--only", nargs="*", default=["bare", "velocipy"])
+    parser.add_argument("--only", nargs="*", default=["bare", "floor", "velocipy"])
     parser.add_argument("--endpoint", nargs="*", default=["plaintext"], choices=list(ENDPOINTS))
     parser.add_argument("-n", type=int, default=300)
     args = parser.parse_args()

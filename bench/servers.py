@@ -43,7 +43,7 @@ def interface_of(server: str) -> str:
 
 def serves(framework: str, server: str) -> bool:
     """Peers written only for ASGI are skipped on RSGI."""
-    rsgi_capable = {"bare", "velocipy", "emmett", PYPI_NAME}
+    rsgi_capable = {"bare", "floor", "velocipy", "emmett", PYPI_NAME}
     return interface_of(server) == "asgi" or framework in rsgi_capable
 
 

@@ -76,6 +76,7 @@ def test_quick_suite_writes_well_formed_results(tmp_path: Path) -> None:
         "websocket",
         "scale",
         "--frameworks",
+        "floor",  # the hand-written floor must answer every endpoint and echo, as apps do
         "velocipy",
         "--servers",
         "granian-rsgi",
@@ -103,7 +104,7 @@ def test_quick_suite_writes_well_formed_results(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results: dict[str, Any] = json.loads((out / "results.json").read_text())
 
-    assert results["frameworks"] == ["bare", "velocipy"]
+    assert results["frameworks"] == ["bare", "floor", "velocipy"]
     assert len(results["loadavg_start"]) == 3
     assert "granian" in results["machine"]["packages"]
     tiers = results["tiers"]
@@ -113,7 +114,7 @@ def test_quick_suite_writes_well_formed_results(tmp_path: Path) -> None:
     }
     assert all(r["status"] == 200 and r["ns_per_request"] > 0 for r in tiers["inprocess"])
     assert {(r["interface"], r["framework"]) for r in tiers["inprocess_websocket"]} == {
-        (i, f) for i in ("asgi", "rsgi") for f in ("bare", "velocipy")
+        (i, f) for i in ("asgi", "rsgi") for f in ("bare", "floor", "velocipy")
     }
 
     http = tiers["http"]
@@ -122,7 +123,7 @@ def test_quick_suite_writes_well_formed_results(tmp_path: Path) -> None:
     assert cells == {
         (s, f, e)
         for s in ("granian-rsgi", "uvicorn")
-        for f in ("bare", "velocipy")
+        for f in ("bare", "floor", "velocipy")
         for e in ("plaintext", "json", "path-param")
     }
     for row in http:
@@ -137,7 +138,10 @@ def test_quick_suite_writes_well_formed_results(tmp_path: Path) -> None:
     ws = tiers["websocket"]
     assert not [r for r in ws if "error" in r]
     assert {(r["server"], r["framework"], r["in_flight"]) for r in ws} == {
-        (s, f, n) for s in ("granian-rsgi", "uvicorn") for f in ("bare", "velocipy") for n in (1, 8)
+        (s, f, n)
+        for s in ("granian-rsgi", "uvicorn")
+        for f in ("bare", "floor", "velocipy")
+        for n in (1, 8)
     }
     for row in ws:
         assert row["messages"] > 0
@@ -204,3 +208,38 @@ def test_server_instructions_counts_inside_a_real_server(server: str) -> None:
     # A request through a real server costs tens of thousands of instructions, and a framework
     # adds to the bare app's count (the two are counted alike, so the order cannot flip).
     assert 10_000 < few < more < 10 * few
+
+
+def test_targets_read_the_floor_as_a_reference_never_a_peer() -> None:
+    """The floor app shows the best ratio any framework could reach; it is not a peer to beat."""
+
+    def cell(framework: str, rps: float, cpu: float) -> dict[str, Any]:
+        return {
+            "server": "granian-rsgi",
+            "round": 0,
+            "endpoint": "plaintext",
+            "framework": framework,
+            "rps": rps,
+            "p99_ms": 1.0,
+            "server_cpu_us_per_request": cpu,
+            "x_bare": rps / 100.0,
+            "saturated": True,
+        }
+
+    results = {
+        "tiers": {
+            "http": [
+                cell("bare", 100.0, 10.0),
+                cell("floor", 91.0, 11.0),
+                cell("velocipy", 85.0, 11.8),
+                cell("emmett", 50.0, 20.0),
+            ]
+        }
+    }
+    found = {t["name"]: t for t in targets(results)}
+    ratio = found["http granian-rsgi plaintext >= 0.95x bare"]
+    assert not ratio["holds"]
+    assert ratio["detail"] == "0.85x req/s; the floor reached 0.91x"
+    ahead = found["http granian-rsgi plaintext ahead of every peer"]
+    assert ahead["holds"]  # the floor (11.0 us) is cheaper, but it is not a peer
+    assert ahead["detail"] == "11.8 us vs emmett 20.0 us server CPU per request"
