@@ -458,7 +458,7 @@ def test_a_route_without_dependencies_compiles_to_the_plain_endpoint() -> None:
     route = app.routes[-1]
     assert route.compiled is not None
     assert route.compiled.plan is None
-    assert route.compiled.invoke.__name__ == "invoke_with_path_params"
+    assert route.compiled.invoke.__name__ == "invoke_with_path_param"  # one, by position
 
 
 def test_a_provider_yielding_twice_is_reported_and_the_response_stands(

@@ -332,3 +332,32 @@ def test_signature_mistakes_are_refused_at_registration() -> None:
 
     with pytest.raises(TypeError, match="cannot resolve a parameter annotation"):
         app.add_route("/z", unknown_hint, ["GET"])
+
+
+def test_path_parameters_reach_the_handler_however_it_declares_them(client_for: Any) -> None:
+    """One path parameter is passed by position (the fast path), unless it is keyword-only."""
+    app = VelociPy()
+
+    @app.get("/positional/{n}")
+    async def positional(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    @app.get("/keyword-only/{n}")
+    async def keyword_only(*, n: int) -> dict[str, int]:
+        return {"n": n}
+
+    @app.get("/in-thread/{n}")
+    def in_thread(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    @app.get("/two/{a}/{b}")
+    async def two(b: str, a: int) -> dict[str, Any]:
+        return {"a": a, "b": b}
+
+    client = client_for(app)
+    for path in ("/positional/7", "/keyword-only/7", "/in-thread/7"):
+        assert client.get(path).json() == {"n": 7}
+    assert client.get("/two/1/x").json() == {"a": 1, "b": "x"}
+    wrong = client.get("/positional/seven")
+    assert wrong.status_code == 422
+    assert wrong.json()["detail"][0]["loc"] == ["path", "n"]
