@@ -96,7 +96,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         found.append({"name": name, "holds": bool(holds), "detail": detail})
 
     http = _http(results)
-    minimums = {"granian-rsgi": 0.95, "granian-asgi": 0.9, "uvicorn": 0.9}
+    minimums = server_instructions.TARGET_RATIO  # the one place the ratios are written
     for (server, framework, endpoint), cell in sorted(http.items()):
         if framework != "velocipy" or cell["x_bare"] is None:
             continue
