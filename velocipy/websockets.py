@@ -9,7 +9,6 @@ code and then raise ``WebSocketDisconnect`` so the handler's loop ends.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
@@ -44,7 +43,6 @@ CLOSE_INVALID_PAYLOAD = 1007
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
 CONNECTION_LOST = 1006  # never sent: what the app sees when the connection dropped
-YIELD_EVERY_BYTES = 256 * 1024
 # Codes a peer may put in a close frame (RFC 6455 7.4): 1000-1003, 1007-1014, 3000-4999.
 SENDABLE_CLOSE_CODES = (
     frozenset(range(1000, 1004)) | frozenset(range(1007, 1015)) | frozenset(range(3000, 5000))
@@ -60,7 +58,7 @@ class WebSocket(Connection):
         "_disconnect",
         "_message_type",
         "_receiving",
-        "_unyielded",
+        "_unmeasured_length",
         "connection_state",
         "subprotocol",
     )
@@ -73,7 +71,6 @@ class WebSocket(Connection):
         self.connection_state = _CONNECTING
         self.subprotocol: str | None = None
         self._receiving = False
-        self._unyielded = 0  # bytes sent since send() last yielded to the event loop
         self._accepted = False
         # (code, reason) of how the connection ended; never the exception itself, whose
         # traceback would keep this object (and the server's transport) alive.
@@ -81,6 +78,7 @@ class WebSocket(Connection):
         self._close_callbacks: list[Callable[[], object]] | None = None
         # What receive_json() validates messages into: the route's ``receives=`` type, if any.
         self._message_type: Any = None
+        self._unmeasured_length = app.ws_max_message_size // 4
 
     # --- what an adapter implements -------------------------------------------------------
     async def _transport_accept(self, subprotocol: str | None) -> None:
@@ -202,12 +200,14 @@ class WebSocket(Connection):
             raise self._connection_lost() from None
         finally:
             self._receiving = False
-        limit = self.app.ws_max_message_size
-        if len(data) > limit // 4 and _size(data) > limit:
+        # PERF: a message of at most a quarter of the limit in characters fits in any encoding,
+        # so only a longer one is measured; servers hand over exactly str or bytes.
+        if len(data) > self._unmeasured_length and _size(data) > self.app.ws_max_message_size:
+            limit = self.app.ws_max_message_size
             await self._fail(
                 CLOSE_MESSAGE_TOO_BIG, f"message larger than the limit of {limit} bytes"
             )
-        if kind is not None and not isinstance(data, kind):
+        if type(data) is not kind and kind is not None:
             expected, got = ("text", "binary") if kind is str else ("binary", "text")
             await self._fail(CLOSE_UNSUPPORTED_DATA, f"expected a {expected} frame, got {got}")
         return data
@@ -266,12 +266,6 @@ class WebSocket(Connection):
             raise
         except self._transport_errors:
             raise self._connection_lost() from None
-        # Some servers' send never yields to the event loop (uvicorn's): a handler that only
-        # sends would starve every other connection and never hear that its peer left.
-        self._unyielded += len(data)
-        if self._unyielded >= YIELD_EVERY_BYTES:
-            self._unyielded = 0
-            await asyncio.sleep(0)
 
     # PERF: the typed senders check their argument and hand back send()'s coroutine instead
     # of awaiting it in one of their own: one coroutine less a message. A wrong argument

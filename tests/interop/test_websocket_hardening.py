@@ -55,6 +55,22 @@ def test_send_raises_once_the_peer_vanished(kind: str, how: str, tmp_path: Path)
         assert "Traceback" not in server.output()
 
 
+@pytest.mark.parametrize("kind", WS_SERVERS)
+def test_a_handler_that_only_sends_lets_other_tasks_run(kind: str) -> None:
+    """uvicorn's send never yields to the event loop: VelociPy's does every 256 KiB, so a
+    sender cannot starve the server's other connections (granian's sends always yield)."""
+    port = free_port()
+    with running(ws_server_argv(kind, TARGET, port), port=port, cwd=REPO_ROOT) as server:
+        with connect(f"ws://127.0.0.1:{port}/shares-the-loop", max_size=None) as client:
+            frames = 0
+            while isinstance(message := client.recv(timeout=10), bytes):
+                frames += 1
+        assert frames == 4096
+        ticks = int(message.split()[1])
+        assert ticks >= 4 * 1024 * 1024 // (256 * 1024), message  # one yield per 256 KiB at least
+        assert "Traceback" not in server.output()
+
+
 # --- reliability.md 7.F: hostile handshakes (server territory: pinned as docs/security.md says) --
 
 # name: (extra header bytes, variant of the key/version headers)

@@ -10,6 +10,8 @@ from velocipy.asgi.http import ASGIConnection
 from velocipy.exceptions import WebSocketDisconnect
 from velocipy.websockets import CONNECTION_LOST, WebSocket
 
+YIELD_EVERY_BYTES = 256 * 1024
+
 if TYPE_CHECKING:
     from velocipy.application import Application
 
@@ -22,10 +24,13 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
     is receiving, one ``receive`` is kept pending in ``_peek``: each send checks it, and a
     later receive takes its message. It reads at most one message ahead (bounded memory).
 
-    uvicorn's ``send`` raises ``OSError`` once the peer is gone.
+    uvicorn's ``send`` raises ``OSError`` once the peer is gone, but never yields to the event
+    loop: a handler that only sends would starve every other connection and never hear that
+    its peer left. So every ``YIELD_EVERY_BYTES`` sent, a send also yields (granian's sends,
+    ASGI and RSGI, always do).
     """
 
-    __slots__ = ("_peek", "_receive", "_scope", "_send", "_sends_unanswered")
+    __slots__ = ("_peek", "_receive", "_scope", "_send", "_sent_since_receive", "_unyielded")
 
     _transport_errors = (OSError,)
 
@@ -35,7 +40,8 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
         self._receive = receive
         self._send = send
         self._peek: asyncio.Future[dict[str, Any]] | None = None
-        self._sends_unanswered = 0
+        self._sent_since_receive = False
+        self._unyielded = 0  # bytes sent since a send last yielded to the event loop
 
     async def _transport_accept(self, subprotocol: str | None) -> None:
         message = await self._receive()
@@ -44,7 +50,7 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
         await self._send({"type": "websocket.accept", "subprotocol": subprotocol})
 
     def _transport_receive(self) -> Awaitable[dict[str, Any]]:
-        self._sends_unanswered = 0
+        self._sent_since_receive = False
         peek = self._peek
         if peek is None:
             return self._receive()  # type: ignore[no-any-return]
@@ -63,17 +69,25 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
             # PERF: read ahead only from the second send in a row without a receive. A handler
             # that answers each message (echo, request/reply) then never pays for a task per
             # message; one that only sends still learns of a departure from its next sends.
-            self._sends_unanswered += 1
-            if self._sends_unanswered > 1 and not self._receiving:
+            if not self._sent_since_receive:
+                self._sent_since_receive = True
+            elif not self._receiving:
                 self._peek = asyncio.ensure_future(self._receive())
         elif peek.done():
             message = peek.result()
             if message["type"] == "websocket.disconnect":
                 code = message.get("code", CONNECTION_LOST)
                 raise WebSocketDisconnect(code, message.get("reason"))
+        frame: dict[str, str | bytes]
         if isinstance(data, str):
-            return self._send({"type": "websocket.send", "text": data})  # type: ignore[no-any-return]
-        return self._send({"type": "websocket.send", "bytes": data})  # type: ignore[no-any-return]
+            frame = {"type": "websocket.send", "text": data}
+        else:
+            frame = {"type": "websocket.send", "bytes": data}
+        self._unyielded += len(data)
+        if self._unyielded >= YIELD_EVERY_BYTES:
+            self._unyielded = 0
+            return _send_and_yield(self._send(frame))
+        return self._send(frame)  # type: ignore[no-any-return]
 
     def _transport_lost(self) -> None:
         self._drop_peek()
@@ -104,6 +118,11 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
         if self._peek is not None and not self._receiving:
             self._peek.cancel()
             self._peek = None
+
+
+async def _send_and_yield(sending: Awaitable[None]) -> None:
+    await sending
+    await asyncio.sleep(0)
 
 
 __all__ = ["ASGIWebSocket"]
