@@ -97,13 +97,8 @@ _LENGTHS: dict[int, tuple[bytes, bytes]] = {}  # content-length headers of small
 
 def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
     """Headers as ASGI bytes; content types repeat, so their encoded form is cached."""
-    raw = response.raw_headers
-    if len(raw) == 1:  # PERF: the usual response: its content type alone, encoded once
-        cached = _ENCODED.get(raw[0])
-        if cached is not None:
-            return [cached]
     encoded = []
-    for pair in raw:
+    for pair in response.raw_headers:
         cached = _ENCODED.get(pair)
         if cached is None:
             cached = (pair[0].encode("latin-1"), pair[1].encode())
@@ -120,14 +115,19 @@ def complete_messages(response: Response, request: ASGIRequest) -> tuple[Message
     coroutine of ours in between; files and streams go through :func:`send_response`.
     """
     body = response.body
-    headers = _encode_headers(response)
     size = len(body)
-    length = _LENGTHS.get(size)
-    if length is None:
+    try:  # PERF: small bodies' content-length headers repeat; a subscript beats dict.get
+        length = _LENGTHS[size]
+    except KeyError:
         length = (b"content-length", str(size).encode())
         if size < 4096 and len(_LENGTHS) < 1024:
             _LENGTHS[size] = length
-    headers.append(length)
+    raw = response.raw_headers
+    if len(raw) == 1 and (encoded := _ENCODED.get(raw[0])) is not None:  # PERF: the usual
+        headers = [encoded, length]  # response, its content type alone: inline
+    else:
+        headers = _encode_headers(response)
+        headers.append(length)
     start = {"type": "http.response.start", "status": response.status_code, "headers": headers}
     return start, {
         "type": "http.response.body",
