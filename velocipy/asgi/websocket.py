@@ -17,17 +17,17 @@ if TYPE_CHECKING:
 
 
 class ASGIWebSocket(ASGIConnection, WebSocket):
-    """ASGI WebSocket; ``send`` notices a departed peer even where the server's send does not.
+    """ASGI WebSocket. Two servers' sends need help when a handler sends again and again
+    without receiving (a send right after a receive needs none):
 
-    granian's ASGI ``send`` neither raises nor blocks once the peer is gone (uvicorn raises
-    ``OSError``); it only queues ``websocket.disconnect`` for ``receive``. So while no task
-    is receiving, one ``receive`` is kept pending in ``_peek``: each send checks it, and a
-    later receive takes its message. It reads at most one message ahead (bounded memory).
-
-    uvicorn's ``send`` raises ``OSError`` once the peer is gone, but never yields to the event
-    loop: a handler that only sends would starve every other connection and never hear that
-    its peer left. So every ``YIELD_EVERY_BYTES`` sent, a send also yields (granian's sends,
-    ASGI and RSGI, always do).
+    - granian's ASGI ``send`` neither raises nor blocks once the peer is gone (uvicorn raises
+      ``OSError``); it only queues ``websocket.disconnect`` for ``receive``. So from the second
+      send in a row, while no task is receiving, one ``receive`` is kept pending in ``_peek``:
+      each send checks it, and a later receive takes its message. It reads at most one message
+      ahead (bounded memory).
+    - uvicorn's ``send`` never yields to the event loop: such a handler would starve every
+      other connection and never hear that its peer left. So every ``YIELD_EVERY_BYTES`` it
+      sends, a send also yields (granian's sends, ASGI and RSGI, always do).
     """
 
     __slots__ = ("_peek", "_receive", "_scope", "_send", "_sent_since_receive", "_unyielded")
@@ -64,26 +64,30 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
         raise WebSocketDisconnect(message.get("code", 1005), message.get("reason"))
 
     def _transport_send(self, data: str | bytes) -> Awaitable[None]:
+        frame: dict[str, str | bytes]
+        if isinstance(data, str):
+            frame = {"type": "websocket.send", "text": data}
+        else:
+            frame = {"type": "websocket.send", "bytes": data}
+        if not self._sent_since_receive:
+            # PERF: the first send after a receive (an echo, a reply) needs no watching: a
+            # departure shows in the next receive, and that receive lets the loop run.
+            self._sent_since_receive = True
+            return self._send(frame)  # type: ignore[no-any-return]
+        return self._send_unanswered(frame, len(data))
+
+    def _send_unanswered(self, frame: dict[str, str | bytes], size: int) -> Awaitable[None]:
+        """A send after another without a receive between: watch for a departure and yield."""
         peek = self._peek
         if peek is None:
-            # PERF: read ahead only from the second send in a row without a receive. A handler
-            # that answers each message (echo, request/reply) then never pays for a task per
-            # message; one that only sends still learns of a departure from its next sends.
-            if not self._sent_since_receive:
-                self._sent_since_receive = True
-            elif not self._receiving:
+            if not self._receiving:
                 self._peek = asyncio.ensure_future(self._receive())
         elif peek.done():
             message = peek.result()
             if message["type"] == "websocket.disconnect":
                 code = message.get("code", CONNECTION_LOST)
                 raise WebSocketDisconnect(code, message.get("reason"))
-        frame: dict[str, str | bytes]
-        if isinstance(data, str):
-            frame = {"type": "websocket.send", "text": data}
-        else:
-            frame = {"type": "websocket.send", "bytes": data}
-        self._unyielded += len(data)
+        self._unyielded += size
         if self._unyielded >= YIELD_EVERY_BYTES:
             self._unyielded = 0
             return _send_and_yield(self._send(frame))
