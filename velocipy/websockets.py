@@ -58,6 +58,7 @@ class WebSocket(Connection):
         "_disconnect",
         "_message_type",
         "_receiving",
+        "_transport_receive",
         "_unmeasured_length",
         "connection_state",
         "subprotocol",
@@ -84,16 +85,16 @@ class WebSocket(Connection):
     async def _transport_accept(self, subprotocol: str | None) -> None:
         raise NotImplementedError
 
-    # PERF: receiving and sending are split into plain methods that hand back the server's own
-    # awaitable, so a message passes through one coroutine of ours (receive or send), not two:
+    # PERF: the hooks for receiving and sending hand back the server's own awaitable (plain
+    # calls), so a message passes through one coroutine of ours (receive or send), not two:
     # every level is created, suspended and resumed again for each message.
 
     #: What the server's awaitables raise once the connection is gone (a 1006 for the app).
     _transport_errors: ClassVar[tuple[type[Exception], ...]] = ()
 
-    def _transport_receive(self) -> Awaitable[Any]:
-        """The server's next message, as an awaitable."""
-        raise NotImplementedError
+    #: The server's next message, as an awaitable: set by the adapter by the time it accepted
+    #: (PERF: an attribute, the server's own callable where it can be, not a method of ours).
+    _transport_receive: Callable[[], Awaitable[Any]]
 
     def _transport_data(self, message: Any) -> str | bytes:
         """The data of a message ``_transport_receive`` gave; ``WebSocketDisconnect`` if a close."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from velocipy.asgi.http import ASGIConnection
@@ -38,6 +39,7 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
         super().__init__(app, scope["path"])
         self._scope = scope
         self._receive = receive
+        self._transport_receive = receive
         self._send = send
         self._peek: asyncio.Future[dict[str, Any]] | None = None
         self._sent_since_receive = False
@@ -49,15 +51,11 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
             raise WebSocketDisconnect(message.get("code", CONNECTION_LOST), message.get("reason"))
         await self._send({"type": "websocket.accept", "subprotocol": subprotocol})
 
-    def _transport_receive(self) -> Awaitable[dict[str, Any]]:
-        self._sent_since_receive = False
-        peek = self._peek
-        if peek is None:
-            return self._receive()  # type: ignore[no-any-return]
-        return asyncio.shield(peek)  # a cancelled receive leaves it for the next
-
     def _transport_data(self, message: dict[str, Any]) -> str | bytes:
-        self._peek = None  # taken, if it was the read-ahead (none is armed while receiving)
+        self._sent_since_receive = False
+        if self._peek is not None:  # the read-ahead was taken (none is armed while receiving)
+            self._peek = None
+            self._transport_receive = self._receive
         if message["type"] == "websocket.receive":
             text = message.get("text")
             return text if text is not None else message.get("bytes") or b""
@@ -81,7 +79,9 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
         peek = self._peek
         if peek is None:
             if not self._receiving:
-                self._peek = asyncio.ensure_future(self._receive())
+                self._peek = peek = asyncio.ensure_future(self._receive())
+                # the next receive takes it; a cancelled receive leaves it for the one after
+                self._transport_receive = partial(asyncio.shield, peek)
         elif peek.done():
             message = peek.result()
             if message["type"] == "websocket.disconnect":
@@ -122,6 +122,7 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
         if self._peek is not None and not self._receiving:
             self._peek.cancel()
             self._peek = None
+            self._transport_receive = self._receive
 
 
 async def _send_and_yield(sending: Awaitable[None]) -> None:

@@ -49,6 +49,7 @@ class RSGIWebSocket(RSGIConnection, WebSocket):
     def release(self) -> None:
         """Drop granian's transport so the server can finish the connection."""
         self._transport = None
+        self._transport_receive = _released
 
     async def _transport_accept(self, subprotocol: str | None) -> None:
         if subprotocol is not None:
@@ -59,9 +60,7 @@ class RSGIWebSocket(RSGIConnection, WebSocket):
                 "fail the handshake). Serve the app over ASGI to use subprotocols.",
             )
         self._transport = await self._protocol.accept()
-
-    def _transport_receive(self) -> Awaitable[Any]:
-        return self._transport.receive()  # type: ignore[no-any-return]
+        self._transport_receive = self._transport.receive
 
     def _transport_data(self, message: Any) -> str | bytes:
         if message.kind == 0:
@@ -80,7 +79,7 @@ class RSGIWebSocket(RSGIConnection, WebSocket):
                 "RSGI cannot send WebSocket close codes or reasons: clients see 1005 (no "
                 f"status) instead of {code}. Serve the app over ASGI to send close codes.",
             )
-        self._transport = None
+        self.release()
         self._protocol.close(None)
 
     async def _transport_reject(
@@ -88,3 +87,8 @@ class RSGIWebSocket(RSGIConnection, WebSocket):
     ) -> None:
         # Before accept: an HTTP status, never a close code; RSGI sends no headers or body.
         self._protocol.close(status)
+
+
+def _released() -> Awaitable[Any]:
+    """What receiving reads once granian's transport was let go: the connection is over."""
+    raise WebSocketDisconnect(NO_STATUS)
