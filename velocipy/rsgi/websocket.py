@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from velocipy.datastructures import Address
 from velocipy.exceptions import WebSocketDisconnect
@@ -89,6 +89,6 @@ class RSGIWebSocket(RSGIConnection, WebSocket):
         self._protocol.close(status)
 
 
-def _released() -> Awaitable[Any]:
+def _released() -> NoReturn:
     """What receiving reads once granian's transport was let go: the connection is over."""
     raise WebSocketDisconnect(NO_STATUS)
