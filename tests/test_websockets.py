@@ -679,6 +679,54 @@ def test_iterators_end_cleanly_when_the_client_leaves(
     assert finished == ["loop ended"]
 
 
+@pytest.mark.parametrize(("kind", "payload"), [("text", b"binary"), ("bytes", "text")])
+def test_an_iterator_given_the_other_kind_closes_with_1003_and_its_loop_ends(
+    make_client: ClientFactory, protocol: str, kind: str, payload: str | bytes
+) -> None:
+    app = VelociPy()
+    after_loop: list[str] = []
+
+    @app.websocket("/iter")
+    async def iterate(ws: WebSocket) -> None:
+        await ws.accept()
+        async for _ in ws.iter_text() if kind == "text" else ws.iter_bytes():
+            pass
+        after_loop.append(ws.connection_state.value)
+
+    with make_client(app).websocket_connect("/iter") as session:
+        if isinstance(payload, bytes):
+            session.send_bytes(payload)
+        else:
+            session.send_text(payload)
+        drain_until_closed(session)
+        assert session.close_code == seen(protocol, 1003)[0]
+    assert after_loop == ["closed"]  # the loop ended quietly, the code after it ran
+
+
+def test_an_iterator_left_with_break_reads_nothing_ahead(make_client: ClientFactory) -> None:
+    app = VelociPy()
+    taken: list[str] = []
+
+    @app.websocket("/iter")
+    async def iterate(ws: WebSocket) -> None:
+        await ws.accept()
+        messages = ws.iter_text()
+        async for text in messages:
+            taken.append(f"loop {text}")
+            break
+        taken.append(f"receive {await ws.receive_text()}")
+        async for text in messages:  # the same iterator goes on where receive left off
+            taken.append(f"again {text}")
+        async for text in messages:  # and, once the client left, stays ended
+            taken.append(f"after the end {text}")
+
+    with make_client(app).websocket_connect("/iter") as session:
+        for text in ("one", "two", "three"):
+            session.send_text(text)
+        session.close(1000)
+    assert taken == ["loop one", "receive two", "again three"]
+
+
 # --- the broadcast pattern ----------------------------------------------------------------------
 
 
