@@ -228,6 +228,16 @@ def main(argv: list[str] | None = None) -> int:
             cpus=cpus,
             log=log,
         )
+        if args.instructions:
+            log("instructions per WebSocket message inside the servers (valgrind) ...")
+            tiers.setdefault("server_instructions", []).extend(
+                server_instructions.run(
+                    args.servers,
+                    [server_instructions.echo_name(k) for k in server_instructions.ECHO_IN_FLIGHT],
+                    200,
+                    log=log,
+                )
+            )
     if "scale" in args.tiers:
         log("scale ...")
         tiers["scale"] = {

@@ -210,6 +210,21 @@ def test_server_instructions_counts_inside_a_real_server(server: str) -> None:
     assert 10_000 < few < more < 10 * few
 
 
+@pytest.mark.interop
+@pytest.mark.slow
+@pytest.mark.parametrize("server", ["granian-rsgi", "uvicorn"])
+def test_server_instructions_counts_websocket_messages_inside_a_real_server(server: str) -> None:
+    """The same live counters around messages echoed over one WebSocket, 8 in flight."""
+    from server_instructions import per_message
+
+    bare, ours = (per_message(name, server, 8, 96) for name in ("bare", "velocipy"))
+    # An echoed message costs the server thousands of instructions; VelociPy's connection
+    # object, its checks and its handler add to what the bare app spends.
+    assert 5_000 < bare < ours < 10 * bare
+    with pytest.raises(ValueError, match="not a multiple of 8"):
+        per_message("bare", server, 8, 12)
+
+
 def test_targets_read_the_floor_as_a_reference_never_a_peer() -> None:
     """The floor app shows the best ratio any framework could reach; it is not a peer to beat."""
 
