@@ -727,6 +727,47 @@ def test_an_iterator_left_with_break_reads_nothing_ahead(make_client: ClientFact
     assert taken == ["loop one", "receive two", "again three"]
 
 
+def test_cancelling_the_servers_task_cancels_the_handler() -> None:
+    """The handler runs in a task of its own; a server that cancels the connection's task
+    (shutting down, say) still reaches the handler, which sees CancelledError in its await."""
+    app = VelociPy()
+    handler_saw: list[str] = []
+
+    @app.websocket("/wait")
+    async def wait(ws: WebSocket) -> None:
+        await ws.accept()
+        try:
+            await ws.receive_text()
+        except asyncio.CancelledError:
+            handler_saw.append("cancelled")
+            raise
+
+    async def scenario() -> bool:
+        messages = iter([{"type": "websocket.connect"}])
+        waiting = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            message = next(messages, None)
+            if message is not None:
+                return message
+            waiting.set()
+            return await asyncio.get_running_loop().create_future()  # no message ever comes
+
+        async def send(message: dict[str, Any]) -> None:
+            pass
+
+        scope = {"type": "websocket", "path": "/wait", "headers": [], "query_string": b""}
+        connection = asyncio.create_task(app(scope, receive, send))
+        await waiting.wait()  # the handler waits in receive_text()
+        connection.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await connection
+        return connection.cancelled()
+
+    assert asyncio.run(scenario()) is True
+    assert handler_saw == ["cancelled"]
+
+
 # --- the broadcast pattern ----------------------------------------------------------------------
 
 

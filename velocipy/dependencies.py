@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeAlias, get_origin
 
@@ -580,7 +580,7 @@ def compile_websocket(
     json: JSONAdapter,
     dependencies: Sequence[Depends],
     overrides: DependencyOverrides | None,
-) -> tuple[Callable[[WebSocket], Awaitable[None]], PathPattern]:
+) -> tuple[Callable[[WebSocket], Coroutine[Any, Any, None]], PathPattern]:
     """A WebSocket handler with dependencies; teardown runs when the handler ends."""
     plan = RoutePlan(handler, pattern, json, dependencies, websocket=True, overrides=overrides)
     if overrides is not None:
