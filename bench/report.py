@@ -82,11 +82,22 @@ def _to_bare(cell: dict[str, Any], bare: dict[str, Any] | None, per: str) -> tup
     return bare[cpu] / cell[cpu], f"from server CPU per {per} (run not saturated)"
 
 
-def _floor_note(floor: dict[str, Any] | None, bare: dict[str, Any] | None, per: str) -> str:
+def _shown(ratio: float, threshold: float) -> str:
+    """``ratio`` to two places, or more where two would print the very threshold it is
+    checked against (0.9497 is shown as 0.9497x next to a 0.95x target, not as 0.95x)."""
+    places = 2
+    while places < 4 and ratio != threshold and float(f"{ratio:.{places}f}") == threshold:
+        places += 1
+    return f"{ratio:.{places}f}x"
+
+
+def _floor_note(
+    floor: dict[str, Any] | None, bare: dict[str, Any] | None, per: str, minimum: float
+) -> str:
     """What the floor app (bench/floor.py) reached in the same cell: the best any framework can."""
     if floor is None or floor["x_bare"] is None:
         return ""
-    return f"; the floor reached {_to_bare(floor, bare, per)[0]:.2f}x"
+    return f"; the floor reached {_shown(_to_bare(floor, bare, per)[0], minimum)}"
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -106,8 +117,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         check(
             f"http {server} {endpoint} >= {minimum}x bare",
             ratio >= minimum,
-            f"{ratio:.2f}x {basis}"
-            + _floor_note(http.get((server, "floor", endpoint)), bare, "request"),
+            f"{_shown(ratio, minimum)} {basis}"
+            + _floor_note(http.get((server, "floor", endpoint)), bare, "request", minimum),
         )
         peers = {
             f: c
@@ -122,7 +133,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             check(
                 f"http {server} {endpoint} >= 1.5x starlette",
                 ratio >= 1.5,
-                f"{ratio:.2f}x by server CPU per request",
+                f"{_shown(ratio, 1.5)} by server CPU per request",
             )
         if peers:
             best = min(peers, key=lambda f: peers[f]["server_cpu_us_per_request"])
@@ -142,9 +153,9 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         check(
             f"websocket {server} {in_flight} in flight >= {minimum}x bare",
             ratio >= minimum,
-            f"{ratio:.2f}x {basis}; {cell['server_cpu_us_per_message']:.1f} us/msg "
+            f"{_shown(ratio, minimum)} {basis}; {cell['server_cpu_us_per_message']:.1f} us/msg "
             f"(bottleneck: {', '.join(cell['bottleneck'])})"
-            + _floor_note(ws.get((server, "floor", in_flight)), bare, "message"),
+            + _floor_note(ws.get((server, "floor", in_flight)), bare, "message", minimum),
         )
     for in_flight in (1, 8):
         ours = ws.get(("granian-asgi", "velocipy", in_flight))
@@ -165,7 +176,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             check(
                 f"in process {interface} {scenario} <= 3x bare",
                 ours["x_bare"] <= 3,
-                f"{ours['x_bare']:.2f}x",
+                _shown(ours["x_bare"], 3),
             )
             blacksheep = inproc.get((scenario, "asgi", "blacksheep"))
             if blacksheep:
@@ -173,7 +184,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 check(
                     f"in process {interface} {scenario} <= 0.75x blacksheep",
                     ratio <= 0.75,
-                    f"{ratio:.2f}x",
+                    _shown(ratio, 0.75),
                 )
         static = inproc.get(("plaintext", interface, "velocipy"))
         param = inproc.get(("path-param", interface, "velocipy"))
@@ -190,7 +201,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             check(
                 f"lookup {row['route']} {row['interface']} 10,000 routes <= 1.1x 10 routes",
                 row["x_10_routes"] <= 1.1,
-                f"{row['x_10_routes']:.2f}x",
+                _shown(row["x_10_routes"], 1.1),
             )
     startup = scale.get("startup")
     if startup:

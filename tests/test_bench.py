@@ -258,3 +258,28 @@ def test_targets_read_the_floor_as_a_reference_never_a_peer() -> None:
     ahead = found["http granian-rsgi plaintext ahead of every peer"]
     assert ahead["holds"]  # the floor (11.0 us) is cheaper, but it is not a peer
     assert ahead["detail"] == "11.8 us vs emmett 20.0 us server CPU per request"
+
+
+def test_a_ratio_next_to_its_threshold_is_shown_with_the_places_that_decide_it() -> None:
+    """0.9497 against a 0.95x target reads 0.9497x, so a miss never prints as "0.95x"."""
+
+    def cell(framework: str, rps: float) -> dict[str, Any]:
+        return {
+            "server": "granian-rsgi",
+            "round": 0,
+            "endpoint": "json",
+            "framework": framework,
+            "rps": rps,
+            "p99_ms": 1.0,
+            "server_cpu_us_per_request": 1000 / rps,
+            "x_bare": rps / 100_000,
+            "saturated": True,
+        }
+
+    results = {
+        "tiers": {"http": [cell("bare", 100_000), cell("floor", 95_300), cell("velocipy", 94_970)]}
+    }
+    found = {t["name"]: t for t in targets(results)}
+    ratio = found["http granian-rsgi json >= 0.95x bare"]
+    assert not ratio["holds"]
+    assert ratio["detail"] == "0.9497x req/s; the floor reached 0.953x"
