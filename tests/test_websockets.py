@@ -9,6 +9,7 @@ the app sees 1005 for a client's close.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 from collections.abc import Callable
@@ -766,6 +767,30 @@ def test_cancelling_the_servers_task_cancels_the_handler() -> None:
 
     assert asyncio.run(scenario()) is True
     assert handler_saw == ["cancelled"]
+
+
+def test_granians_transport_is_released_when_a_handler_ends_with_a_departure() -> None:
+    """The handler's task must not finish holding the exception: code that keeps the task it
+    runs in (redis-py's timeouts do) would make a reference cycle through the exception's
+    traceback to granian's transport, and the connection would wait for the garbage collector
+    (the RSGI test client raises TransportNotReleased). The collector is off to show it."""
+    app = VelociPy()
+
+    @app.websocket("/ticks")
+    async def ticks(ws: WebSocket) -> None:
+        running_in = asyncio.current_task()  # kept, as a redis-py timeout keeps it
+        await ws.accept()
+        while running_in is not None:  # ends with WebSocketDisconnect(1006) once the client left
+            await ws.send_text("tick")
+            await asyncio.sleep(0.005)
+
+    gc.disable()
+    try:
+        with TestClient(app, interface="rsgi") as client:
+            with client.websocket_connect("/ticks") as session:
+                assert session.receive_text() == "tick"
+    finally:
+        gc.enable()
 
 
 # --- the broadcast pattern ----------------------------------------------------------------------
