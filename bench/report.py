@@ -40,6 +40,8 @@ def summarise(rows: list[dict[str, Any]], keys: tuple[str, ...], fields: tuple[s
     summary = {}
     for key, members in groups.items():
         cell: dict[str, Any] = {f: _median(m.get(f) for m in members) for f in fields}
+        if "x_bare" in fields:  # the spread too: how far one round moved from the median
+            cell["x_bare_rounds"] = sorted(m["x_bare"] for m in members if m["x_bare"] is not None)
         cell["saturated"] = all(m.get("saturated", True) for m in members)
         cell["bottleneck"] = sorted({m["bottleneck"] for m in members if "bottleneck" in m})
         summary[key] = cell
@@ -76,10 +78,20 @@ def _to_bare(cell: dict[str, Any], bare: dict[str, Any] | None, per: str) -> tup
     When either run was not saturated, throughput measured the client or the machine: what the
     server would reach at saturation is in inverse proportion to its CPU per request (message).
     """
-    if bare is None or (cell["saturated"] and bare["saturated"]):
-        return cell["x_bare"], "req/s" if per == "request" else "messages/s"
+    if _by_throughput(cell, bare):
+        return cell["x_bare"], ("req/s" if per == "request" else "messages/s") + _spread(cell)
     cpu = f"server_cpu_us_per_{per}"
     return bare[cpu] / cell[cpu], f"from server CPU per {per} (run not saturated)"
+
+
+def _by_throughput(cell: dict[str, Any], bare: dict[str, Any] | None) -> bool:
+    return bare is None or (cell["saturated"] and bare["saturated"])
+
+
+def _spread(cell: dict[str, Any]) -> str:
+    """`` (rounds 0.85-0.96x)``: the lowest and the highest round behind a median ratio."""
+    rounds = cell.get("x_bare_rounds") or []
+    return f" (rounds {rounds[0]:.2f}-{rounds[-1]:.2f}x)" if len(rounds) > 1 else ""
 
 
 def _shown(ratio: float, threshold: float) -> str:
@@ -97,7 +109,9 @@ def _floor_note(
     """What the floor app (bench/floor.py) reached in the same cell: the best any framework can."""
     if floor is None or floor["x_bare"] is None:
         return ""
-    return f"; the floor reached {_shown(_to_bare(floor, bare, per)[0], minimum)}"
+    ratio = _to_bare(floor, bare, per)[0]
+    spread = _spread(floor) if _by_throughput(floor, bare) else ""
+    return f"; the floor reached {_shown(ratio, minimum)}{spread}"
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -391,6 +405,11 @@ def markdown(results: dict[str, Any], charts: dict[str, str] | None = None) -> s
             out += ["```json", json.dumps(fanout, indent=2)[:4000], "```", ""]
     if results.get("targets"):
         out += ["## Targets", ""]
+        out += [
+            "Each ratio is the median of the rounds; the range beside it is the lowest and the",
+            "highest round, so a cell within that range of its threshold may read either way.",
+            "",
+        ]
         rows = [
             ["holds" if t["holds"] else "**missed**", t["name"], t["detail"]]
             for t in results["targets"]

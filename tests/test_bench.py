@@ -283,3 +283,33 @@ def test_a_ratio_next_to_its_threshold_is_shown_with_the_places_that_decide_it()
     ratio = found["http granian-rsgi json >= 0.95x bare"]
     assert not ratio["holds"]
     assert ratio["detail"] == "0.9497x req/s; the floor reached 0.953x"
+
+
+def test_a_ratio_shows_the_spread_of_the_rounds_behind_its_median() -> None:
+    """A cell a point from its threshold may flip with the next run: its rounds' range says so."""
+
+    def cell(framework: str, round_: int, rps: float, bare_rps: float) -> dict[str, Any]:
+        return {
+            "server": "uvicorn",
+            "round": round_,
+            "endpoint": "plaintext",
+            "framework": framework,
+            "rps": rps,
+            "p99_ms": 1.0,
+            "server_cpu_us_per_request": 1e6 / rps,
+            "x_bare": rps / bare_rps,
+            "saturated": True,
+        }
+
+    rows = []
+    for round_, (bare, floor, ours) in enumerate(
+        [(100.0, 97.0, 88.0), (110.0, 105.0, 104.5), (100.0, 99.0, 93.0)]
+    ):
+        rows += [cell("bare", round_, bare, bare), cell("floor", round_, floor, bare)]
+        rows.append(cell("velocipy", round_, ours, bare))
+    found = {t["name"]: t for t in targets({"tiers": {"http": rows}})}
+    ratio = found["http uvicorn plaintext >= 0.9x bare"]
+    assert ratio["holds"]  # the median round, 0.93x
+    assert ratio["detail"] == (
+        "0.93x req/s (rounds 0.88-0.95x); the floor reached 0.97x (rounds 0.95-0.99x)"
+    )
