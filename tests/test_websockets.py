@@ -793,6 +793,29 @@ def test_granians_transport_is_released_when_a_handler_ends_with_a_departure() -
         gc.enable()
 
 
+def test_granians_transport_is_released_when_a_handler_keeps_the_disconnect_it_caught() -> None:
+    """A handler may keep the ``WebSocketDisconnect`` a receive raised (to log it later, say):
+    the frames in its traceback must not hold granian's transport, or the connection is not
+    finished when the handler returns (the RSGI test client raises TransportNotReleased)."""
+    app = VelociPy()
+    kept: list[WebSocketDisconnect] = []
+
+    @app.websocket("/chat")
+    async def chat(ws: WebSocket) -> None:
+        await ws.accept()
+        try:
+            while True:
+                await ws.receive_text()
+        except WebSocketDisconnect as exc:
+            kept.append(exc)
+
+    with TestClient(app, interface="rsgi") as client:
+        with client.websocket_connect("/chat") as session:
+            session.send_text("hello")
+    assert [exc.code for exc in kept] == [1005]  # RSGI: the client closed, its code unknown
+    assert kept[0].__traceback__ is not None  # the frames are still there, without the transport
+
+
 # --- the broadcast pattern ----------------------------------------------------------------------
 
 
