@@ -71,7 +71,8 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
             # PERF: the first send after a receive (an echo, a reply) needs no watching: a
             # departure shows in the next receive, and that receive lets the loop run.
             self._sent_since_receive = True
-            return self._send(frame)  # type: ignore[no-any-return]
+            send = self._send  # PERF: read, then called (see WebSocket._next_message)
+            return send(frame)  # type: ignore[no-any-return]
         return self._send_unanswered(frame, len(data))
 
     def _send_unanswered(self, frame: dict[str, str | bytes], size: int) -> Awaitable[None]:
@@ -87,11 +88,12 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
             if message["type"] == "websocket.disconnect":
                 code = message.get("code", CONNECTION_LOST)
                 raise WebSocketDisconnect(code, message.get("reason"))
+        send = self._send  # PERF: read, then called (see WebSocket._next_message)
         self._unyielded += size
         if self._unyielded >= YIELD_EVERY_BYTES:
             self._unyielded = 0
-            return _send_and_yield(self._send(frame))
-        return self._send(frame)  # type: ignore[no-any-return]
+            return _send_and_yield(send(frame))
+        return send(frame)  # type: ignore[no-any-return]
 
     def _transport_lost(self) -> None:
         self._drop_peek()
