@@ -363,7 +363,7 @@ class Application(RouteDecorators):
                 request.check_declared_length()
             # PERF: read, then called: instance attributes (see WebSocket._next_message)
             invoke, respond = endpoint.invoke, endpoint.respond
-            response = respond(await invoke(request))
+            response = respond(await (invoke(request) if endpoint.takes_request else invoke()))
         except Exception as exc:
             response = await self._response_for_error(request, exc)
         # PERF: one check for the responses the app finishes (JSON to encode, a file to

@@ -45,20 +45,25 @@ class Endpoint:
     PERF: where nothing has to be awaited before the handler runs (no body, no dependencies),
     ``invoke`` is a plain function that hands back the handler's own coroutine, and ``respond``
     turns its result into a Response: such a request passes through no coroutine of ours but
-    dispatch. Endpoints that build their Response themselves leave ``respond`` as it is.
+    dispatch. A handler without parameters is ``invoke`` itself, called without the request
+    (``takes_request`` is False): no function of ours between dispatch and the handler.
+    Endpoints that build their Response themselves leave ``respond`` as it is.
     """
 
-    __slots__ = ("invoke", "plan", "respond")
+    __slots__ = ("invoke", "plan", "respond", "takes_request")
 
     def __init__(
         self,
-        invoke: Callable[[Request], Awaitable[Any]],
+        invoke: Callable[..., Awaitable[Any]],
         respond: Callable[[Any], Response] = _unchanged,
         plan: Any = None,
+        *,
+        takes_request: bool = True,
     ) -> None:
         self.invoke = invoke
         self.respond = respond
         self.plan = plan  # the dependency plan, for OpenAPI (velocipy/dependencies.py)
+        self.takes_request = takes_request
 
 
 class Param:
@@ -216,11 +221,7 @@ def compile_endpoint(
         return Endpoint(invoke), pattern
 
     if not extractors and not body_extractors:
-
-        def invoke_without_params(request: Request) -> Awaitable[Any]:
-            return call()
-
-        return Endpoint(invoke_without_params, make_response), pattern
+        return Endpoint(call, make_response, takes_request=False), pattern
 
     if len(extractors) == 1 and extractors[0][1] is _take_request and not body_extractors:
         return Endpoint(call, make_response), pattern
