@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["ASGIEntrypoint"]
 
 logger = logging.getLogger("velocipy")
+_new_object = object.__new__
 
 
 class ASGIEntrypoint:
@@ -27,7 +28,14 @@ class ASGIEntrypoint:
     async def __call__(self: Application, scope: dict[str, Any], receive: Any, send: Any) -> None:  # type: ignore[misc]
         kind = scope["type"]
         if kind == "http":
-            request = ASGIRequest(self, scope, receive)
+            # PERF: the request is filled in here, where it is made, not by an __init__ (a
+            # frame: about 500 instructions a request); nothing else makes an ASGIRequest.
+            request = _new_object(ASGIRequest)
+            request.app = self
+            request.method = scope["method"]
+            request.path = scope["path"]
+            request._scope = scope
+            request._receive = receive
             handle_http = self.handle_http  # PERF: an instance attribute, read then called
             response = await handle_http(request)
             if response.kind == "bytes":

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, TypeAlias
 
 from velocipy.datastructures import Address, Headers
 from velocipy.exceptions import ClientDisconnect
 from velocipy.requests import Request
 from velocipy.responses import FileResponse, Response, StreamingResponse
 from velocipy.streaming import send_until_client_leaves
-
-if TYPE_CHECKING:
-    from velocipy.application import Application
 
 Message: TypeAlias = dict[str, Any]
 
@@ -46,15 +43,13 @@ class ASGIConnection:
 
 
 class ASGIRequest(ASGIConnection, Request):
-    __slots__ = ("_body_done", "_receive", "_scope")
+    """A request over ASGI: made and filled in by :meth:`ASGIEntrypoint.__call__` alone.
 
-    def __init__(self, app: Application, scope: dict[str, Any], receive: Any) -> None:
-        # PERF: assigned here rather than through Request.__init__ (one frame less per request).
-        self.app = app
-        self.method = scope["method"]
-        self.path = scope["path"]
-        self._scope = scope
-        self._receive = receive
+    Its slots beside the neutral ones: ``_scope`` (the ASGI scope) and ``_receive``.
+    """
+
+    __slots__ = ("_body_done", "_receive", "_scope")
+    _receive: Any
 
     async def _receive_chunks(self) -> AsyncIterator[bytes]:
         while True:

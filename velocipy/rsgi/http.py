@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from velocipy.datastructures import Address, Headers
 from velocipy.exceptions import ClientDisconnect
 from velocipy.requests import Request
 from velocipy.responses import FileResponse, StreamingResponse
 from velocipy.streaming import send_until_client_leaves
-
-if TYPE_CHECKING:
-    from velocipy.application import Application
 
 logger = logging.getLogger("velocipy")
 
@@ -55,15 +52,13 @@ class RSGIConnection:
 
 
 class RSGIRequest(RSGIConnection, Request):
-    __slots__ = ("_protocol", "_scope")
+    """A request over RSGI: made and filled in by :meth:`RSGIEntrypoint.__rsgi__` alone.
 
-    def __init__(self, app: Application, scope: Any, protocol: Any) -> None:
-        # PERF: assigned here rather than through Request.__init__ (one frame less per request).
-        self.app = app
-        self.method = scope.method
-        self.path = scope.path
-        self._scope = scope
-        self._protocol = protocol
+    Its slots beside the neutral ones: ``_scope`` (granian's scope) and ``_protocol``.
+    """
+
+    __slots__ = ("_protocol", "_scope")
+    _protocol: Any
 
     async def _receive_chunks(self) -> AsyncIterator[bytes]:
         try:
