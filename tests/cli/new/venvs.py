@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Sequence
@@ -98,3 +99,46 @@ def install_as_the_readme_says(venv: Virtualenv, project: Path) -> None:
          "-e", ".[dev]"],
         cwd=project,
     )  # fmt: skip
+
+
+_DIRECT_REQUIREMENTS = """
+import json, sys
+from importlib.metadata import requires
+names = sys.argv[1:]
+print(json.dumps([r for name in names for r in (requires(name) or []) if "extra ==" not in r
+                  or 'extra == "dev"' in r]))
+"""
+
+
+def stale_direct_dependencies(venv: Virtualenv, distributions: Sequence[str]) -> list[str]:
+    """The direct dependencies of ``distributions`` that the index has a newer allowed release of.
+
+    "Allowed" means the newer release satisfies the requirement's own range: a project must
+    pass its tests with the newest releases it admits, on the day it is installed. The project's
+    VelociPy is a direct reference, never compared with the unrelated ``velocipy`` on the index.
+    """
+    from packaging.requirements import Requirement  # pip's own dependency, in the test venv
+
+    listed = venv.run(
+        [venv.script("python"), "-c", _DIRECT_REQUIREMENTS, *distributions], cwd=venv.root
+    )
+    requirements = {
+        (req := Requirement(line.split(";")[0])).name.lower().replace("_", "-"): req
+        for line in json.loads(listed.stdout)
+        if Requirement(line).url is None  # a direct reference (our own velocipy) has no "newer"
+    }
+    outdated = venv.run(
+        [venv.script("python"), "-m", "pip", "list", "--outdated", "--format=json"],
+        cwd=venv.root,
+        timeout=INSTALL_TIMEOUT,
+    )
+    stale = []
+    for row in json.loads(outdated.stdout):
+        requirement = requirements.get(row["name"].lower().replace("_", "-"))
+        if requirement is not None and requirement.specifier.contains(
+            row["latest_version"], prereleases=False
+        ):
+            stale.append(
+                f"{row['name']} {row['version']} (newest allowed: {row['latest_version']})"
+            )
+    return stale

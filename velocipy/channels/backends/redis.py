@@ -28,7 +28,7 @@ try:
     from redis.asyncio.client import PubSub
     from redis.backoff import NoBackoff
     from redis.exceptions import RedisError
-    from redis.retry import Retry
+    from redis.asyncio.retry import Retry  # the asyncio one: redis-py 8.2 warns about the sync one
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     raise ImportError(
         "the Redis channels backend needs redis-py: pip install 'velocipy[redis]'"
