@@ -26,9 +26,9 @@ from velocipy.json import JSONAdapter, get_adapter
 try:
     import redis.asyncio as aioredis
     from redis.asyncio.client import PubSub
+    from redis.asyncio.retry import Retry  # the asyncio one: redis-py 8.2 warns about the sync one
     from redis.backoff import NoBackoff
     from redis.exceptions import RedisError
-    from redis.asyncio.retry import Retry  # the asyncio one: redis-py 8.2 warns about the sync one
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     raise ImportError(
         "the Redis channels backend needs redis-py: pip install 'velocipy[redis]'"
@@ -289,4 +289,4 @@ class RedisBackend(ChannelBackend):
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             with contextlib.suppress(*_CONNECTION_ERRORS, RuntimeError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
