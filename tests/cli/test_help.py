@@ -42,7 +42,7 @@ def test_value_names_and_defaults_read_naturally() -> None:
     probe = _help(["ws-probe"])
     assert "--max-size BYTES" in probe
     assert "(default: 1048576)" in " ".join(probe.split())
-    assert "Usage: velocipy ws-probe [OPTIONS] TARGET" in probe
+    assert "Usage: velocipy ws-probe [OPTIONS] [TARGET]" in probe  # optional with --replay
 
 
 def test_a_number_out_of_range_is_a_usage_error() -> None:

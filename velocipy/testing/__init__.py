@@ -19,6 +19,7 @@ from .errors import (
     WorkerCrash,
 )
 from .messages import Headers
+from .transcripts import TranscriptError, TranscriptMismatch, replay_transcript
 from .websocket import WebSocketTestSession
 
 __all__ = [
@@ -33,9 +34,12 @@ __all__ = [
     "StreamNotReleased",
     "TestClient",
     "TestResponse",
+    "TranscriptError",
+    "TranscriptMismatch",
     "TransportNotReleased",
     "WebSocketClosed",
     "WebSocketDenied",
     "WebSocketTestSession",
     "WorkerCrash",
+    "replay_transcript",
 ]

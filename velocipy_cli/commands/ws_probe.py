@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
 import typer
 
+from velocipy.testing.transcripts import Transcript, TranscriptError, load_transcript
 from velocipy_cli.console import configure, fail
 from velocipy_cli.help import PlainHelpCommand
 from velocipy_cli.probe import ExitCode, ProbeOptions, run_probe
@@ -19,6 +21,8 @@ from velocipy_cli.probe.options import (
 from velocipy_cli.probe.outcomes import UsageError
 from velocipy_cli.probe.targets import check_origin, check_subprotocol, parse_header, resolve_target
 from velocipy_cli.ranges import between
+
+REPLAY_REPLY_TIMEOUT = 5.0  # --replay: seconds to wait for each recorded reply by default
 
 # click reflows each paragraph, so a paragraph is one string.
 HELP = "\n\n".join(
@@ -50,8 +54,11 @@ HELP = "\n\n".join(
 
 
 def ws_probe(
-    target: str = typer.Argument(
-        ..., metavar="TARGET", help="A path like /ws, or a ws:// or wss:// URL.", show_default=False
+    target: str | None = typer.Argument(
+        None,
+        metavar="TARGET",
+        help="A path like /ws, or a ws:// or wss:// URL (--replay: the recorded one by default).",
+        show_default=False,
     ),
     host: str | None = typer.Option(
         None, "--host", metavar="HOST", help="Host for a path TARGET. (default: 127.0.0.1)"
@@ -137,9 +144,38 @@ def ws_probe(
     reconnect: bool = typer.Option(
         False, "--reconnect", help="Reconnect with backoff when the server restarts."
     ),
+    record: Path | None = typer.Option(
+        None,
+        "--record",
+        metavar="FILE",
+        help="Keep a transcript: the --jsonl records, written to FILE as they happen.",
+        show_default=False,
+    ),
+    replay: Path | None = typer.Option(
+        None,
+        "--replay",
+        metavar="FILE",
+        help="Send a transcript's messages in order and check each reply matches (exit 3 with"
+        " a diff when one does not).",
+        show_default=False,
+    ),
+    ignore: list[str] = typer.Option(
+        [],
+        "--ignore",
+        metavar="KEY",
+        help="--replay: leave this JSON key out of the comparison, at any depth (repeatable).",
+        show_default=False,
+    ),
 ) -> None:
     configure(color=not no_color)
-    interactive = not send and sys.stdin.isatty()
+    transcript = _load_replay(replay, send=send, ignore=ignore) if replay else None
+    interactive = not send and transcript is None and sys.stdin.isatty()
+    if target is None:
+        if transcript is None or transcript.url is None:
+            fail("missing TARGET: a path like /ws or a ws:// URL (velocipy ws-probe --help)", 2)
+        target = transcript.url
+    if record is not None and not record.parent.is_dir():
+        fail(f"--record {record}: the folder {record.parent} does not exist", ExitCode.USAGE)
     try:
         resolved = resolve_target(target, host=host, port=port, project_dir=Path.cwd())
         headers = tuple(parse_header(raw) for raw in header)
@@ -171,8 +207,23 @@ def ws_probe(
         idle_timeout=DEFAULT_IDLE_TIMEOUT if idle_timeout is None else idle_timeout,
         jsonl=jsonl,
         reconnect=reconnect,
+        record=record,
+        replay=transcript,
+        ignore=tuple(ignore),
     )
+    if transcript is not None and idle_timeout is None:
+        options = dataclasses.replace(options, idle_timeout=REPLAY_REPLY_TIMEOUT)
     raise typer.Exit(int(run_probe(options)))
+
+
+def _load_replay(path: Path, *, send: list[str], ignore: list[str]) -> Transcript:
+    """The transcript to replay, or a one-line usage error."""
+    if send:
+        fail("--replay sends the transcript's messages: leave out --send", ExitCode.USAGE)
+    try:
+        return load_transcript(path)
+    except TranscriptError as exc:
+        fail(f"--replay {path}: {exc}", ExitCode.USAGE)
 
 
 def register(app: typer.Typer) -> None:
@@ -181,6 +232,5 @@ def register(app: typer.Typer) -> None:
         "ws-probe",
         help=HELP,
         short_help="Talk to a WebSocket, interactively or from a script.",
-        no_args_is_help=True,
         cls=PlainHelpCommand,
     )(ws_probe)

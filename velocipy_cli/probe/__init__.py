@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 
 from velocipy_cli.probe.display import Display
@@ -39,9 +40,22 @@ def _run(
 
 
 async def _main(options: ProbeOptions, prompt: Prompt | None, warnings: list[str]) -> ExitCode:
-    display = Display(
-        FrameRenderer(timestamps=options.timestamps), jsonl=options.jsonl, prompt=prompt
-    )
+    with contextlib.ExitStack() as stack:
+        recording = None
+        if options.record is not None:
+            recording = stack.enter_context(options.record.open("w", encoding="utf-8"))
+        display = Display(
+            FrameRenderer(timestamps=options.timestamps),
+            jsonl=options.jsonl,
+            prompt=prompt,
+            recording=recording,
+        )
+        return await _converse(options, prompt, warnings, display)
+
+
+async def _converse(
+    options: ProbeOptions, prompt: Prompt | None, warnings: list[str], display: Display
+) -> ExitCode:
     for warning in warnings:
         display.warning(warning)
     warnings.clear()
@@ -58,8 +72,17 @@ async def _main(options: ProbeOptions, prompt: Prompt | None, warnings: list[str
     # PERF: the WebSocket client (websockets) is imported only when a probe runs, so
     # `velocipy --help` does not pay for it.
     from velocipy_cli.probe.session import Session
+    from velocipy_cli.probe.transcript import replay
 
     try:
+        if options.replay is not None:
+            return await replay(
+                options,
+                options.replay,
+                display,
+                ignore=options.ignore,
+                reply_timeout=options.idle_timeout,
+            )
         return await Session(options, display, feed, start_input).run()
     finally:
         display.finish()

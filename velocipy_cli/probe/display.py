@@ -10,7 +10,7 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import RenderableType
 from rich.control import Control
@@ -34,10 +34,19 @@ from velocipy_cli.probe.terminal import Prompt, line_buffer
 class Display:
     """Prints everything a session shows, in the mode chosen on the command line."""
 
-    def __init__(self, renderer: FrameRenderer, *, jsonl: bool, prompt: Prompt | None) -> None:
+    def __init__(
+        self,
+        renderer: FrameRenderer,
+        *,
+        jsonl: bool,
+        prompt: Prompt | None,
+        recording: TextIO | None = None,
+    ) -> None:
         self.renderer = renderer
         self.jsonl = jsonl
         self.prompt = prompt
+        self.recording = recording  # --record: the --jsonl records, kept in a file as well
+        self._keeps_records = jsonl or recording is not None
 
     @contextlib.contextmanager
     def _above_prompt(self) -> Iterator[None]:
@@ -52,9 +61,14 @@ class Display:
             output.console.print(Text(prompt.text + line_buffer()), end="", soft_wrap=True)
 
     def _record(self, record: dict[str, Any]) -> None:
+        """Print ``record`` under --jsonl and keep it under --record (either or both)."""
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-        with self._above_prompt():
-            output.console.out(line, highlight=False)
+        if self.recording is not None:
+            self.recording.write(line + "\n")
+            self.recording.flush()  # a transcript is whole up to the last message, even on Ctrl-C
+        if self.jsonl:
+            with self._above_prompt():
+                output.console.out(line, highlight=False)
 
     def _print(self, renderable: RenderableType, *, stderr: bool = False) -> None:
         target = output.err_console if stderr or self.jsonl else output.console
@@ -62,27 +76,27 @@ class Display:
             target.print(renderable, soft_wrap=True)
 
     def frame(self, frame: Frame) -> None:
-        if self.jsonl:
+        if self._keeps_records:
             self._record(frame_record(frame))
-        else:
+        if not self.jsonl:
             self._print(self.renderer.frame(frame))
 
     def close(self, info: CloseInfo) -> None:
         at = time.time()
-        if self.jsonl:
+        if self._keeps_records:
             self._record(close_record(info, at))
-        else:
+        if not self.jsonl:
             self._print(self.renderer.close(info, at))
 
     def pong(self, rtt: float) -> None:
         at = time.time()
-        if self.jsonl:
+        if self._keeps_records:
             self._record(pong_record(rtt, at))
-        else:
+        if not self.jsonl:
             self._print(self.renderer.pong(rtt, at))
 
     def opened(self, url: str, source: str, subprotocol: str | None) -> None:
-        if self.jsonl:
+        if self._keeps_records:
             self._record(open_record(url, subprotocol, time.time()))
         text = Text(f"connected to {url}", style="dim")
         if source == "project settings":

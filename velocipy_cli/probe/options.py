@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from velocipy.testing.transcripts import Transcript
 
 DEFAULT_MAX_SIZE = 1024 * 1024
 DEFAULT_IDLE_TIMEOUT = 2.0
@@ -29,3 +34,6 @@ class ProbeOptions:
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
     jsonl: bool = False
     reconnect: bool = False
+    record: Path | None = None  # --record: keep the --jsonl records in this file
+    replay: Transcript | None = None  # --replay: send its messages, check the replies
+    ignore: tuple[str, ...] = ()  # --ignore: JSON keys a replay leaves out of the comparison
