@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
 from velocipy.testing.transcripts import Transcript, TranscriptError, load_transcript
-from velocipy_cli.console import configure, fail
+from velocipy_cli.console import configure, console, fail
 from velocipy_cli.help import PlainHelpCommand
 from velocipy_cli.probe import ExitCode, ProbeOptions, run_probe
-from velocipy_cli.probe.actions import InputError, parse_line
+from velocipy_cli.probe.actions import InputError, SendBinary, SendText, parse_line
 from velocipy_cli.probe.options import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_SIZE,
 )
 from velocipy_cli.probe.outcomes import UsageError
+from velocipy_cli.probe.rendering import load_summary_view
 from velocipy_cli.probe.targets import check_origin, check_subprotocol, parse_header, resolve_target
 from velocipy_cli.ranges import between
 
+LOAD_DURATION = 10.0  # --duration's default, seconds
 REPLAY_REPLY_TIMEOUT = 5.0  # --replay: seconds to wait for each recorded reply by default
 
 # click reflows each paragraph, so a paragraph is one string.
@@ -101,7 +105,10 @@ def ws_probe(
         False, "--insecure", help="wss://: accept self-signed certificates."
     ),
     json_only: bool = typer.Option(
-        False, "--json", help="Send each line only if it is valid JSON."
+        False,
+        "--json",
+        help="Send each line only if it is valid JSON (with --clients: print the summary as"
+        " one JSON object).",
     ),
     no_color: bool = typer.Option(False, "--no-color", help="Plain output without colours."),
     timestamps: bool = typer.Option(
@@ -166,8 +173,37 @@ def ws_probe(
         help="--replay: leave this JSON key out of the comparison, at any depth (repeatable).",
         show_default=False,
     ),
+    clients: int | None = typer.Option(
+        None,
+        "--clients",
+        metavar="N",
+        callback=between(1, 100_000),
+        help="Load mode: open N connections that each send the --send message (default"
+        " 'ping') and wait for a reply, then print rate, latency and close codes.",
+    ),
+    rate: float = typer.Option(
+        0.0,
+        "--rate",
+        metavar="PER_SECOND",
+        callback=between(0.0),
+        help="Load mode: messages per second across all clients; 0 sends as fast as replies"
+        " come. (default: 0)",
+        show_default=False,
+    ),
+    duration: float = typer.Option(
+        LOAD_DURATION,
+        "--duration",
+        metavar="SECONDS",
+        callback=between(0.1),
+        help=f"Load mode: how long to send. (default: {LOAD_DURATION:g})",
+        show_default=False,
+    ),
 ) -> None:
     configure(color=not no_color)
+    if clients is not None:
+        _load(target, host, port, clients, rate, duration, send, json_only, headers=header,
+              subprotocols=subprotocol, origin=origin, connect_timeout=connect_timeout,
+              insecure=insecure, replay=replay, record=record)  # fmt: skip
     transcript = _load_replay(replay, send=send, ignore=ignore) if replay else None
     interactive = not send and transcript is None and sys.stdin.isatty()
     if target is None:
@@ -214,6 +250,61 @@ def ws_probe(
     if transcript is not None and idle_timeout is None:
         options = dataclasses.replace(options, idle_timeout=REPLAY_REPLY_TIMEOUT)
     raise typer.Exit(int(run_probe(options)))
+
+
+def _load(
+    target: str | None,
+    host: str | None,
+    port: int | None,
+    clients: int,
+    rate: float,
+    duration: float,
+    send: list[str],
+    summary_json: bool,
+    *,
+    headers: list[str],
+    subprotocols: list[str],
+    origin: str | None,
+    connect_timeout: float,
+    insecure: bool,
+    replay: Path | None,
+    record: Path | None,
+) -> NoReturn:
+    """Load mode: check its options, run it, print the summary, exit 0 when it ran clean."""
+    if replay is not None or record is not None:
+        fail("--clients is load mode: it cannot --record or --replay", ExitCode.USAGE)
+    if len(send) > 1:
+        fail("--clients sends one message over and over: give --send once", ExitCode.USAGE)
+    if target is None:
+        fail("missing TARGET: a path like /ws or a ws:// URL (velocipy ws-probe --help)", 2)
+    try:
+        action = parse_line(send[0] if send else "ping", json_only=False)
+        resolved = resolve_target(target, host=host, port=port, project_dir=Path.cwd())
+        options = ProbeOptions(
+            url=resolved.url,
+            url_source=resolved.source,
+            headers=tuple(parse_header(raw) for raw in headers),
+            subprotocols=tuple(check_subprotocol(name) for name in subprotocols),
+            origin=check_origin(origin) if origin is not None else None,
+            connect_timeout=connect_timeout,
+            insecure=insecure,
+        )
+    except (InputError, UsageError) as exc:
+        fail(f"--send: {exc}" if isinstance(exc, InputError) else exc.message, ExitCode.USAGE)
+    if not isinstance(action, SendText | SendBinary):
+        fail("--clients sends a message: --send takes text or /bin, not a command", 2)
+    payload = action.text if isinstance(action, SendText) else action.data
+    from velocipy_cli.probe.load import run_load, run_loop  # PERF: only load mode pays for it
+
+    stats = run_loop(
+        run_load(options, clients=clients, rate=rate, duration=duration, payload=payload)
+    )
+    summary = stats.summary()
+    if summary_json:
+        console.out(json.dumps(summary), highlight=False)
+    else:
+        console.print(load_summary_view(summary), soft_wrap=True)
+    raise typer.Exit(ExitCode.OK if stats.clean else ExitCode.FAILURE)
 
 
 def _load_replay(path: Path, *, send: list[str], ignore: list[str]) -> Transcript:

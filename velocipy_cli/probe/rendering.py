@@ -237,3 +237,30 @@ def headers_view(
     text.append("negotiated subprotocol: ", style="bold")
     text.append(subprotocol or "(none)")
     return text
+
+
+def load_summary_view(summary: dict[str, Any]) -> Text:
+    """What `ws-probe --clients N` prints at the end (``--json`` prints ``summary`` itself)."""
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:g} ms"
+
+    latency = summary["latency_ms"]
+    text = Text(f"{summary['url']}\n", style="bold")
+    text.append(
+        f"  clients      {summary['opened']} of {summary['clients']} connected\n"
+        f"  messages     {summary['sent']} sent, {summary['received']} received, "
+        f"{summary['replies']} replies in {summary['seconds']:g} s\n"
+        f"  rate         {summary['messages_per_second']:g} replies/s\n"
+        f"  latency      p50 {ms(latency['p50'])}, p90 {ms(latency['p90'])}, "
+        f"p99 {ms(latency['p99'])}, max {ms(latency['max'])}\n"
+    )
+    closes = ", ".join(
+        f"{code} {close_code_name(int(code))} x{count}"
+        for code, count in summary["close_codes"].items()
+    )
+    text.append(f"  closes       {closes or '-'}\n")
+    for message, count in summary["errors"].items():
+        text.append(f"  error        {escape_control_characters(message)} x{count}\n", style="red")
+    text.rstrip()
+    return text
