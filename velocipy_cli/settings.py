@@ -22,7 +22,7 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 _STRINGS = ("app", "host", "server", "interface", "log_level")
 _INTEGERS = ("port", "workers")
-_BOOLEANS = ("reload", "debug", "access_log")
+_BOOLEANS = ("reload", "debug", "access_log", "https")
 _LISTS = ("reload_dirs", "reload_includes", "reload_excludes")
 KNOWN_KEYS = frozenset(_STRINGS + _INTEGERS + _BOOLEANS + _LISTS)
 
@@ -40,6 +40,7 @@ DEFAULTS: dict[str, object] = {
     "debug": False,
     "log_level": "info",
     "access_log": True,
+    "https": False,
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -22,6 +22,7 @@ from velocipy_cli.dev.choice import ServerChoiceError, choose_server
 from velocipy_cli.dev.reports import AppFailure
 from velocipy_cli.dev.sockets import PortInUseError, bind_listening_socket
 from velocipy_cli.dev.supervisor import DevServerConfig, Supervisor
+from velocipy_cli.dev.tls import DevCertificate, dev_certificate
 from velocipy_cli.dev.watcher import WATCHED_DIRS
 from velocipy_cli.discovery import AppLocation, DiscoveryError, discover_app
 from velocipy_cli.help import PlainHelpCommand
@@ -120,6 +121,13 @@ def run(
     access_log: bool | None = typer.Option(
         None, "--access-log/--no-access-log", help="Log every request. (default: --access-log)"
     ),
+    https: bool | None = typer.Option(
+        None,
+        "--https/--no-https",
+        help="Serve TLS (https://, wss://) with a certificate from a local development CA,"
+        " made once per user; the banner says how to trust it. (default: --no-https)",
+        show_default=False,
+    ),
 ) -> None:
     """Serve the app for development; reload on every save, survive every broken save.
 
@@ -151,6 +159,7 @@ def run(
         "debug": debug or None,
         "log_level": log_level.lower() if log_level else None,
         "access_log": access_log,
+        "https": https,
     }
     settings.update({key: value for key, value in given.items() if value is not None})
     app_given_by = "the APP argument" if app_spec else setting_source("app", cwd)
@@ -220,7 +229,15 @@ def build_config(
         log_level=str(settings["log_level"]),
         access_log=bool(settings["access_log"]),
         debug=bool(settings["debug"]),
+        tls=_dev_certificate(str(settings["host"])) if settings["https"] else None,
     )
+
+
+def _dev_certificate(host: str) -> DevCertificate:
+    try:
+        return dev_certificate(host)
+    except OSError as exc:
+        fail(f"--https: cannot write the development certificate: {exc.strerror or exc}", 1)
 
 
 def _int(value: object) -> int:
@@ -245,11 +262,12 @@ def describe_app(location: AppLocation) -> str:
 def banner_rows(config: DevServerConfig) -> list[tuple[str, str]]:
     """The banner's lines as (label, plain text); a new line is one ``rows.append``."""
     url_host = f"[{config.host}]" if ":" in config.host else config.host
-    url = f"http://{url_host}:{config.port}"
+    http, ws = ("https", "wss") if config.tls else ("http", "ws")
+    url = f"{http}://{url_host}:{config.port}"
     rows = [
         ("app", describe_app(config.location)),
         ("server", f"{config.server} ({config.interface.upper()})"),
-        ("url", f"{url}  (WebSocket: ws://{url_host}:{config.port})"),
+        ("url", f"{url}  (WebSocket: {ws}://{url_host}:{config.port})"),
     ]
     if config.reload:
         folders = ", ".join(_shown(folder, config.project_root) for folder in config.watch_dirs)
@@ -258,6 +276,13 @@ def banner_rows(config: DevServerConfig) -> list[tuple[str, str]]:
     else:
         plural = "s" if config.workers > 1 else ""
         rows.append(("reload", f"off ({config.workers} worker{plural})"))
+    if config.tls:
+        made = "made now" if config.tls.ca_created else "kept"
+        rows.append(("tls", f"signed by the development CA {config.tls.ca} ({made})"))
+        rows.append(
+            ("trust", f"curl --cacert {config.tls.ca}; ws-probe trusts it already; browsers: "
+             "import it as an authority (docs/cli.md)")
+        )  # fmt: skip
     return rows
 
 

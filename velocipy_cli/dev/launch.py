@@ -29,6 +29,8 @@ class ChildSpec:
     access_log: bool = True
     debug: bool = False
     app_reason: str = ""  # where the APP came from, for the "serving" line
+    tls_cert: str | None = None  # --https: the server certificate chain and its key
+    tls_key: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

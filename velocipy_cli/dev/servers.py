@@ -37,7 +37,7 @@ def serve(loaded: LoadedApp, spec: ChildSpec) -> int:
         send_report(spec.report_fd, Report("failed", failure))
 
     def report_ready() -> None:
-        docs = docs_address(loaded.app, spec.host, spec.port)
+        docs = docs_address(loaded.app, spec.host, spec.port, secure=spec.tls_cert is not None)
         send_report(
             spec.report_fd, Report("ready", note=f"{loaded.target} ({loaded.reason}){docs}")
         )
@@ -75,6 +75,8 @@ def _serve_uvicorn(
         access_log=spec.access_log,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         ws_max_size=_ws_max_size(loaded.app),
+        ssl_certfile=spec.tls_cert,
+        ssl_keyfile=spec.tls_key,
     )
     _prefork(spec.workers - 1)
     server = ReportingServer(config)
@@ -134,6 +136,8 @@ def _serve_granian(
         log_level=spec.log_level,
         log_access=spec.access_log,
         websockets=True,
+        ssl_cert=Path(spec.tls_cert) if spec.tls_cert else None,
+        ssl_key=Path(spec.tls_key) if spec.tls_key else None,
     )
     try:
         server.serve(target_loader=lambda: guarded, wrap_loader=False)

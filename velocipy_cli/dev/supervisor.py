@@ -27,6 +27,7 @@ from velocipy_cli.dev.debounce import RestartScheduler
 from velocipy_cli.dev.fallback import FallbackResponder
 from velocipy_cli.dev.launch import ChildSpec
 from velocipy_cli.dev.reports import AppFailure, parse_reports
+from velocipy_cli.dev.tls import DevCertificate
 from velocipy_cli.dev.watcher import ChangeWatcher, ReloadFilter
 from velocipy_cli.discovery import AppLocation
 
@@ -53,6 +54,7 @@ class DevServerConfig:
     log_level: str = "info"
     access_log: bool = True
     debug: bool = False
+    tls: DevCertificate | None = None  # --https
 
 
 class SupervisorEvents(Protocol):
@@ -269,6 +271,8 @@ class Supervisor:
             access_log=self.config.access_log,
             debug=self.config.debug,
             app_reason=self.config.location.reason,
+            tls_cert=str(self.config.tls.cert) if self.config.tls else None,
+            tls_key=str(self.config.tls.key) if self.config.tls else None,
         )
         try:
             process = subprocess.Popen(

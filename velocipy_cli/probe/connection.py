@@ -24,6 +24,7 @@ from websockets.exceptions import (
 )
 from websockets.typing import Origin, Subprotocol
 
+from velocipy_cli.dev.tls import dev_ca_file
 from velocipy_cli.probe.options import ProbeOptions
 from velocipy_cli.probe.outcomes import ProbeError, UsageError
 
@@ -55,8 +56,9 @@ async def open_connection(options: ProbeOptions) -> ClientConnection:
         else:
             headers.append((name, value))
     extra: dict[str, Any] = {}
-    if options.insecure and options.url.startswith("wss://"):
-        extra["ssl"] = _insecure_tls_context()
+    context = tls_context(options)
+    if context is not None:
+        extra["ssl"] = context
     try:
         return await connect(
             options.url,
@@ -74,11 +76,19 @@ async def open_connection(options: ProbeOptions) -> ClientConnection:
         raise explain_connect_error(exc, options.url, options.connect_timeout) from None
 
 
-def _insecure_tls_context() -> ssl.SSLContext:
-    """TLS without certificate checks, for a development server's self-signed certificate."""
+def tls_context(options: ProbeOptions) -> ssl.SSLContext | None:
+    """For wss://: the system's trust plus `velocipy run --https`'s development CA when one
+    exists on this machine; with --insecure, no certificate checks at all."""
+    if not options.url.startswith("wss://"):
+        return None
     context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    if options.insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    ca = dev_ca_file()
+    if ca is not None:
+        context.load_verify_locations(cafile=ca)
     return context
 
 

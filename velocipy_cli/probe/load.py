@@ -16,7 +16,6 @@ import base64
 import hashlib
 import math
 import os
-import ssl
 import time
 import urllib.parse
 from collections import Counter
@@ -24,7 +23,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from velocipy_cli.probe.connection import explain_connect_error, user_agent
+from velocipy_cli.probe.connection import explain_connect_error, tls_context, user_agent
 from velocipy_cli.probe.options import ProbeOptions
 
 T = TypeVar("T")
@@ -237,12 +236,7 @@ async def _open(
 ) -> LoadConnection | None:
     url = urllib.parse.urlsplit(options.url)
     secure = url.scheme == "wss"
-    context: ssl.SSLContext | None = None
-    if secure:
-        context = ssl.create_default_context()
-        if options.insecure:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
+    context = tls_context(options)
     key = base64.b64encode(os.urandom(16)).decode()
     frame = _frame(opcode, payload, os.urandom(4))  # PERF: masked once, sent as it is
     loop = asyncio.get_running_loop()
