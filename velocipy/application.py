@@ -154,6 +154,15 @@ class Application(RouteDecorators):
             options.get("dependencies", ()),
             self.dependency_overrides,
         )
+        if options.get("cache") is not None or options.get("etag"):
+            from velocipy.caching import cached_endpoint
+
+            endpoint = cached_endpoint(endpoint, methods, options, self.json)
+        if options.get("rate_limit"):
+            from velocipy.ratelimit import limited_endpoint, limits_of
+
+            scope = f"{','.join(methods)} {path}"
+            endpoint = limited_endpoint(endpoint, limits_of(options["rate_limit"]), scope)
         entry = self._http.entry_for(pattern)
         for method in methods:
             if method in entry.handlers:
@@ -205,6 +214,12 @@ class Application(RouteDecorators):
             )
         if options.get("receives") is not None:
             endpoint = _validating_messages(endpoint, options["receives"])
+        if options.get("rate_limit") or options.get("message_rate_limit") is not None:
+            from velocipy.ratelimit import limited_websocket, limits_of
+
+            handshakes = limits_of(options.get("rate_limit", ()))
+            messages = options.get("message_rate_limit")
+            endpoint = limited_websocket(endpoint, handshakes, messages, f"WS {path}")
         entry = self._websockets.entry_for(pattern)
         if "WS" in entry.endpoints:
             raise ValueError(
