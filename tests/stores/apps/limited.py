@@ -1,0 +1,43 @@
+"""A rate-limited write and cached reads on one Redis, for tests with real servers.
+
+VELOCIPY_TEST_STORE: the redis:// URL; VELOCIPY_TEST_LIMIT: requests per minute;
+VELOCIPY_TEST_ALGORITHM; VELOCIPY_TEST_FAIL ("open" or "closed"); VELOCIPY_TEST_TTL (cache).
+The handlers count their runs in Redis ("runs:<name>"), so a test sees them across servers.
+"""
+
+import asyncio
+import os
+
+from velocipy import VelociPy
+from velocipy.caching import ResponseCache
+from velocipy.ratelimit import RateLimit
+from velocipy.stores.redis import RedisStore
+
+store = RedisStore(os.environ["VELOCIPY_TEST_STORE"], timeout=1.0)
+app = VelociPy()
+limit = RateLimit(
+    int(os.environ.get("VELOCIPY_TEST_LIMIT", "10")),
+    "minute",
+    algorithm=os.environ.get("VELOCIPY_TEST_ALGORITHM", "fixed_window"),  # type: ignore[arg-type]
+    store=store,
+    name="burst",
+    on_store_error=os.environ.get("VELOCIPY_TEST_FAIL", "open"),  # type: ignore[arg-type]
+)
+cache = ResponseCache(store, ttl=float(os.environ.get("VELOCIPY_TEST_TTL", "60")))
+
+
+@app.post("/write", rate_limit=limit)
+async def write() -> dict[str, int]:
+    return {"pid": os.getpid()}
+
+
+@app.get("/items", cache=cache)
+async def items(page: int = 1) -> dict[str, int]:
+    runs = await store.increment("runs:items")
+    await asyncio.sleep(0.2)  # slow enough for concurrent misses to meet
+    return {"page": page, "run": runs, "pid": os.getpid()}
+
+
+@app.post("/items/invalidate")
+async def invalidate() -> dict[str, int]:
+    return {"removed": await cache.invalidate("/items")}
