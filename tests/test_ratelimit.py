@@ -312,3 +312,22 @@ def test_a_route_without_limits_is_not_wrapped() -> None:
     compiled = {r.path: r.compiled for r in app.routes}
     assert compiled["/plain"].invoke is plain  # decided at registration: nothing in between
     assert compiled["/limited"].invoke.__name__ == "invoke_limited"
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_budget(client_for: Client) -> None:
+    from velocipy.middleware.proxyheaders import ProxyHeadersMiddleware
+
+    app = VelociPy()
+    app.add_middleware(ProxyHeadersMiddleware, trusted_proxies=["10.0.0.1"])
+
+    @app.get("/x", rate_limit=RateLimit(1, "minute"))
+    async def x() -> str:
+        return "x"
+
+    proxy = client_for(app, client_address=("10.0.0.1", 1000))
+    stranger = client_for(app, client_address=("192.0.2.9", 1000))
+    one, two = {"x-forwarded-for": "198.51.100.1"}, {"x-forwarded-for": "198.51.100.2"}
+    assert hits(proxy, "/x", 2, headers=one) == [200, 429]
+    assert hits(proxy, "/x", 2, headers=two) == [200, 429]  # another client behind the proxy
+    # from an untrusted peer the header changes nothing: its own address is the key
+    assert hits(stranger, "/x", 2, headers=two) == [200, 429]

@@ -188,9 +188,9 @@ class ResponseCache:
         except StoreUnavailable as exc:
             self._note_outage(exc)
             return None
+        self._store_down = False  # answered: the next outage is logged again
         if raw is None:
             return None
-        self._store_down = False
         status, headers, body, created = msgspec.msgpack.decode(raw)
         response = Response(body, status)
         response.raw_headers = [(name, value) for name, value in headers]

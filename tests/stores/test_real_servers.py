@@ -145,3 +145,61 @@ def test_concurrent_misses_on_two_servers_compute_once(redis_server: RedisServer
         pids = {body["pid"] for body in bodies}
         assert len(pids) == 1  # every answer is the one the first server computed
         no_tracebacks(asgi, rsgi)
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_websocket_handshake_and_message_limits_on_real_servers(
+    redis_server: RedisServer, kind: str
+) -> None:
+    import websockets.sync.client as ws_client
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+    redis_server.command("FLUSHALL")
+    away_from_a_minute_boundary()
+    with serve(kind, {"VELOCIPY_TEST_STORE": redis_server.url}) as server:
+        with ws_client.connect(f"{server.ws_url}/echo", open_timeout=10) as ws:
+            for n in range(3):  # at the limit: every message echoed
+                ws.send(str(n))
+                assert ws.recv(timeout=10) == str(n)
+            ws.send("over")
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+        received = closed.value.rcvd
+        assert received is not None
+        if kind == "granian-rsgi":  # RSGI cannot send a close code or reason
+            assert (received.code, received.reason) == (1005, "")
+        else:
+            assert (received.code, received.reason) == (
+                1008,
+                "message rate limit exceeded: 3 per 60 s",
+            )
+        with ws_client.connect(f"{server.ws_url}/echo", open_timeout=10) as ws:
+            ws.send("again")
+            assert ws.recv(timeout=10) == "again"
+        with pytest.raises(InvalidStatus) as refused:
+            ws_client.connect(f"{server.ws_url}/echo", open_timeout=10)
+        assert refused.value.response.status_code == 429
+        if kind != "granian-rsgi":  # RSGI refusals carry the status only
+            assert 1 <= int(refused.value.response.headers["retry-after"]) <= 60
+        no_tracebacks(server)
+
+
+def test_cache_with_redis_killed_answers_uncached_then_caches_again(
+    redis_server: RedisServer,
+) -> None:
+    redis_server.command("FLUSHALL")
+    with serve("granian-asgi", {"VELOCIPY_TEST_STORE": redis_server.url}) as server:
+        assert http_request(f"{server.url}/items").status == 200
+        assert http_request(f"{server.url}/items").status == 200
+        assert runs(redis_server) == 1
+        redis_server.kill()
+        down = [http_request(f"{server.url}/items") for _ in range(3)]
+        assert [r.status for r in down] == [200] * 3  # never a 500
+        assert [json.loads(r.body)["run"] for r in down] == [0, 0, 0]  # the handler ran each time
+        lines = [ln for ln in server.output().splitlines() if "store unavailable" in ln]
+        assert len(lines) == 1, server.output()
+        redis_server.start()
+        first, second = (json.loads(http_request(f"{server.url}/items").body) for _ in range(2))
+        assert first == second  # cached again
+        assert first["run"] == 1  # the fresh Redis counts the handler's runs from zero
+        no_tracebacks(server)

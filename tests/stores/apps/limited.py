@@ -8,9 +8,10 @@ The handlers count their runs in Redis ("runs:<name>"), so a test sees them acro
 import asyncio
 import os
 
-from velocipy import VelociPy
+from velocipy import VelociPy, WebSocket
 from velocipy.caching import ResponseCache
 from velocipy.ratelimit import RateLimit
+from velocipy.stores import StoreUnavailable
 from velocipy.stores.redis import RedisStore
 
 store = RedisStore(os.environ["VELOCIPY_TEST_STORE"], timeout=1.0)
@@ -33,7 +34,10 @@ async def write() -> dict[str, int]:
 
 @app.get("/items", cache=cache)
 async def items(page: int = 1) -> dict[str, int]:
-    runs = await store.increment("runs:items")
+    try:
+        runs = await store.increment("runs:items")
+    except StoreUnavailable:
+        runs = 0  # Redis is down: this run is not counted (the tests kill it on purpose)
     await asyncio.sleep(0.2)  # slow enough for concurrent misses to meet
     return {"page": page, "run": runs, "pid": os.getpid()}
 
@@ -41,3 +45,14 @@ async def items(page: int = 1) -> dict[str, int]:
 @app.post("/items/invalidate")
 async def invalidate() -> dict[str, int]:
     return {"removed": await cache.invalidate("/items")}
+
+
+@app.websocket(
+    "/echo",
+    rate_limit=RateLimit(2, "minute", store=store, name="ws-handshakes"),
+    message_rate_limit=RateLimit(3, "minute"),
+)
+async def echo(websocket: WebSocket) -> None:
+    await websocket.accept()
+    async for text in websocket.iter_text():
+        await websocket.send_text(text)
