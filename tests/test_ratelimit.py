@@ -267,13 +267,19 @@ def test_store_down_fails_open_or_closed_with_one_log_line(
 ) -> None:
     app = VelociPy()
 
-    @app.get("/x", rate_limit=RateLimit(1, "minute", store=DownStore(), on_store_error=mode))  # type: ignore[arg-type]
+    limit = RateLimit(1, "minute", store=DownStore(), on_store_error=mode)  # type: ignore[arg-type]
+
+    @app.get("/x", rate_limit=limit)
     async def x() -> str:
         return "x"
 
+    @app.get("/y", rate_limit=limit)  # a budget of its own, the same store: the same outage
+    async def y() -> str:
+        return "y"
+
     client = client_for(app)
     with caplog.at_level(logging.INFO, "velocipy"):
-        responses = [client.get("/x") for _ in range(5)]
+        responses = [client.get(path) for path in ("/x", "/y", "/x", "/y", "/x")]
     assert [r.status_code for r in responses] == [expected] * 5
     if mode == "closed":
         assert responses[0].headers["retry-after"] == "1"

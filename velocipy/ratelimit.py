@@ -47,6 +47,16 @@ _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _STORE_RETRY_SECONDS = 1.0  # after a failure the store is not asked again for this long
 
 
+class _Outage:
+    """Whether the store is failing: retried after ``retry_at``, logged once per outage."""
+
+    __slots__ = ("logged", "retry_at")
+
+    def __init__(self) -> None:
+        self.logged = False
+        self.retry_at = 0.0
+
+
 class RateLimitResult(NamedTuple):
     """One request counted: allowed or not, what is left, and when to come back."""
 
@@ -110,8 +120,7 @@ class RateLimit:
         self._redis = _redis_of(self._counters)
         self._script: Any = None
         self._script_client: Any = None
-        self._store_down_until = 0.0
-        self._store_down = False
+        self._outage = _Outage()  # shared by the copies named() makes: one log line per outage
         self._exact_exempt = frozenset(p for p in self.exempt if not p.endswith("*"))
         self._prefix_exempt = tuple(p[:-1] for p in self.exempt if p.endswith("*"))
 
@@ -159,7 +168,8 @@ class RateLimit:
     async def hit(self, client: str) -> RateLimitResult | None:
         """Count one request for ``client``; ``None`` if the store is down (see the fail mode)."""
         now = time.monotonic()
-        if now < self._store_down_until:
+        outage = self._outage
+        if now < outage.retry_at:
             return None
         key = f"{self.name or 'default'}:{client}"
         try:
@@ -170,14 +180,14 @@ class RateLimit:
             else:
                 result = await self._token_bucket(key)
         except StoreUnavailable as exc:
-            self._store_down_until = now + _STORE_RETRY_SECONDS
-            if not self._store_down:
-                self._store_down = True
+            outage.retry_at = now + _STORE_RETRY_SECONDS
+            if not outage.logged:
+                outage.logged = True
                 mode = "letting requests through" if self.on_store_error == "open" else "503"
                 logger.warning("rate limit %s: store unavailable, %s (%s)", self.policy, mode, exc)
             return None
-        if self._store_down:
-            self._store_down = False
+        if outage.logged:
+            outage.logged = False
             logger.info("rate limit %s: store available again", self.policy)
         return result
 
