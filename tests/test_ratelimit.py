@@ -192,6 +192,8 @@ def test_router_limit_is_one_budget_for_its_routes_plus_route_limits(client_for:
     policies = first.headers["ratelimit-policy"].split(", ")
     assert policies[1] == '"GET /api/two";q=1;w=60'
     assert policies[0].endswith(";q=3;w=60")
+    # one RateLimit item: the policy with the least remaining (the route's: none left)
+    assert first.headers["ratelimit"].startswith('"GET /api/two";r=0;t=')
     assert client.get("/api/two").status_code == 429  # its own limit; the router counted both
     assert hits(client, "/api/one", 2) == [200, 429]  # the router's third, then none left
     assert hits(client, "/free", 5) == [200] * 5

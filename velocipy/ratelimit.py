@@ -279,21 +279,21 @@ class RateLimit:
             headers,
         )
 
-    async def enforce(self, connection: Connection) -> list[tuple[str, str]]:
-        """Count ``connection``; raise the 429 (or the fail-closed 503); return the fields."""
+    async def enforce(self, connection: Connection) -> RateLimitResult | None:
+        """Count ``connection``; raise the 429 (or the fail-closed 503); ``None``: not counted."""
         if self.exempt and self.is_exempt(connection.path):
-            return []
+            return None
         client = await self.client_key(connection)
         if client is None:
-            return []
+            return None
         result = await self.hit(client)
         if result is None:
             if self.on_store_error == "closed":
                 raise self.refusal(None)
-            return []
+            return None
         if not result.allowed:
             raise self.refusal(result)
-        return self.fields(result)
+        return result
 
 
 def limits_of(value: RateLimit | Sequence[RateLimit]) -> tuple[RateLimit, ...]:
@@ -305,14 +305,21 @@ def limits_of(value: RateLimit | Sequence[RateLimit]) -> tuple[RateLimit, ...]:
 
 
 async def _enforce_all(limits: tuple[RateLimit, ...], connection: Connection) -> list[Any]:
-    fields: list[tuple[str, str]] = []
+    """Count the request in every limit; the fields to send: every policy in
+    ``RateLimit-Policy`` (a list), and in ``RateLimit`` (one item) the policy with the least
+    remaining, as the IETF draft asks."""
+    policies: list[str] = []
+    tightest: tuple[RateLimit, RateLimitResult] | None = None
     for limit in limits:
-        fields.extend(await limit.enforce(connection))
-    if len(limits) > 1 and fields:  # one field line each, list members joined
-        policy = ", ".join(v for n, v in fields if n == "ratelimit-policy")
-        state = ", ".join(v for n, v in fields if n == "ratelimit")
-        fields = [("ratelimit-policy", policy), ("ratelimit", state)]
-    return fields
+        result = await limit.enforce(connection)
+        if result is None:
+            continue
+        policies.append(limit.fields(result)[0][1])
+        if tightest is None or result.remaining < tightest[1].remaining:
+            tightest = (limit, result)
+    if tightest is None:
+        return []
+    return [("ratelimit-policy", ", ".join(policies)), tightest[0].fields(tightest[1])[1]]
 
 
 def limited_endpoint(endpoint: Endpoint, limits: tuple[RateLimit, ...], scope: str) -> Endpoint:
