@@ -238,3 +238,30 @@ def test_cache_and_etag_refuse_routes_they_cannot_serve() -> None:
         app.get("/y", cache=60)(lambda: None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="ttl must be a positive number of seconds, not 0"):
         ResponseCache(ttl=0)
+
+
+def test_keys_cannot_be_imitated_and_long_ones_are_hashed(client_for: Client) -> None:
+    app = VelociPy()
+    cache = ResponseCache(vary=["x-v"])
+    runs: list[str] = []
+
+    @app.get("/{rest:path}", cache=cache)
+    async def anything(request: Request, rest: str) -> dict[str, str]:
+        runs.append(rest)
+        return {"rest": rest, "query": request.query_string}
+
+    client = client_for(app)
+    assert client.get("/a?x", headers={"x-v": "1"}).json() == {"rest": "a", "query": "x"}
+    # a path with an encoded newline and % spells another key, whatever it imitates
+    assert client.get("/a%0Ax", headers={"x-v": "1"}).json()["rest"] == "a\nx"
+    assert client.get("/a%250Ax", headers={"x-v": "1"}).json()["rest"] == "a%0Ax"
+    assert len(runs) == 3
+    long_query = "q=" + "x" * 5000
+    assert client.get(f"/b?{long_query}").json()["query"] == long_query
+    assert client.get(f"/b?{long_query}").json()["query"] == long_query
+    assert runs.count("b") == 1
+    keys = list(cache.store._data)  # type: ignore[attr-defined]
+    assert all(len(key) < 700 for key in keys)
+    assert asyncio.run(cache.invalidate("/a\nx")) == 1  # the newline path only, not /a
+    assert client.get("/a?x", headers={"x-v": "1"}).json() == {"rest": "a", "query": "x"}
+    assert len(runs) == 4

@@ -20,6 +20,7 @@ import hashlib
 import inspect
 import logging
 import time
+from urllib.parse import quote
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,12 @@ logger = logging.getLogger("velocipy.caching")
 CACHEABLE_STATUSES = frozenset({200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501})
 _UNCACHEABLE_DIRECTIVES = ("no-store", "private", "no-cache")
 _POLL_SECONDS = 0.02
+_LONGEST_KEY_PART = 512  # query and vary values longer than this are hashed in the key
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def _quoted(path: str) -> str:
+    return quote(path, safe=_PATH_SAFE)
 
 
 class ResponseCache:
@@ -88,18 +95,25 @@ class ResponseCache:
 
     # --- keys and invalidation ------------------------------------------------------------------
     def key_for(self, request: Request) -> str:
-        """``GET <path>\\n<sorted query>\\n<vary header values>`` (HEAD shares GET's entry)."""
+        """``GET <path>\n<sorted query>\n<vary header values>`` (HEAD shares GET's entry).
+
+        The path is percent-encoded (one spelling per path, no newline a client could use to
+        imitate another key); a long query and header part is hashed, so keys stay short.
+        """
         query = "&".join(sorted(request.query_string.split("&"))) if request.query_string else ""
         varied = "\n".join(request.headers.get(name, "") for name in self.vary)
-        return f"GET {request.path}\n{query}\n{varied}"
+        rest = f"{query}\n{varied}"
+        if len(rest) > _LONGEST_KEY_PART:
+            rest = "#" + hashlib.blake2b(rest.encode(), digest_size=20).hexdigest()
+        return f"GET {_quoted(request.path)}\n{rest}"
 
     async def invalidate(self, path: str) -> int:
         """Forget every cached answer for ``path`` (all queries and variants); how many."""
-        return await self._entries.delete_prefix(f"GET {path}\n")
+        return await self._entries.delete_prefix(f"GET {_quoted(path)}\n")
 
     async def invalidate_prefix(self, prefix: str) -> int:
         """Forget every cached answer whose path starts with ``prefix``; how many."""
-        return await self._entries.delete_prefix(f"GET {prefix}")
+        return await self._entries.delete_prefix(f"GET {_quoted(prefix)}")
 
     # --- looking up and storing ------------------------------------------------------------
     async def fetch(self, key: str, produce: Callable[[], Awaitable[Response]]) -> Response:
