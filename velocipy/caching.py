@@ -20,9 +20,9 @@ import hashlib
 import inspect
 import logging
 import time
-from urllib.parse import quote
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import msgspec
 
