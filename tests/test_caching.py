@@ -265,3 +265,19 @@ def test_keys_cannot_be_imitated_and_long_ones_are_hashed(client_for: Client) ->
     assert asyncio.run(cache.invalidate("/a\nx")) == 1  # the newline path only, not /a
     assert client.get("/a?x", headers={"x-v": "1"}).json() == {"rest": "a", "query": "x"}
     assert len(runs) == 4
+
+
+def test_openapi_describes_the_304_of_etag_routes() -> None:
+    app = VelociPy()
+
+    @app.get("/tagged", etag=True)
+    async def tagged() -> dict[str, int]:
+        return {}
+
+    @app.get("/plain")
+    async def plain() -> dict[str, int]:
+        return {}
+
+    paths = app.openapi()["paths"]
+    assert paths["/tagged"]["get"]["responses"]["304"]["description"].startswith("Not Modified")
+    assert "304" not in paths["/plain"]["get"]["responses"]

@@ -143,6 +143,10 @@ def build_openapi(app: Application) -> dict[str, Any]:
                 operation["responses"].setdefault(
                     "429", _error_response("Too many requests: wait Retry-After seconds", schemas)
                 )
+            if options.get("etag") and method in ("GET", "HEAD"):
+                operation["responses"].setdefault(
+                    "304", {"description": "Not Modified: the If-None-Match ETag still matches"}
+                )
             if app.problem_details:
                 _as_problems(operation["responses"], schemas)
             for name, scheme, _ in plan.schemes():

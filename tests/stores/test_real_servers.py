@@ -203,3 +203,52 @@ def test_cache_with_redis_killed_answers_uncached_then_caches_again(
         assert first == second  # cached again
         assert first["run"] == 1  # the fresh Redis counts the handler's runs from zero
         no_tracebacks(server)
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_problem_documents_and_early_304_on_real_servers(
+    redis_server: RedisServer, kind: str
+) -> None:
+    redis_server.command("FLUSHALL")
+    away_from_a_minute_boundary()
+    env = {
+        "VELOCIPY_TEST_STORE": redis_server.url,
+        "VELOCIPY_TEST_PROBLEMS": "1",
+        "VELOCIPY_TEST_LIMIT": "1",
+    }
+    with serve(kind, env) as server:
+        answers = {
+            404: http_request(f"{server.url}/nowhere"),
+            405: http_request(f"{server.url}/crash", method="DELETE"),
+            422: http_request(f"{server.url}/items?page=abc"),
+            500: http_request(f"{server.url}/crash"),
+        }
+        assert post(server, "/write") == 200
+        answers[429] = http_request(f"{server.url}/write", method="POST", data=b"")
+        for status, answer in answers.items():
+            assert answer.status == status
+            assert answer.headers["content-type"] == "application/problem+json"
+            document = json.loads(answer.body)
+            assert document["status"] == status
+            assert document["type"] == "about:blank"
+        assert json.loads(answers[422].body)["errors"][0]["loc"] == ["query", "page"]
+        assert json.loads(answers[500].body) == {
+            "type": "about:blank",
+            "title": "Internal Server Error",
+            "status": 500,
+        }
+        assert "retry-after" in answers[429].headers
+        first = http_request(f"{server.url}/versions/doc?v=3")
+        assert first.headers["etag"] == 'W/"3"'
+        assert json.loads(first.body) == {"run": 1}
+        for _ in range(3):  # answered before the handler: its counter does not move
+            same = http_request(
+                f"{server.url}/versions/doc?v=3", headers={"if-none-match": 'W/"3"'}
+            )
+            assert same.status == 304
+            assert same.body == b""
+        newer = http_request(f"{server.url}/versions/doc?v=4", headers={"if-none-match": 'W/"3"'})
+        assert newer.status == 200
+        assert json.loads(newer.body) == {"run": 2}
+        output = server.output()
+        assert output.count("RuntimeError: a bug, logged and never sent") == 1  # logged once

@@ -15,7 +15,7 @@ from velocipy.stores import StoreUnavailable
 from velocipy.stores.redis import RedisStore
 
 store = RedisStore(os.environ["VELOCIPY_TEST_STORE"], timeout=1.0)
-app = VelociPy()
+app = VelociPy(problem_details=os.environ.get("VELOCIPY_TEST_PROBLEMS") == "1")
 limit = RateLimit(
     int(os.environ.get("VELOCIPY_TEST_LIMIT", "10")),
     "minute",
@@ -56,3 +56,13 @@ async def echo(websocket: WebSocket) -> None:
     await websocket.accept()
     async for text in websocket.iter_text():
         await websocket.send_text(text)
+
+
+@app.get("/versions/{name}", etag=lambda request: request.query_params.get("v"))
+async def versioned(name: str) -> dict[str, int]:
+    return {"run": await store.increment(f"runs:{name}")}
+
+
+@app.get("/crash")
+async def crash() -> None:
+    raise RuntimeError("a bug, logged and never sent")
