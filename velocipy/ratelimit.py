@@ -118,8 +118,7 @@ class RateLimit:
         self.api_key_header = api_key_header
         self._counters = self.store.namespace("ratelimit")
         self._redis = _redis_of(self._counters)
-        self._script: Any = None
-        self._script_client: Any = None
+        self._scripts: dict[str, Any] = {}  # Lua source -> registered script, per client
         self._outage = _Outage()  # shared by the copies named() makes: one log line per outage
         self._exact_exempt = frozenset(p for p in self.exempt if not p.endswith("*"))
         self._prefix_exempt = tuple(p[:-1] for p in self.exempt if p.endswith("*"))
@@ -191,29 +190,40 @@ class RateLimit:
             logger.info("rate limit %s: store available again", self.policy)
         return result
 
-    async def _fixed_window(self, key: str) -> RateLimitResult:
+    async def _count_in_window(self, key: str, sliding: bool) -> tuple[int, int, float]:
+        """Count one request in the current window: (its count, the previous window's count,
+        seconds since the window began). Sliding: a refused request is given back."""
+        if self._redis is not None:  # one script, on Redis's clock, for every machine
+            count, previous, elapsed = await self._run_script(
+                _WINDOWS, key, [repr(self.per), self.limit, int(sliding)]
+            )
+            return int(count), int(previous), float(elapsed)
         now = time.time()
         window = math.floor(now / self.per)
-        reset = (window + 1) * self.per - now
-        count = await self._counters.increment(f"{key}:{window}", ttl=self.per)
+        elapsed = now - window * self.per
+        count = await self._counters.increment(f"{key}:{window}", ttl=2 * self.per)
+        previous = 0
+        if sliding:
+            raw = await self._counters.get(f"{key}:{window - 1}")
+            previous = int(raw) if raw else 0
+            if previous * (1 - elapsed / self.per) + count > self.limit:
+                await self._counters.increment(f"{key}:{window}", -1)
+        return count, previous, elapsed
+
+    async def _fixed_window(self, key: str) -> RateLimitResult:
+        count, _, elapsed = await self._count_in_window(key, sliding=False)
+        reset = self.per - elapsed
         if count <= self.limit:
             return RateLimitResult(True, self.limit - count, reset, 0.0)
         return RateLimitResult(False, 0, reset, reset)
 
     async def _sliding_window(self, key: str) -> RateLimitResult:
         """Two fixed windows, the previous one weighted by how much of it still overlaps."""
-        now = time.time()
-        window = math.floor(now / self.per)
-        elapsed = now - window * self.per
-        count = await self._counters.increment(f"{key}:{window}", ttl=2 * self.per)
-        raw = await self._counters.get(f"{key}:{window - 1}")
-        previous = int(raw) if raw else 0
-        weight = 1 - elapsed / self.per
-        used = previous * weight + count
+        count, previous, elapsed = await self._count_in_window(key, sliding=True)
+        used = previous * (1 - elapsed / self.per) + count
         if used <= self.limit:
             remaining = max(0, math.floor(self.limit - used))
             return RateLimitResult(True, remaining, self.per - elapsed, 0.0)
-        await self._counters.increment(f"{key}:{window}", -1)  # a refusal spends nothing
         excess = used - self.limit  # drains as the previous window slides out
         wait = excess * self.per / previous if previous else self.per - elapsed
         wait = min(wait, self.per - elapsed) if count > self.limit else wait
@@ -223,9 +233,13 @@ class RateLimit:
         """``limit`` tokens, refilled at ``limit / per`` a second; a request takes one."""
         rate = self.limit / self.per
         if self._redis is not None:
-            allowed, tokens = await self._redis_token_bucket(key, rate)
+            allowed, raw_tokens = await self._run_script(
+                _TOKEN_BUCKET, key, [self.limit, repr(rate)]
+            )
+            allowed, tokens = bool(allowed), float(raw_tokens)
         else:
-            # Atomic on MemoryStore (nothing awaited between get and set suspends the loop).
+            # Atomic on MemoryStore (nothing awaited between get and set suspends the loop);
+            # on another store of your own, two workers may both take the last token.
             now = time.time()
             raw = await self._counters.get(key)
             tokens, at = (float(v) for v in raw.split(b":")) if raw else (self.limit, now)
@@ -239,21 +253,24 @@ class RateLimit:
             return RateLimitResult(True, math.floor(tokens), reset, 0.0)
         return RateLimitResult(False, 0, reset, (1 - tokens) / rate)
 
-    async def _redis_token_bucket(self, key: str, rate: float) -> tuple[bool, float]:
+    async def _run_script(self, source: str, key: str, args: list[Any]) -> Any:
+        """Run one of this module's Lua scripts on the RedisStore under this limit's store."""
         assert self._redis is not None
         store, prefix = self._redis
-        if self._script is None or self._script_client is not store.client:
-            self._script_client = store.client
-            self._script = store.client.register_script(_TOKEN_BUCKET)
+        client = store.client
+        scripts = self._scripts
+        if scripts.get("client") is not client:  # a new client (after close()): register again
+            scripts.clear()
+            scripts["client"] = client
+        script = scripts.get(source)
+        if script is None:
+            script = scripts[source] = client.register_script(source)
         try:
-            allowed, tokens = await self._script(
-                keys=[store.key_prefix + prefix + key], args=[self.limit, repr(rate)]
-            )
+            return await script(keys=[store.key_prefix + prefix + key], args=args)
         except Exception as exc:  # redis-py's errors: the store is the one that knows them
             if isinstance(exc, (OSError, TimeoutError)) or "redis" in type(exc).__module__:
                 raise store._unavailable(exc) from exc
             raise
-        return bool(allowed), float(tokens)
 
     # --- answering ---------------------------------------------------------------------------
     def fields(self, result: RateLimitResult) -> list[tuple[str, str]]:
@@ -420,6 +437,30 @@ def _redis_of(store: Store) -> tuple[Any, str] | None:
         return store, prefix
     return None
 
+
+# Fixed and sliding windows on Redis, on Redis's clock (one window for every machine): the
+# current window's count, the previous one's (sliding), seconds into the window.
+_WINDOWS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local per = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local window = math.floor(now / per)
+local elapsed = now - window * per
+local current = KEYS[1] .. ':' .. string.format('%d', window)
+local count = redis.call('INCR', current)
+if count == 1 then
+  redis.call('PEXPIRE', current, math.ceil(per * 2000))
+end
+local previous = 0
+if ARGV[3] == '1' then
+  previous = tonumber(redis.call('GET', KEYS[1] .. ':' .. string.format('%d', window - 1)) or '0')
+  if previous * (1 - elapsed / per) + count > limit then
+    redis.call('DECR', current)
+  end
+end
+return {count, previous, string.format('%.6f', elapsed)}
+"""
 
 # The token bucket on Redis, on Redis's clock: state "tokens:at" under one key.
 _TOKEN_BUCKET = """
