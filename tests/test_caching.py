@@ -281,3 +281,29 @@ def test_openapi_describes_the_304_of_etag_routes() -> None:
     paths = app.openapi()["paths"]
     assert paths["/tagged"]["get"]["responses"]["304"]["description"].startswith("Not Modified")
     assert "304" not in paths["/plain"]["get"]["responses"]
+
+
+def test_a_cancelled_first_request_leaves_the_waiting_ones_to_compute() -> None:
+    async def scenario() -> None:
+        cache = ResponseCache()
+        runs: list[int] = []
+        started = asyncio.Event()
+
+        async def produce() -> Response:
+            runs.append(1)
+            started.set()
+            await asyncio.sleep(0.2 if len(runs) == 1 else 0)
+            return Response(f"run {len(runs)}")
+
+        first = asyncio.create_task(cache.fetch("k", produce))
+        await started.wait()
+        second = asyncio.create_task(cache.fetch("k", produce))
+        await asyncio.sleep(0.01)
+        first.cancel()  # its client left
+        answer = await second
+        assert answer.body == b"run 2"  # the waiting request computed it, not an error
+        assert first.cancelled()
+        assert (await cache.fetch("k", produce)).body == b"run 2"  # and it was stored
+        assert len(runs) == 2
+
+    asyncio.run(scenario())

@@ -123,12 +123,21 @@ class ResponseCache:
             return cached
         running = self._inflight.get(key)
         if running is not None:  # another request of this process is computing it
-            first = await asyncio.shield(running)
+            try:
+                first = await asyncio.shield(running)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if not running.cancelled() or (task is not None and task.cancelling()):
+                    raise  # this request itself is being cancelled
+                return await self.fetch(key, produce)  # the first one left: take its place
             return _copy(first) if first.kind == "bytes" else await produce()
         future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
             response = await self._produce_once(key, produce)
+        except asyncio.CancelledError:
+            future.cancel()  # the waiting requests compute it themselves
+            raise
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: followers re-raise it, nobody logs it twice
