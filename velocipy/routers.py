@@ -33,7 +33,7 @@ class RouteOptions(TypedDict, total=False):
     receives: Any  # WebSocket routes: the message type receive_json() validates (AsyncAPI too)
     sends: Any  # WebSocket routes: the message type the handler sends (AsyncAPI)
     rate_limit: RateLimit | Sequence[RateLimit]  # HTTP: requests; WebSocket: handshakes
-    message_rate_limit: RateLimit  # WebSocket routes: messages per connection (close 1008)
+    message_rate_limit: RateLimit  # WebSocket: messages per connection (token bucket; 1008)
     cache: ResponseCache  # GET/HEAD routes: answer from the cache (velocipy/caching.py)
     etag: bool | Callable[[Request], Any]  # weak ETag from the body, or from a version function
 
