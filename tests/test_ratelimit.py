@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 
 import pytest
 
+import velocipy.ratelimit
 from velocipy import APIRouter, Request, VelociPy, WebSocket
 from velocipy.ratelimit import RateLimit, RateLimitMiddleware
 from velocipy.stores import StoreUnavailable
@@ -50,52 +50,79 @@ def test_fixed_window_at_below_and_above_the_limit(client_for: Client) -> None:
     assert len(calls) == 3  # the refused request never reached the handler
 
 
-def test_the_window_resets(client_for: Client) -> None:
-    app = VelociPy()
+class Clock:
+    """A wall clock the test moves by hand (the limits read ``time.time()``)."""
 
-    @app.get("/x", rate_limit=RateLimit(2, per=0.5))
-    async def x() -> str:
-        return "ok"
+    def __init__(self, now: float) -> None:
+        self.now = now
 
-    client = client_for(app)
-    # align to the start of a window so the two requests share it
-    time.sleep(0.5 - time.time() % 0.5)
-    assert hits(client, "/x", 3) == [200, 200, 429]
-    time.sleep(0.5 - time.time() % 0.5 + 0.01)
-    assert hits(client, "/x", 1) == [200]
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_sliding_window_weights_the_previous_window_and_refusals_cost_nothing() -> None:
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock(1_000_000.0)  # the start of a window of 1, 2, 10 or 100 seconds
+    monkeypatch.setattr(velocipy.ratelimit.time, "time", fake)
+    return fake
+
+
+def test_the_window_resets(clock: Clock) -> None:
     async def scenario() -> None:
-        limit = RateLimit(10, per=1.0, algorithm="sliding_window", name="s")
-        await asyncio.sleep(1 - time.time() % 1 + 0.01)  # the start of a window
-        results = [await limit.hit("c") for _ in range(12)]
-        assert [r.allowed for r in results if r] == [True] * 10 + [False] * 2
-        refused = results[-1]
+        limit = RateLimit(2, per=10, name="w")
+        assert [r.allowed for r in [await limit.hit("c") for _ in range(3)] if r] == [
+            True,
+            True,
+            False,
+        ]
+        clock.now += 9.5  # the same window: still refused, half a second to wait
+        refused = await limit.hit("c")
         assert refused is not None
-        assert 0 < refused.retry_after <= 1
-        await asyncio.sleep(1 - time.time() % 1 + 0.5)  # half-way into the next window
-        # the previous window (10) still weighs about 5: about 5 more pass, not 10
-        later = [await limit.hit("c") for _ in range(10)]
-        allowed = sum(1 for r in later if r is not None and r.allowed)
-        assert 4 <= allowed <= 5
-        # the refused ones were given back: the current window holds only the allowed ones
-        assert await limit._counters.get(f"s:c:{int(time.time() // 1)}") == str(allowed).encode()
+        assert refused.allowed is False
+        assert refused.retry_after == pytest.approx(0.5)
+        clock.now += 0.5  # the next window
+        allowed = await limit.hit("c")
+        assert allowed is not None
+        assert (allowed.allowed, allowed.remaining) == (True, 1)
 
     asyncio.run(scenario())
 
 
-def test_token_bucket_allows_a_burst_then_refills() -> None:
+def test_sliding_window_weights_the_previous_window_and_refusals_cost_nothing(
+    clock: Clock,
+) -> None:
     async def scenario() -> None:
-        limit = RateLimit(5, per=0.5, algorithm="token_bucket", name="t")  # 10 tokens a second
+        limit = RateLimit(10, per=100, algorithm="sliding_window", name="s")
+        results = [await limit.hit("c") for _ in range(12)]
+        assert [r.allowed for r in results if r] == [True] * 10 + [False] * 2
+        clock.now += 150  # half-way into the next window: the previous 10 weigh 5
+        later = [await limit.hit("c") for _ in range(10)]
+        assert [r.allowed for r in later if r] == [True] * 5 + [False] * 5
+        refused = later[-1]
+        assert refused is not None
+        assert refused.retry_after == pytest.approx(10.0)  # one previous request slides out
+        # the refused ones were given back: the current window holds only the allowed ones
+        assert await limit._counters.get("s:c:10001") == b"5"
+
+    asyncio.run(scenario())
+
+
+def test_token_bucket_allows_a_burst_then_refills(clock: Clock) -> None:
+    async def scenario() -> None:
+        limit = RateLimit(5, per=10, algorithm="token_bucket", name="t")  # a token in 2 s
         burst = [await limit.hit("c") for _ in range(6)]
         assert [r.allowed for r in burst if r] == [True] * 5 + [False]
         last = burst[-1]
         assert last is not None
-        assert 0 < last.retry_after <= 0.1
-        await asyncio.sleep(0.25)  # about 2.5 tokens back
+        assert last.retry_after == pytest.approx(2.0)
+        clock.now += 5  # two and a half tokens back
         again = [await limit.hit("c") for _ in range(4)]
         assert [r.allowed for r in again if r] == [True, True, False, False]
+        clock.now += 100  # a long pause refills the bucket, never beyond its size
+        assert [r.allowed for r in [await limit.hit("c") for _ in range(6)] if r] == [
+            *[True] * 5,
+            False,
+        ]
 
     asyncio.run(scenario())
 
