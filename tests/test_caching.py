@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from types import SimpleNamespace
 
 import pytest
 
+import velocipy.stores.memory
 from velocipy import Request, Response, VelociPy
 from velocipy.caching import ResponseCache, weak_etag
 from velocipy.exceptions import HTTPException
@@ -94,9 +96,13 @@ def test_only_cacheable_responses_are_kept(client_for: Client) -> None:
     assert client.get("/private").headers["cache-control"] == "private, max-age=5"
 
 
-def test_invalidate_a_path_or_a_prefix_and_ttl(client_for: Client) -> None:
+def test_invalidate_a_path_or_a_prefix_and_ttl(
+    client_for: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]  # the memory store's clock, moved by hand: no sleeping, no timing
+    monkeypatch.setattr(velocipy.stores.memory, "time", SimpleNamespace(monotonic=lambda: now[0]))
     app = VelociPy()
-    cache = ResponseCache(ttl=0.3)
+    cache = ResponseCache(ttl=30)
     runs: dict[str, int] = {}
 
     @app.get("/users/{uid}", cache=cache)
@@ -119,7 +125,9 @@ def test_invalidate_a_path_or_a_prefix_and_ttl(client_for: Client) -> None:
         loop.close()
     assert client.get("/users/2").json() == {"runs": 3}
     assert client.get("/users/2").json() == {"runs": 3}
-    asyncio.run(asyncio.sleep(0.4))  # past the TTL
+    now[0] += 29.9  # just inside the TTL: still a hit
+    assert client.get("/users/2").json() == {"runs": 3}
+    now[0] += 0.2  # past it
     assert client.get("/users/2").json() == {"runs": 4}
 
 

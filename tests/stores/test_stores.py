@@ -53,15 +53,15 @@ def test_get_set_and_missing_keys(run: Callable[[Scenario], None]) -> None:
 
 def test_ttl_expires_the_key(run: Callable[[Scenario], None]) -> None:
     async def scenario(store: Store) -> None:
-        await store.set("short", b"x", ttl=0.2)
+        await store.set("short", b"x", ttl=0.5)
         await store.set("long", b"y", ttl=60)
         left = await store.expires_in("short")
         assert left is not None
-        assert 0 < left <= 0.2
+        assert 0 < left <= 0.5
         long_left = await store.expires_in("long")
         assert long_left is not None
         assert 59 < long_left <= 60
-        await asyncio.sleep(0.35)
+        await asyncio.sleep(0.7)
         assert await store.get("short") is None
         assert await store.expires_in("short") is None
         assert await store.get("long") == b"y"
@@ -81,10 +81,10 @@ def test_ttl_must_be_positive(run: Callable[[Scenario], None]) -> None:
 
 def test_add_stores_only_when_absent(run: Callable[[Scenario], None]) -> None:
     async def scenario(store: Store) -> None:
-        assert await store.add("lock", b"first", ttl=0.2) is True
-        assert await store.add("lock", b"second", ttl=0.2) is False
+        assert await store.add("lock", b"first", ttl=0.5) is True
+        assert await store.add("lock", b"second", ttl=0.5) is False
         assert await store.get("lock") == b"first"
-        await asyncio.sleep(0.35)
+        await asyncio.sleep(0.7)
         assert await store.add("lock", b"third") is True
         assert await store.get("lock") == b"third"
 
@@ -93,17 +93,17 @@ def test_add_stores_only_when_absent(run: Callable[[Scenario], None]) -> None:
 
 def test_increment_counts_and_keeps_the_first_ttl(run: Callable[[Scenario], None]) -> None:
     async def scenario(store: Store) -> None:
-        assert await store.increment("n", ttl=0.3) == 1
-        await asyncio.sleep(0.15)
-        assert await store.increment("n", ttl=0.3) == 2  # does not push the deadline out
-        assert await store.increment("n", 5, ttl=0.3) == 7
+        assert await store.increment("n", ttl=1.0) == 1
+        await asyncio.sleep(0.5)
+        assert await store.increment("n", ttl=1.0) == 2  # does not push the deadline out
+        assert await store.increment("n", 5, ttl=1.0) == 7
         assert await store.get("n") == b"7"
         left = await store.expires_in("n")
         assert left is not None
-        assert left <= 0.15 + 0.01
-        await asyncio.sleep(0.25)
+        assert left <= 0.5 + 0.01
+        await asyncio.sleep(0.6)
         assert await store.get("n") is None
-        assert await store.increment("n", ttl=0.3) == 1  # a new window starts from zero
+        assert await store.increment("n", ttl=1.0) == 1  # a new window starts from zero
         assert await store.increment("forever") == 1
         assert await store.expires_in("forever") is None
         assert await store.increment("forever", -3) == -2
