@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 
@@ -63,7 +65,9 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock(1_000_000.0)  # the start of a window of 1, 2, 10 or 100 seconds
-    monkeypatch.setattr(velocipy.ratelimit.time, "time", fake)
+    # the limits' module sees the fake wall clock; everything else keeps the real one
+    fake_time = SimpleNamespace(time=fake, monotonic=time.monotonic)
+    monkeypatch.setattr(velocipy.ratelimit, "time", fake_time)
     return fake
 
 
