@@ -26,6 +26,7 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))  # the tier modules import each other as top-level modules
 
+import features  # noqa: E402
 import http_e2e  # noqa: E402
 import inprocess  # noqa: E402
 import inprocess_ws  # noqa: E402
@@ -195,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
             frameworks, settings["inprocess_n"], settings["inprocess_rounds"]
         )
         tiers["inprocess_websocket"] = run_inprocess_ws(frameworks, settings["inprocess_n"], log)
+        if "velocipy" in frameworks:
+            log("rate limiting and caching in process ...")
+            tiers["inprocess_features"] = features.run(
+                settings["inprocess_n"], settings["inprocess_rounds"]
+            )
         if args.instructions:
             log("instructions per request in process (valgrind) ...")
             tiers["inprocess_instructions"] = instructions.run(

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import features
 import server_instructions
 from peers import REFERENCES
 
@@ -313,6 +314,7 @@ def markdown(results: dict[str, Any], charts: dict[str, str] | None = None) -> s
                 out += [*_table(["framework", *SCENARIOS], rows), ""]
         out += _chart_line(charts, "http")
     out += server_instructions.markdown(tiers.get("server_instructions", []))
+    out += features.markdown(tiers.get("inprocess_features", []))
     ws = _ws(results)
     if ws:
         out += ["## WebSocket echo", ""]

@@ -313,3 +313,20 @@ def test_a_ratio_shows_the_spread_of_the_rounds_behind_its_median() -> None:
     assert ratio["detail"] == (
         "0.93x req/s (rounds 0.88-0.95x); the floor reached 0.97x (rounds 0.95-0.99x)"
     )
+
+
+def test_the_features_rows_measure_every_route_on_both_interfaces() -> None:
+    import features
+
+    rows = features.run(50, 1)
+    assert [(r["interface"], r["route"]) for r in rows] == [
+        (interface, route) for interface in ("asgi", "rsgi") for route in features.ROWS
+    ]
+    assert all(r["status"] == 200 and r["ns_per_request"] > 0 for r in rows)
+    assert all(r["x_plain"] == 1.0 for r in rows if r["route"] == features.ROWS[0])
+    lines = features.markdown(rows)
+    assert lines[0] == "## Rate limiting and caching in process"
+    assert sum(line.startswith("| ") for line in lines) == 1 + len(features.ROWS)  # + header
+    assert "## Rate limiting and caching in process" in markdown(
+        {"tiers": {"inprocess_features": rows}, "servers": [], "frameworks": []}
+    )

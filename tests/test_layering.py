@@ -36,6 +36,7 @@ ALLOWED_THIRD_PARTY = {"msgspec", "orjson", "python_multipart"}
 # redis for the Redis channels backend, httpx for velocipy.testing.transport's opt-in transports.
 EXTRA_IMPORTS = {
     "velocipy.channels.backends.redis": {"redis"},
+    "velocipy.stores.redis": {"redis"},  # velocipy[redis], imported only when used
     "velocipy.testing.transport": {"httpx"},
     "velocipy.templating": {"jinja2"},  # velocipy[templates]
 }

@@ -38,6 +38,7 @@ from velocipy.lifespan import Lifespan, LifespanFactory
 from velocipy.middleware.base import Middleware as ClassMiddleware
 from velocipy.middleware.chain import build_http_handler, build_websocket_handler
 from velocipy.params import Endpoint, compile_endpoint
+from velocipy.problems import Problem, problem_response
 from velocipy.requests import Request
 from velocipy.responses import FileResponse, JSONResponse, Response
 from velocipy.routers import (
@@ -94,6 +95,7 @@ class Application(RouteDecorators):
         redoc_url: str | None = "/redoc",
         openapi_tags: Sequence[dict[str, Any]] | None = None,
         asyncapi_url: str | None = "/asyncapi.json",
+        problem_details: bool = False,
     ) -> None:
         # Unset, debug follows VELOCIPY_DEBUG, which `velocipy run --debug` sets for the app.
         self.debug = _env_flag("VELOCIPY_DEBUG") if debug is None else debug
@@ -101,6 +103,8 @@ class Application(RouteDecorators):
         self.max_body_size = max_body_size
         self.ws_max_message_size = ws_max_message_size
         self.form_limits = form_limits or FormLimits()
+        # RFC 9457 application/problem+json for every error answer (velocipy/problems.py)
+        self.problem_details = problem_details
         self.state = State()
         self.lifespan = Lifespan(self, lifespan, on_startup, on_shutdown)
         self._http: RouteTable[Endpoint] = RouteTable()
@@ -154,6 +158,15 @@ class Application(RouteDecorators):
             options.get("dependencies", ()),
             self.dependency_overrides,
         )
+        if options.get("cache") is not None or options.get("etag"):
+            from velocipy.caching import cached_endpoint
+
+            endpoint = cached_endpoint(endpoint, methods, options, self.json)
+        if options.get("rate_limit"):
+            from velocipy.ratelimit import limited_endpoint, limits_of
+
+            scope = f"{','.join(methods)} {path}"
+            endpoint = limited_endpoint(endpoint, limits_of(options["rate_limit"]), scope)
         entry = self._http.entry_for(pattern)
         for method in methods:
             if method in entry.handlers:
@@ -205,6 +218,12 @@ class Application(RouteDecorators):
             )
         if options.get("receives") is not None:
             endpoint = _validating_messages(endpoint, options["receives"])
+        if options.get("rate_limit") or options.get("message_rate_limit") is not None:
+            from velocipy.ratelimit import limited_websocket, limits_of
+
+            handshakes = limits_of(options.get("rate_limit", ()))
+            messages = options.get("message_rate_limit")
+            endpoint = limited_websocket(endpoint, handshakes, messages, f"WS {path}")
         entry = self._websockets.entry_for(pattern)
         if "WS" in entry.endpoints:
             raise ValueError(
@@ -385,7 +404,7 @@ class Application(RouteDecorators):
                 loggable(request.path),
                 status,
             )
-            return _internal_error()
+            return _internal_error(self.problem_details)
         if isinstance(response, JSONResponse) and response.body is None:
             try:
                 response.render_json(self.json.encode)
@@ -395,12 +414,12 @@ class Application(RouteDecorators):
                     request.method,
                     loggable(request.path),
                 )
-                return _internal_error()
+                return _internal_error(self.problem_details)
         elif isinstance(response, FileResponse):
             try:  # conditional GET and Range are decided here, once, for both protocols
                 return response.prepare(request)
             except (OSError, ValueError):  # missing, not a regular file, or an unusable path
-                return _error_response(404, "File not found", None, self.json)
+                return self._error_response(404, "File not found", None)
         elif isinstance(response, EventSourceResponse):
             response.use_json(self.json.encode)
         return response
@@ -419,12 +438,12 @@ class Application(RouteDecorators):
                     )
                 return result
             if isinstance(exc, HTTPException):
-                return _error_response(exc.status_code, exc.detail, exc.headers, self.json)
+                return self._error_response(exc.status_code, exc.detail, exc.headers, exc)
             if isinstance(exc, ClientDisconnect):
                 # The client left mid-body (nobody reads this answer) or the server found the
                 # body's framing broken (then the client gets a 400): either way its doing.
                 logger.debug("%s %s: %s", request.method, loggable(request.path), exc)
-                return _error_response(400, str(exc), None, self.json)
+                return self._error_response(400, str(exc), None)
         except Exception as failure:  # a failing handler, or unsendable HTTPException headers
             exc = failure
         logger.error(
@@ -432,7 +451,22 @@ class Application(RouteDecorators):
         )
         if self.debug:
             raise exc
-        return _internal_error()
+        return _internal_error(self.problem_details)
+
+    def _error_response(
+        self,
+        status: int,
+        detail: Any,
+        headers: dict[str, str] | None,
+        exc: BaseException | None = None,
+    ) -> Response:
+        """The answer for an error: ``{"detail": ...}``, or a problem document (RFC 9457)."""
+        if not _is_int(status) or not 200 <= status <= 999:
+            logger.error("HTTPException status %r is not a final HTTP status (200-999)", status)
+            return _internal_error(self.problem_details)
+        if self.problem_details or isinstance(exc, Problem):
+            return problem_response(int(status), detail, headers, self.json, exc)
+        return _error_response(status, detail, headers, self.json)
 
     def _handler_for(self, exc_type: type[BaseException]) -> ExceptionHandler | None:
         if not self._exception_handlers:
@@ -551,5 +585,9 @@ def _is_int(status: object) -> bool:
     return isinstance(status, int) and not isinstance(status, bool)
 
 
-def _internal_error() -> Response:
+def _internal_error(problem: bool = False) -> Response:
+    if problem:
+        from velocipy.problems import INTERNAL_ERROR_PROBLEM, PROBLEM_MEDIA_TYPE
+
+        return Response(INTERNAL_ERROR_PROBLEM, 500, None, PROBLEM_MEDIA_TYPE)
     return Response(_INTERNAL_ERROR_BODY, 500, None, "application/json")

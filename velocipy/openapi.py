@@ -112,6 +112,10 @@ class _Schemas:
         self.slots.append(slot)
         return slot
 
+    def type_of(self, slot: Any) -> Any:
+        """The annotation a placeholder stands for (``None``: not one of ours)."""
+        return next((t for t, s in zip(self.types, self.slots, strict=True) if s is slot), None)
+
     def resolve(self) -> dict[str, Any]:
         schemas, components = msgspec.json.schema_components(self.types, ref_template=_REF)
         for slot, schema in zip(self.slots, schemas, strict=True):
@@ -135,6 +139,16 @@ def build_openapi(app: Application) -> dict[str, Any]:
         methods = [m for m in route.methods if m != "HEAD" or "GET" not in route.methods]
         for method in methods:
             operation = _operation(route, method, plan, options, schemas, operation_ids)
+            if options.get("rate_limit"):
+                operation["responses"].setdefault(
+                    "429", _error_response("Too many requests: wait Retry-After seconds", schemas)
+                )
+            if options.get("etag") and method in ("GET", "HEAD"):
+                operation["responses"].setdefault(
+                    "304", {"description": "Not Modified: the If-None-Match ETag still matches"}
+                )
+            if app.problem_details:
+                _as_problems(operation["responses"], schemas)
             for name, scheme, _ in plan.schemes():
                 security_schemes[name] = scheme
             for tag in operation.get("tags", ()):
@@ -352,6 +366,23 @@ def _error_response(description: str, schemas: _Schemas) -> dict[str, Any]:
         "description": description,
         "content": {"application/json": {"schema": schemas(ErrorBody)}},
     }
+
+
+def _as_problems(responses: dict[str, Any], schemas: _Schemas) -> None:
+    """With ``problem_details=True`` every error answer is an RFC 9457 problem document."""
+    from velocipy.problems import PROBLEM_MEDIA_TYPE, ProblemBody, ValidationProblemBody
+
+    for code, response in responses.items():
+        if not code.isdigit() or int(code) < 400 or not isinstance(response, dict):
+            continue
+        content = response.get("content", {})
+        if set(content) != {"application/json"}:
+            continue  # a response the route described itself in another media type
+        described = schemas.type_of(content["application/json"].get("schema"))
+        if described not in (ErrorBody, ValidationErrorBody):
+            continue  # the route's own error model: left as declared
+        body = ValidationProblemBody if code == "422" else ProblemBody
+        response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": schemas(body)}}
 
 
 def _return_hint(route: RouteInfo) -> Any:

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
 if TYPE_CHECKING:
+    from velocipy.caching import ResponseCache
     from velocipy.dependencies import Depends
+    from velocipy.ratelimit import RateLimit
+    from velocipy.requests import Request
 
 __all__ = ["APIRouter", "RouteDecorators", "RouteOptions"]
 
@@ -29,6 +32,10 @@ class RouteOptions(TypedDict, total=False):
     operation_id: str
     receives: Any  # WebSocket routes: the message type receive_json() validates (AsyncAPI too)
     sends: Any  # WebSocket routes: the message type the handler sends (AsyncAPI)
+    rate_limit: RateLimit | Sequence[RateLimit]  # HTTP: requests; WebSocket: handshakes
+    message_rate_limit: RateLimit  # WebSocket: messages per connection (token bucket; 1008)
+    cache: ResponseCache  # GET/HEAD routes: answer from the cache (velocipy/caching.py)
+    etag: bool | Callable[[Request], Any]  # weak ETag from the body, or from a version function
 
 
 def merged_options(
@@ -190,6 +197,7 @@ class APIRouter(RouteDecorators):
         *,
         dependencies: Sequence[Depends] = (),
         tags: Sequence[str] = (),
+        rate_limit: RateLimit | Sequence[RateLimit] = (),
     ) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"router prefix {prefix!r} must start with '/' and not end with '/'")
@@ -197,6 +205,12 @@ class APIRouter(RouteDecorators):
         self.dependencies = tuple(dependencies)
         self.tags = tuple(tags)
         self.definitions: list[RouteDefinition] = []
+        self.rate_limits: tuple[RateLimit, ...] = ()
+        if rate_limit:  # one budget for all of this router's routes (unless a limit is named)
+            from velocipy.ratelimit import limits_of
+
+            scope = f"router {prefix or '/'} {id(self):x}"
+            self.rate_limits = tuple(limit.named(scope) for limit in limits_of(rate_limit))
 
     def add_route(
         self,
@@ -208,7 +222,7 @@ class APIRouter(RouteDecorators):
         status_code: int | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
-        options = merged_options(self.dependencies, self.tags, options)
+        options = self._with_rate_limits(merged_options(self.dependencies, self.tags, options))
         self.definitions.append(
             RouteDefinition(
                 "http", self.prefix + path, handler, tuple(methods), name, status_code, options
@@ -223,10 +237,19 @@ class APIRouter(RouteDecorators):
         name: str | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
-        options = merged_options(self.dependencies, self.tags, options)
+        options = self._with_rate_limits(merged_options(self.dependencies, self.tags, options))
         self.definitions.append(
             RouteDefinition("websocket", self.prefix + path, handler, name=name, options=options)
         )
+
+    def _with_rate_limits(self, options: RouteOptions) -> RouteOptions:
+        if not self.rate_limits:
+            return options
+        from velocipy.ratelimit import limits_of
+
+        merged = RouteOptions(**options)
+        merged["rate_limit"] = (*self.rate_limits, *limits_of(options.get("rate_limit", ())))
+        return merged
 
     def include_router(
         self,

@@ -58,6 +58,7 @@ class WebSocket(Connection):
         "_accepted",
         "_close_callbacks",
         "_disconnect",
+        "_message_check",
         "_message_type",
         "_receiving",
         "_transport_receive",
@@ -82,6 +83,9 @@ class WebSocket(Connection):
         # What receive_json() validates messages into: the route's ``receives=`` type, if any.
         self._message_type: Any = None
         self._unmeasured_length = app.ws_max_message_size // 4
+        # A per-message check (the route's message_rate_limit=): it sets _unmeasured_length
+        # to -1 so every message takes the checked path; other connections pay nothing.
+        self._message_check: Callable[[WebSocket], Awaitable[None]] | None = None
 
     # --- what an adapter implements -------------------------------------------------------
     async def _transport_accept(self, subprotocol: str | None) -> None:
@@ -217,11 +221,8 @@ class WebSocket(Connection):
                 del receive  # the server's transport: a traceback must not keep it alive
             # PERF: a message of at most a quarter of the limit in characters fits in any
             # encoding, so only a longer one is measured; servers hand over exactly str or bytes.
-            if len(data) > self._unmeasured_length and _size(data) > self.app.ws_max_message_size:
-                limit = self.app.ws_max_message_size
-                await self._fail(
-                    CLOSE_MESSAGE_TOO_BIG, f"message larger than the limit of {limit} bytes"
-                )
+            if len(data) > self._unmeasured_length:
+                await self._check_message(data)
             if type(data) is not kind and kind is not None:
                 expected, got = ("text", "binary") if kind is str else ("binary", "text")
                 await self._fail(CLOSE_UNSUPPORTED_DATA, f"expected a {expected} frame, got {got}")
@@ -341,6 +342,17 @@ class WebSocket(Connection):
             raise ValueError(f"refuse() takes an HTTP status 300-599, not {status_code}")
         self.connection_state = _CLOSED
         await self._transport_reject(status_code, headers, body)
+
+    async def _check_message(self, data: str | bytes) -> None:
+        """The checks only some messages need: the size of a long one, the route's hook."""
+        if _size(data) > self.app.ws_max_message_size:
+            limit = self.app.ws_max_message_size
+            await self._fail(
+                CLOSE_MESSAGE_TOO_BIG, f"message larger than the limit of {limit} bytes"
+            )
+        check = self._message_check
+        if check is not None:
+            await check(self)
 
     async def _fail(self, code: int, reason: str) -> NoReturn:
         """Close for a protocol-level problem and end the handler's loop."""

@@ -77,7 +77,7 @@ def _bind(app: Application, middleware: AnyMiddleware, call_next: CallNext) -> C
                 name,
                 type(response).__name__,
             )
-            return _internal_error()
+            return _internal_error(app.problem_details)
         if isinstance(response, JSONResponse) and response.body is None:
             return app._finalize(request, response)  # outer layers see the encoded body
         return response

@@ -3,12 +3,19 @@
 Handlers get their store through a dependency, `get_store`: swap it for a database session
 (open before the request, close after the response) and the routes stay as they are. Tests
 replace it with `app.dependency_overrides[get_store] = ...`.
+
+Writes are rate-limited (`WRITES`: 20 a minute per client, then 429 with Retry-After) and the
+item list is cached (`CACHE`: 30 seconds, forgotten on every write). Both keep their state in
+this process's memory; give them a `RedisStore` to share it between workers:
+`RateLimit(..., store=RedisStore(url))`, `ResponseCache(RedisStore(url))`.
 """
 
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from velocipy import APIRouter, Depends, HTTPException, Request, Response, UploadFile
+from velocipy.caching import ResponseCache
+from velocipy.ratelimit import RateLimit
 
 from .models import Image, Item, ItemIn
 
@@ -77,22 +84,28 @@ IMAGE_SCHEMA = {"schema": BINARY}
 IMAGE_CONTENT = {"image/*": IMAGE_SCHEMA}
 IMAGE = {"description": "The image, as uploaded", "content": IMAGE_CONTENT}
 
+WRITES = RateLimit(20, "minute", name="item-writes")  # one budget for every write route
+CACHE = ResponseCache(ttl=30)
+
 router = APIRouter(prefix="/api", tags=["items"])
 
 
-@router.get("/items")
+@router.get("/items", cache=CACHE)
 async def list_items(store: Store, tag: str | None = None) -> list[Item]:
     """List the items.
 
-    Every item, or only those tagged `tag` (GET /api/items?tag=red).
+    Every item, or only those tagged `tag` (GET /api/items?tag=red). Answered from the cache
+    for 30 seconds, or until the next write.
     """
     return store.all(tag)
 
 
-@router.post("/items", status_code=201)
+@router.post("/items", status_code=201, rate_limit=WRITES)
 async def create_item(data: ItemIn, store: Store) -> Item:
     """Create an item from the JSON body; answers 201 with the stored item."""
-    return store.add(data)
+    item = store.add(data)
+    await CACHE.invalidate("/api/items")
+    return item
 
 
 @router.get("/items/{item_id:int}", responses=NOT_FOUND)
@@ -101,16 +114,19 @@ async def read_item(item_id: int, store: Store) -> Item:
     return store.get(item_id)
 
 
-@router.put("/items/{item_id:int}", responses=NOT_FOUND)
+@router.put("/items/{item_id:int}", responses=NOT_FOUND, rate_limit=WRITES)
 async def replace_item(item_id: int, data: ItemIn, store: Store) -> Item:
     """Replace an item with the JSON body."""
-    return store.replace(item_id, data)
+    item = store.replace(item_id, data)
+    await CACHE.invalidate("/api/items")
+    return item
 
 
-@router.delete("/items/{item_id:int}", responses=NOT_FOUND)
+@router.delete("/items/{item_id:int}", responses=NOT_FOUND, rate_limit=WRITES)
 async def delete_item(item_id: int, store: Store) -> None:
     """Delete an item; answers 204 No Content."""
     store.delete(item_id)
+    await CACHE.invalidate("/api/items")
 
 
 @router.put("/items/{item_id:int}/image", responses=NOT_FOUND)
