@@ -60,8 +60,10 @@ def test_an_app_scoped_value_is_made_once_at_startup_shared_and_torn_down(protoc
             answers.append(ws.receive_json())
         assert {answer["id"] for answer in answers} == {answers[0]["id"]}
         assert answers[0]["repo"] == "repo on pool 1"
-        assert len(made) == 1 and made[0].closed_with is None
-    assert events == ["made", "closed"] and made[0].closed_with == "shutdown"
+        assert len(made) == 1
+        assert made[0].closed_with is None
+    assert events == ["made", "closed"]
+    assert made[0].closed_with == "shutdown"
 
 
 def test_without_a_lifespan_the_value_is_made_on_first_use_once(protocol: str) -> None:

@@ -155,7 +155,7 @@ def _app_parameters(provider: Callable[..., Any]) -> list[tuple[str, Any]]:
     return found
 
 
-def _call_target(provider: Callable[..., Any]) -> Callable[..., Any]:
+def _call_target(provider: Callable[..., Any]) -> Any:
     if inspect.isfunction(provider) or inspect.ismethod(provider) or isinstance(provider, type):
         return inspect.unwrap(provider)
     return inspect.unwrap(type(provider).__call__)
