@@ -115,6 +115,7 @@ class Binding:
     extract: Extract | None = None
     body: BodyExtract | None = None
     step: int = -1  # for "depends": index of the step whose value this is
+    description: str | None = None  # Query(description=...): for the OpenAPI description
 
     @property
     def required(self) -> bool:
@@ -459,7 +460,10 @@ class _Builder:
                 if not is_handler:
                     _check_scalar(where, annotation)
                 extract = _scalar_extractor(name, source, alias, annotation, default)
-                step.bindings.append(Binding(name, source, key, annotation, default, extract))
+                described = marker.description if marker is not None else None
+                step.bindings.append(
+                    Binding(name, source, key, annotation, default, extract, description=described)
+                )
         if form_fields:
             if bodies:
                 raise TypeError(
