@@ -69,10 +69,10 @@ class SecretStr:
 class SettingsError(StartupError):
     """One or more settings are missing or invalid; the message lists every one of them."""
 
-    def __init__(self, settings: str, problems: list[str]) -> None:
+    def __init__(self, subject: str, problems: list[str]) -> None:
         self.problems = list(problems)
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        super().__init__(f"{settings} settings: {count}: " + "; ".join(problems))
+        super().__init__(f"{subject}: {count}: " + "; ".join(problems))
 
 
 # --- the .env file ------------------------------------------------------------------------------
