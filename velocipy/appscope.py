@@ -162,4 +162,6 @@ def _call_target(provider: Callable[..., Any]) -> Any:
 
 
 def _name(obj: Any) -> str:
+    if inspect.ismethod(obj) and isinstance(obj.__self__, type):  # a classmethod: its class
+        return f"{obj.__self__.__qualname__}.{obj.__name__}"
     return str(getattr(obj, "__qualname__", None) or type(obj).__qualname__)

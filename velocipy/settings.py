@@ -308,12 +308,13 @@ def _build(
     origins: dict[str, str],
     problems: list[str],
 ) -> Any:
-    known = {field.name for field in msgspec.structs.fields(struct)}
+    fields = msgspec.structs.fields(struct)
+    known = {field.name for field in fields}
     for key in data:
         if key not in known:
             problems.append(f"unknown setting {path}{key} ({origins.get(path + key, 'given')})")
     values: dict[str, Any] = {}
-    for field in msgspec.structs.fields(struct):
+    for field in fields:
         dotted = f"{path}{field.name}"
         if field.name not in data:
             nested = _struct_type(field.type)
@@ -334,7 +335,7 @@ def _build(
         except msgspec.ValidationError as exc:
             where = origins.get(dotted, "given")
             problems.append(f"{dotted}: {_reason(exc)} (from {where})")
-    if len(values) < sum(1 for field in msgspec.structs.fields(struct) if field.required):
+    if any(field.required and field.name not in values for field in fields):
         return None  # problems were recorded; nothing is built
     try:
         return struct(**values)
