@@ -83,7 +83,8 @@ def test_a_whole_struct_from_one_variable_as_json(tmp_path: Path) -> None:
 
 def test_the_env_file(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(
-        f'# comment\nexport SHOP_NAME="the corner"\nSHOP_PORT=8080  # inline\nSHOP_DATABASE__URL={URL}\n'
+        '# comment\nexport SHOP_NAME="the corner"\nSHOP_PORT=8080  # inline\n'
+        f"SHOP_DATABASE__URL={URL}\n"
     )
     settings = load(tmp_path)
     assert (settings.name, settings.port) == ("the corner", 8080)
@@ -185,7 +186,7 @@ def test_an_env_file_line_that_is_not_an_assignment_names_the_line_only(tmp_path
     )
     assert "hunter2" not in message
     (tmp_path / "bad.env").write_text('A="unclosed\n')
-    with pytest.raises(SettingsError, match="bad.env: 1 problem: line 1 is not KEY=value"):
+    with pytest.raises(SettingsError, match=r"bad\.env: 1 problem: line 1 is not KEY=value"):
         read_env_file(tmp_path / "bad.env")
 
 
@@ -200,7 +201,7 @@ def test_a_post_init_check(tmp_path: Path) -> None:
             if self.low >= self.high:
                 raise ValueError("low must be below high")
 
-    with pytest.raises(SettingsError, match="^Ports: 1 problem: Ports: low must be below high$"):
+    with pytest.raises(SettingsError, match=r"^Ports: 1 problem: Ports: low must be below high$"):
         Ports.from_sources(environ={"LOW": "5"}, cwd=tmp_path)
 
 
