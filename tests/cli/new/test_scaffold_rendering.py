@@ -120,7 +120,7 @@ def test_the_base_layer_is_not_a_template() -> None:
 
 def test_find_template_names_the_choices_when_unknown() -> None:
     with pytest.raises(
-        scaffold.UsageError, match="choose one of: minimal, websocket, api, chat-redis"
+        scaffold.UsageError, match="choose one of: minimal, websocket, api, chat-redis, sqlalchemy"
     ):
         scaffold.find_template("django")
 
