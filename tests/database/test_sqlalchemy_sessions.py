@@ -3,9 +3,8 @@ WebSocket connection and per WebSocket message; the engine's start-up errors; pa
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 import pytest
@@ -35,11 +34,11 @@ class Texts(msgspec.Struct):
 
 
 @pytest.fixture
-def path(tmp_path: Path) -> Iterator[Path]:
+def path(tmp_path: Path) -> Path:
     file = tmp_path / "rows.db"
     with sqlite3.connect(file) as connection:
         connection.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, text VARCHAR(50))")
-    yield file
+    return file
 
 
 def stored(path: Path) -> list[str]:
