@@ -38,6 +38,7 @@ EXTRA_IMPORTS = {
     "velocipy.channels.backends.redis": {"redis"},
     "velocipy.testing.transport": {"httpx"},
     "velocipy.templating": {"jinja2"},  # velocipy[templates]
+    "velocipy.contrib.sqlalchemy": {"sqlalchemy"},  # velocipy[sqlalchemy]
 }
 
 
