@@ -152,3 +152,21 @@ def test_an_app_scoped_provider_cannot_read_the_request() -> None:
 def test_an_unknown_scope_is_refused() -> None:
     with pytest.raises(TypeError, match=r"Depends\(scope='worker'\): the scope is one of"):
         Depends(lambda: 1, scope="worker")
+
+
+def test_the_start_up_error_names_the_provider_that_failed_not_its_user() -> None:
+    app = VelociPy()
+
+    def url() -> str:
+        raise LookupError("DATABASE_URL is not set")
+
+    async def engine(u: Annotated[str, Depends(url, scope="app")]) -> str:
+        return u
+
+    @app.get("/")
+    async def index(e: Annotated[str, Depends(engine, scope="app")]) -> str:
+        return e
+
+    with pytest.raises(StartupError) as raised:
+        asyncio.run(app.startup())
+    assert str(raised.value).endswith("<locals>.url failed: LookupError: 'DATABASE_URL is not set'")

@@ -14,6 +14,7 @@ A provider that fails at start-up fails the start-up with a one-line :class:`Sta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator, Mapping
 from typing import Any
@@ -24,6 +25,7 @@ from velocipy.teardown import close_entered, next_of
 __all__ = ["AppScope"]
 
 _MISSING: Any = object()
+_FAILED_IN = "_velocipy_app_provider"  # set on an exception: the provider that raised it
 
 
 class AppScope:
@@ -60,13 +62,11 @@ class AppScope:
                 await self.get(provider)
             except Exception as exc:
                 await self.shutdown()
+                failed = _name(getattr(exc, _FAILED_IN, provider))  # the innermost provider
                 if isinstance(exc, StartupError):
-                    message = f"app-scoped dependency {_name(provider)}: {exc}"
+                    message = f"app-scoped dependency {failed}: {exc}"
                 else:
-                    message = (
-                        f"app-scoped dependency {_name(provider)} failed: "
-                        f"{type(exc).__name__}: {exc}"
-                    )
+                    message = f"app-scoped dependency {failed} failed: {type(exc).__name__}: {exc}"
                 raise StartupError(message) from exc
 
     async def shutdown(self) -> None:
@@ -88,6 +88,9 @@ class AppScope:
         try:
             value = await self._make(provider)
         except BaseException as exc:
+            if not hasattr(exc, _FAILED_IN):  # the first (innermost) provider it left
+                with contextlib.suppress(AttributeError, TypeError):
+                    setattr(exc, _FAILED_IN, provider)
             future.set_exception(exc)
             future.exception()  # retrieved: no "never retrieved" warning when nobody waits
             raise
