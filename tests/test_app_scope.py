@@ -169,4 +169,7 @@ def test_the_start_up_error_names_the_provider_that_failed_not_its_user() -> Non
 
     with pytest.raises(StartupError) as raised:
         asyncio.run(app.startup())
-    assert str(raised.value).endswith("<locals>.url failed: LookupError: 'DATABASE_URL is not set'")
+    assert str(raised.value) == (
+        "app-scoped dependency test_the_start_up_error_names_the_provider_that_failed_not_its_"
+        "user.<locals>.url failed: LookupError: DATABASE_URL is not set"
+    )
