@@ -173,3 +173,29 @@ def test_the_start_up_error_names_the_provider_that_failed_not_its_user() -> Non
         "app-scoped dependency test_the_start_up_error_names_the_provider_that_failed_not_its_"
         "user.<locals>.url failed: LookupError: DATABASE_URL is not set"
     )
+
+
+def test_racing_first_uses_make_one_value_and_a_failure_is_retried_later() -> None:
+    from velocipy.appscope import AppScope
+
+    scope = AppScope()
+    calls: list[int] = []
+
+    async def slow() -> int:
+        calls.append(1)
+        for _ in range(3):
+            await asyncio.sleep(0)  # the other callers arrive while it is being made
+        if len(calls) == 1:
+            raise ConnectionError("first try fails")
+        return len(calls)
+
+    async def race() -> list[Any]:
+        return await asyncio.gather(*(scope.get(slow) for _ in range(5)), return_exceptions=True)
+
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        return await race(), await race()
+
+    failed, succeeded = asyncio.run(scenario())
+    assert [type(result) for result in failed] == [ConnectionError] * 5  # one attempt, shared
+    assert succeeded == [2, 2, 2, 2, 2]  # the next use made it again, once
+    assert calls == [1, 1]
