@@ -8,6 +8,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from tests.support import ServerProcess, executable, free_port, http_request, wait_until
 
 SECRET = "hunter2-3c1f9a7e-never-print-me"
@@ -65,9 +67,12 @@ def _project(tmp_path: Path, env_file: str | None) -> Path:
     return root
 
 
-def test_env_file_feeds_the_settings_and_the_secret_never_prints(tmp_path: Path) -> None:
+@pytest.mark.parametrize("interface", ["--asgi", "--rsgi"])
+def test_env_file_feeds_the_settings_and_the_secret_never_prints(
+    tmp_path: Path, interface: str
+) -> None:
     root = _project(tmp_path, f"# shop\nSHOP_API_KEY={SECRET}\nexport SHOP_NAME='corner shop'\n")
-    with velocipy_run(root, "--env-file", "secrets.env", "--debug") as server:
+    with velocipy_run(root, interface, "--env-file", "secrets.env", "--debug") as server:
         server.wait_ready()
         answer = http_request(server.url + "/")
         assert answer.status == 200, server.output()
