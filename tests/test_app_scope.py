@@ -199,3 +199,28 @@ def test_racing_first_uses_make_one_value_and_a_failure_is_retried_later() -> No
     assert [type(result) for result in failed] == [ConnectionError] * 5  # one attempt, shared
     assert succeeded == [2, 2, 2, 2, 2]  # the next use made it again, once
     assert calls == [1, 1]
+
+
+def test_app_scoped_teardown_runs_even_when_a_shutdown_step_fails() -> None:
+    closed: list[str] = []
+
+    async def pool() -> AsyncIterator[str]:
+        yield "pool"
+        closed.append("pool")
+
+    def broken_shutdown() -> None:
+        raise RuntimeError("on_shutdown failed")
+
+    app = VelociPy(on_shutdown=[broken_shutdown])
+
+    @app.get("/")
+    async def index(p: Annotated[str, Depends(pool, scope="app")]) -> str:
+        return p
+
+    async def lifetime() -> None:
+        await app.startup()
+        with pytest.raises(RuntimeError, match="on_shutdown failed"):
+            await app.shutdown()
+
+    asyncio.run(lifetime())
+    assert closed == ["pool"]

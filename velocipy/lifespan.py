@@ -63,12 +63,12 @@ class Lifespan:
             return
         self.started = False
         context, self._context = self._context, None
-        if context is not None:
-            await context.__aexit__(None, None, None)
         try:
+            if context is not None:
+                await context.__aexit__(None, None, None)
             for callback in self.on_shutdown:
                 await _call(callback)
-        finally:
+        finally:  # app-scoped values are torn down even when a shutdown step failed
             await self.app.dependency_overrides.app_scope.shutdown()
 
 
