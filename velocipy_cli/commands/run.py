@@ -124,6 +124,7 @@ def run(
     env_file: Path | None = typer.Option(
         None,
         "--env-file",
+        metavar="FILE",
         help="Load KEY=value lines into the app's environment (variables already set win); "
         "read once at start.",
         show_default=False,
