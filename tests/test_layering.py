@@ -39,6 +39,7 @@ EXTRA_IMPORTS = {
     "velocipy.stores.redis": {"redis"},  # velocipy[redis], imported only when used
     "velocipy.testing.transport": {"httpx"},
     "velocipy.templating": {"jinja2"},  # velocipy[templates]
+    "velocipy.contrib.sqlalchemy": {"sqlalchemy"},  # velocipy[sqlalchemy]
 }
 
 

@@ -27,6 +27,7 @@ from typing import Annotated, Any, TypeAlias, get_origin
 
 import msgspec
 
+from velocipy.appscope import AppScope
 from velocipy.background import BackgroundTasks, add_after_response
 from velocipy.exceptions import RequestValidationError
 from velocipy.form_params import FormBinder, FormField, form_binder, is_upload_annotation
@@ -62,6 +63,7 @@ __all__ = [
 ]
 
 _REQUIRED: Any = inspect.Parameter.empty
+SCOPES = ("request", "app")
 Extract: TypeAlias = Callable[[Any, list[dict[str, Any]]], Any]
 BodyExtract: TypeAlias = Callable[[Any], Awaitable[Any]]
 
@@ -71,22 +73,33 @@ class Depends:
 
     ``Depends()`` without a provider uses the annotated type itself (a class) as the provider.
     With ``use_cache=False`` the provider runs again for every parameter that asks for it,
-    instead of once per request.
+    instead of once per request. ``scope="app"`` makes one value per worker, at start-up or on
+    first use, torn down at shutdown (see ``velocipy.appscope``); ``"request"`` is the default.
     """
 
-    __slots__ = ("dependency", "use_cache")
+    __slots__ = ("dependency", "scope", "use_cache")
 
     def __init__(
-        self, dependency: Callable[..., Any] | None = None, *, use_cache: bool = True
+        self,
+        dependency: Callable[..., Any] | None = None,
+        *,
+        use_cache: bool = True,
+        scope: str = "request",
     ) -> None:
         if dependency is not None and not callable(dependency):
             raise TypeError(f"Depends({dependency!r}): the provider must be callable")
+        if scope not in SCOPES:
+            raise TypeError(
+                f"Depends(scope={scope!r}): the scope is one of {', '.join(map(repr, SCOPES))}"
+            )
         self.dependency = dependency
         self.use_cache = use_cache
+        self.scope = scope
 
     def __repr__(self) -> str:
         name = getattr(self.dependency, "__qualname__", repr(self.dependency))
-        return f"Depends({name}{'' if self.use_cache else ', use_cache=False'})"
+        scope = "" if self.scope == "request" else f", scope={self.scope!r}"
+        return f"Depends({name}{'' if self.use_cache else ', use_cache=False'}{scope})"
 
 
 # --- reading a signature ----------------------------------------------------------------------
@@ -102,6 +115,7 @@ class Binding:
     extract: Extract | None = None
     body: BodyExtract | None = None
     step: int = -1  # for "depends": index of the step whose value this is
+    description: str | None = None  # Query(description=...): for the OpenAPI description
 
     @property
     def required(self) -> bool:
@@ -202,6 +216,8 @@ class RoutePlan:
         self.websocket = websocket
         self.steps: list[Step] = []
         self.tasks_step = -1  # index of the step that makes the request's BackgroundTasks
+        # the app's one scope for app-scoped providers (a plan made without an app keeps its own)
+        self.app_scope: AppScope = getattr(overrides, "app_scope", None) or AppScope()
         self.rebuild(overrides or {})
 
     # Building ---------------------------------------------------------------------------
@@ -323,6 +339,11 @@ class _Builder:
             raise TypeError(f"dependency cycle: {cycle}")
         if depends.use_cache and provider in self.cache:
             return self.cache[provider]
+        if depends.scope == "app":
+            effective = self.overrides.get(provider, provider)
+            self.steps.append(Step(self.plan.app_scope.register(effective), "async"))
+            self.cache[provider] = len(self.steps) - 1
+            return self.cache[provider]
         return self.add_step(provider, (*chain, provider), cached=depends.use_cache)
 
     def add_step(
@@ -364,7 +385,7 @@ class _Builder:
                         raise TypeError(
                             f"{where}: Depends() needs a provider or a class annotation"
                         )
-                    depends = Depends(base, use_cache=depends.use_cache)
+                    depends = Depends(base, use_cache=depends.use_cache, scope=depends.scope)
                 index = self.add_provider(depends, chain or (original,), provider)
                 step.bindings.append(Binding(name, "depends", name, base, _REQUIRED, step=index))
                 continue
@@ -439,7 +460,10 @@ class _Builder:
                 if not is_handler:
                     _check_scalar(where, annotation)
                 extract = _scalar_extractor(name, source, alias, annotation, default)
-                step.bindings.append(Binding(name, source, key, annotation, default, extract))
+                described = marker.description if marker is not None else None
+                step.bindings.append(
+                    Binding(name, source, key, annotation, default, extract, description=described)
+                )
         if form_fields:
             if bodies:
                 raise TypeError(
@@ -487,6 +511,8 @@ class DependencyOverrides(dict[Callable[..., Any], Callable[..., Any]]):
     def __init__(self) -> None:
         super().__init__()
         self.plans: list[RoutePlan] = []
+        self.app_scope = AppScope()  # the app's app-scoped values, shared by every route
+        self.app_scope.overrides = self
 
     def _replan(self, undo: Callable[[], None]) -> None:
         try:

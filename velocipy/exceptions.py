@@ -10,6 +10,7 @@ __all__ = [
     "ClientDisconnect",
     "HTTPException",
     "RequestValidationError",
+    "StartupError",
     "WebSocketDisconnect",
     "WebSocketException",
     "WebSocketStateError",
@@ -94,3 +95,11 @@ class ClientDisconnect(Exception):
         "framing was malformed",
     ) -> None:
         super().__init__(message)
+
+
+class StartupError(Exception):
+    """A worker cannot start (missing settings, an app-scoped dependency that failed).
+
+    The adapters log its one-line message without a traceback: it is a configuration mistake
+    the message explains, not a bug in the framework.
+    """

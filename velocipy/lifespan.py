@@ -19,7 +19,8 @@ LifespanFactory: TypeAlias = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 
 class Lifespan:
-    """Runs ``on_startup`` callables, then enters ``lifespan(app)``; shutdown runs in reverse.
+    """Makes app-scoped dependencies, runs ``on_startup`` callables, then enters
+    ``lifespan(app)``; shutdown runs in reverse.
 
     A mapping yielded by the lifespan context is copied onto ``app.state``.
     """
@@ -41,14 +42,20 @@ class Lifespan:
     async def startup(self) -> None:
         if self.started:
             return
-        for callback in self.on_startup:
-            await _call(callback)
-        if self.factory is not None:
-            context = self.factory(self.app)
-            state = await context.__aenter__()
-            self._context = context
-            if isinstance(state, Mapping):
-                self.app.state.__dict__.update(state)
+        app_scope = self.app.dependency_overrides.app_scope
+        await app_scope.startup()  # app-scoped dependencies first: the rest may use them
+        try:
+            for callback in self.on_startup:
+                await _call(callback)
+            if self.factory is not None:
+                context = self.factory(self.app)
+                state = await context.__aenter__()
+                self._context = context
+                if isinstance(state, Mapping):
+                    self.app.state.__dict__.update(state)
+        except BaseException:
+            await app_scope.shutdown()
+            raise
         self.started = True
 
     async def shutdown(self) -> None:
@@ -56,10 +63,13 @@ class Lifespan:
             return
         self.started = False
         context, self._context = self._context, None
-        if context is not None:
-            await context.__aexit__(None, None, None)
-        for callback in self.on_shutdown:
-            await _call(callback)
+        try:
+            if context is not None:
+                await context.__aexit__(None, None, None)
+            for callback in self.on_shutdown:
+                await _call(callback)
+        finally:  # app-scoped values are torn down even when a shutdown step failed
+            await self.app.dependency_overrides.app_scope.shutdown()
 
 
 async def _call(callback: Callable[[], Any]) -> None:

@@ -301,7 +301,11 @@ def _parameter(binding: Binding, converters: dict[str, str], schemas: _Schemas) 
         default = _jsonable(binding.default)
         if default is not None:
             schema["default"] = default  # kept when the slot is filled in
-    return {"name": binding.key, "in": binding.source, "required": required, "schema": schema}
+    parameter = {"name": binding.key, "in": binding.source, "required": required}
+    if binding.description:
+        parameter["description"] = binding.description
+    parameter["schema"] = schema
+    return parameter
 
 
 def _path_schema(spec: Any) -> dict[str, Any]:

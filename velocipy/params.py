@@ -69,30 +69,39 @@ class Endpoint:
 class Param:
     """Where a parameter comes from; build with :func:`Query`, :func:`Header`, ..."""
 
-    __slots__ = ("alias", "default", "source")
+    __slots__ = ("alias", "default", "description", "source")
 
-    def __init__(self, source: str, default: Any, alias: str | None) -> None:
+    def __init__(
+        self, source: str, default: Any, alias: str | None, description: str | None = None
+    ) -> None:
         self.source = source
         self.default = default
         self.alias = alias
+        self.description = description  # shown in the OpenAPI description of the parameter
 
     def __repr__(self) -> str:
         return f"{self.source.title()}(default={self.default!r}, alias={self.alias!r})"
 
 
-def Query(default: Any = _REQUIRED, *, alias: str | None = None) -> Any:
+def Query(
+    default: Any = _REQUIRED, *, alias: str | None = None, description: str | None = None
+) -> Any:
     """A query-string parameter (``?name=value``); ``list[T]`` collects repeats."""
-    return Param("query", default, alias)
+    return Param("query", default, alias, description)
 
 
-def Header(default: Any = _REQUIRED, *, alias: str | None = None) -> Any:
+def Header(
+    default: Any = _REQUIRED, *, alias: str | None = None, description: str | None = None
+) -> Any:
     """A request header; ``user_agent`` reads ``user-agent`` unless ``alias`` says otherwise."""
-    return Param("header", default, alias)
+    return Param("header", default, alias, description)
 
 
-def Cookie(default: Any = _REQUIRED, *, alias: str | None = None) -> Any:
+def Cookie(
+    default: Any = _REQUIRED, *, alias: str | None = None, description: str | None = None
+) -> Any:
     """A cookie sent by the client."""
-    return Param("cookie", default, alias)
+    return Param("cookie", default, alias, description)
 
 
 def Body(default: Any = _REQUIRED) -> Any:

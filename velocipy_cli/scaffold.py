@@ -70,6 +70,8 @@ class TemplateInfo:
     path: Path
     order: int = 100
     websocket_path: str | None = None
+    # commands to type after installing, before running: (command, comment), e.g. migrations
+    setup: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -144,12 +146,19 @@ def load_template(path: Path) -> TemplateInfo:
         raise ScaffoldError(f"template manifest {manifest} needs a one-line `description`")
     order = data.get("order", 100)
     websocket_path = data.get("websocket_path")
+    setup = data.get("setup", [])
+    if not isinstance(setup, list) or not all(
+        isinstance(step, list) and len(step) == 2 and all(isinstance(p, str) for p in step)
+        for step in setup
+    ):
+        raise ScaffoldError(f"template manifest {manifest}: `setup` is a list of [command, note]")
     return TemplateInfo(
         name=path.name,
         description=description.strip(),
         path=path,
         order=order if isinstance(order, int) else 100,
         websocket_path=websocket_path if isinstance(websocket_path, str) else None,
+        setup=tuple((command, note) for command, note in setup),
     )
 
 
@@ -292,6 +301,7 @@ def next_steps(spec: ProjectSpec, cwd: Path) -> list[tuple[str, str]]:
         steps.append((f"cd {shlex.quote(str(shown))}", "the new project"))
     context = spec.context()
     steps.append(('pip install -e ".[dev]"', "the project, velocipy and pytest"))
+    steps.extend(spec.template.setup)
     steps.append((context["run_command"], _SERVER_LABELS[spec.server]))
     if spec.template.websocket_path:
         steps.append(

@@ -84,6 +84,8 @@ def pyproject_settings(cwd: Path) -> dict[str, object]:
         if key == "rsgi":  # `rsgi = true` reads naturally too
             settings["interface"] = "rsgi" if _as_bool(value, f"{path}: rsgi") else "asgi"
             continue
+        if key == "settings":  # [tool.velocipy.settings]: the app's own (velocipy.settings)
+            continue
         if key not in KNOWN_KEYS:
             raise SettingsError(unknown_key_message(raw_key, path))
         settings[key] = _convert(key, value, f"{path}: {raw_key}")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from velocipy.asgi.http import ASGIRequest, complete_messages, send_response
 from velocipy.asgi.websocket import ASGIWebSocket
+from velocipy.exceptions import StartupError
 from velocipy.responses import run_after_response
 
 if TYPE_CHECKING:
@@ -61,7 +62,10 @@ async def _run_lifespan(app: Application, receive: Any, send: Any) -> None:
         try:
             await run()
         except BaseException as exc:
-            logger.exception("Application %s failed", step)
+            if isinstance(exc, StartupError):  # a configuration mistake its message explains
+                logger.error("Application %s failed: %s", step, exc)
+            else:
+                logger.exception("Application %s failed", step)
             message = f"{type(exc).__name__}: {exc}"
             await send({"type": f"lifespan.{step}.failed", "message": message})
             return

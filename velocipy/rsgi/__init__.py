@@ -12,6 +12,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+from velocipy.exceptions import StartupError
 from velocipy.responses import run_after_response
 from velocipy.rsgi.http import RSGIRequest, send_file, send_stream
 from velocipy.rsgi.websocket import RSGIWebSocket
@@ -65,6 +66,9 @@ class RSGIEntrypoint:
             return
         try:
             loop.run_until_complete(self.startup())
+        except StartupError as exc:  # a configuration mistake its message explains
+            logger.error("Application startup failed: %s", exc)
+            raise
         except BaseException:
             logger.exception("Application startup failed")
             raise

@@ -8,6 +8,7 @@ supervisor reports; the work happens in :mod:`velocipy_cli.dev`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -128,6 +129,14 @@ def run(
         " made once per user; the banner says how to trust it. (default: --no-https)",
         show_default=False,
     ),
+    env_file: Path | None = typer.Option(
+        None,
+        "--env-file",
+        metavar="FILE",
+        help="Load KEY=value lines into the app's environment (variables already set win); "
+        "read once at start.",
+        show_default=False,
+    ),
 ) -> None:
     """Serve the app for development; reload on every save, survive every broken save.
 
@@ -138,6 +147,7 @@ def run(
     pyproject.toml (the command line wins, then the environment, then pyproject).
     """
     cwd = Path.cwd()
+    loaded = load_env_file(env_file) if env_file is not None else 0
     try:
         settings = load_project_settings(cwd)
     except SettingsError as exc:
@@ -172,11 +182,34 @@ def run(
         fail(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}", 1)
     config = replace(config, port=int(listener.getsockname()[1]))  # --port 0 picks one
     render_banner(config)
+    if env_file is not None:  # names and values are not shown: they may be secrets
+        plural = "" if loaded == 1 else "s"
+        console.print(
+            f"  [bold cyan]{'env':<7}[/]{escape(str(env_file))} ({loaded} variable{plural})",
+            soft_wrap=True,
+        )
     with listener:
         code = Supervisor(
             config, listener, TerminalEvents(config.project_root, reload=config.reload)
         ).run()
     raise typer.Exit(code)
+
+
+def load_env_file(path: Path) -> int:
+    """Put ``path``'s variables into this process's environment (inherited by the server);
+    variables already set are kept. Returns how many the file holds; a bad file exits 2."""
+    from velocipy.settings import SettingsError as FileError
+    from velocipy.settings import read_env_file
+
+    try:
+        found = read_env_file(path)
+    except OSError as exc:
+        fail(f"--env-file {path}: cannot read it ({exc.strerror or exc})", 2)
+    except FileError as exc:
+        fail(f"--env-file {exc}", 2)
+    for name, value in found.items():
+        os.environ.setdefault(name, value)
+    return len(found)
 
 
 def build_config(

@@ -44,7 +44,13 @@ def test_list_json_is_machine_readable() -> None:
     result = runner.invoke(app, ["new", "--list", "--json"])
     assert result.exit_code == 0, result.output
     listing = json.loads(result.stdout)
-    assert [entry["name"] for entry in listing] == ["minimal", "websocket", "api", "chat-redis"]
+    assert [entry["name"] for entry in listing] == [
+        "minimal",
+        "websocket",
+        "api",
+        "chat-redis",
+        "sqlalchemy",
+    ]
     assert all(entry["description"] for entry in listing)
     assert [entry["name"] for entry in listing if entry["default"]] == ["minimal"]
 
@@ -211,7 +217,7 @@ def test_in_a_terminal_it_asks_for_the_template(tmp_path: Path) -> None:
     )
     try:
         child.expect("websocket")  # the list of templates is shown first
-        child.expect(r"Template \[minimal/websocket/api/chat-redis\] \(minimal\):")
+        child.expect(r"Template \[minimal/websocket/api/chat-redis/sqlalchemy\] \(minimal\):")
         child.sendline("websocket")
         child.expect("Created board from the websocket template")
         child.expect(pexpect.EOF)

@@ -120,7 +120,7 @@ def test_the_base_layer_is_not_a_template() -> None:
 
 def test_find_template_names_the_choices_when_unknown() -> None:
     with pytest.raises(
-        scaffold.UsageError, match="choose one of: minimal, websocket, api, chat-redis"
+        scaffold.UsageError, match="choose one of: minimal, websocket, api, chat-redis, sqlalchemy"
     ):
         scaffold.find_template("django")
 
@@ -230,6 +230,26 @@ def test_next_steps_are_the_exact_commands(template: str, probe: bool, tmp_path:
     expected = ["cd My-Shop", 'pip install -e ".[dev]"', "velocipy run"]
     expected += ["velocipy ws-probe /ws"] if probe else []
     assert steps == [*expected, "pytest"]
+
+
+def test_the_sqlalchemy_template_migrates_before_it_runs(tmp_path: Path) -> None:
+    steps = [command for command, _ in scaffold.next_steps(_spec("sqlalchemy", tmp_path), tmp_path)]
+    assert steps == [
+        "cd My-Shop",
+        'pip install -e ".[dev]"',
+        "alembic upgrade head",
+        "velocipy run",
+        "pytest",
+    ]
+
+
+def test_a_setup_that_is_not_a_list_of_pairs_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "template.toml").write_text(
+        'description = "x"\nsetup = ["alembic upgrade head"]\n'
+    )
+    with pytest.raises(scaffold.ScaffoldError, match="`setup` is a list of \\[command, note\\]"):
+        scaffold.load_template(tmp_path / "broken")
 
 
 def test_next_steps_quote_a_folder_outside_the_working_directory(tmp_path: Path) -> None:

@@ -45,7 +45,7 @@ def test_velocipy_new_runs_from_the_wheel(wheel_venv: Virtualenv, tmp_path: Path
     velocipy = wheel_venv.script("velocipy")
     listing = wheel_venv.run([velocipy, "new", "--list", "--json"], cwd=tmp_path)
     names = [entry["name"] for entry in json.loads(listing.stdout)]
-    assert names == ["minimal", "websocket", "api", "chat-redis"]
+    assert names == ["minimal", "websocket", "api", "chat-redis", "sqlalchemy"]
 
     done = wheel_venv.run([velocipy, "new", "hello", "--template", "websocket"], cwd=tmp_path)
     assert "Created hello from the websocket template" in done.stdout

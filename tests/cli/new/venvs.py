@@ -47,13 +47,19 @@ class Virtualenv:
         return env
 
     def run(
-        self, argv: Sequence[str], *, cwd: Path, timeout: float = COMMAND_TIMEOUT
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        timeout: float = COMMAND_TIMEOUT,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``argv`` in this virtualenv; fail the test with the output if it fails."""
+        """Run ``argv`` in this virtualenv (``env`` added to its environment); fail the test
+        with the output if it fails."""
         done = subprocess.run(
             list(argv),
             cwd=cwd,
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,

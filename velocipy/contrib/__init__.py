@@ -1,0 +1,1 @@
+"""Integrations with third-party libraries; each module imports its library only when imported."""
