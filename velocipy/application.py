@@ -400,7 +400,9 @@ class Application(RouteDecorators):
             try:  # conditional GET and Range are decided here, once, for both protocols
                 return response.prepare(request)
             except (OSError, ValueError):  # missing, not a regular file, or an unusable path
-                return _error_response(404, "File not found", None, self.json)
+                missing = _error_response(404, "File not found", None, self.json)
+                missing.background = response.background  # the answer keeps the after-work
+                return missing
         elif isinstance(response, EventSourceResponse):
             response.use_json(self.json.encode)
         return response

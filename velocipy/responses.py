@@ -45,6 +45,8 @@ __all__ = [
     "RedirectResponse",
     "Response",
     "StreamingResponse",
+    "after_failed_body",
+    "close_iterable",
     "run_after_response",
 ]
 
@@ -147,6 +149,10 @@ class Response:
 
     def delete_cookie(self, key: str, *, path: str = "/", domain: str | None = None) -> None:
         self.set_cookie(key, "", max_age=0, expires=0, path=path, domain=domain)
+
+    async def discard(self) -> None:
+        """Let go of a body that will not be sent (HEAD, a replaced response); bytes need
+        nothing, a stream closes its producer."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.status_code}>"
@@ -270,6 +276,8 @@ class StreamingResponse(Response):
     """A body produced chunk by chunk from an async (or plain) iterable of ``bytes`` / ``str``.
 
     A plain iterator is advanced in a worker thread so a blocking generator never stalls the loop.
+    The iterable is closed when the body ends, fails or is stopped, and, through
+    :meth:`discard`, when it is never sent (HEAD, a response replaced before it went out).
     """
 
     __slots__ = ("content",)
@@ -287,27 +295,52 @@ class StreamingResponse(Response):
         self.content = content
 
     def chunks(self) -> AsyncIterator[bytes]:
-        """The body as bytes chunks, whatever the iterable yields."""
+        """The body as bytes chunks, whatever the iterable yields (closing it closes that)."""
         content = self.content
         if isinstance(content, AsyncIterable):
             return _encode_async(content)
         return _encode_async(_iterate_in_thread(iter(content)))
 
+    async def discard(self) -> None:
+        """Close the body without sending it, so the producer's ``finally`` (if it started) runs
+        and a producer that never started never will."""
+        await close_iterable(self.content)
+
+
+async def close_iterable(content: object) -> None:
+    """Close an (async) iterator or generator: ``aclose()``, or ``close()`` in a worker thread."""
+    aclose = getattr(content, "aclose", None)
+    if aclose is not None:
+        await aclose()
+        return
+    close = getattr(content, "close", None)
+    if close is not None:
+        await asyncio.to_thread(close)
+
 
 async def _encode_async(content: AsyncIterable[bytes | str]) -> AsyncIterator[bytes]:
-    async for chunk in content:
-        yield chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
+    iterator = aiter(content)
+    try:
+        async for chunk in iterator:
+            yield chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
+    finally:  # closed here, not by the garbage collector: its finally runs now
+        await close_iterable(iterator)
 
 
 _DONE = object()
 
 
 async def _iterate_in_thread(iterator: Iterator[bytes | str]) -> AsyncIterator[bytes | str]:
-    while True:
-        chunk = await asyncio.to_thread(next, iterator, _DONE)
-        if chunk is _DONE:
-            return
-        yield chunk  # type: ignore[misc]
+    try:
+        while True:
+            chunk = await asyncio.to_thread(next, iterator, _DONE)
+            if chunk is _DONE:
+                return
+            yield chunk  # type: ignore[misc]
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            await asyncio.to_thread(close)
 
 
 class FileResponse(Response):
@@ -415,23 +448,27 @@ class FileResponse(Response):
         return answer
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        """Read the file (or its byte range) in chunks off the event loop.
+        """Read the file (or its byte range) in chunks off the event loop: exactly the announced
+        ``content_length`` bytes, whatever the file does meanwhile.
 
         For servers without native file sending, and for ranges on ASGI (``pathsend`` has none).
+        A file that grew is cut at the announced length; one that shrank raises ``OSError``
+        (the client was promised more than there is).
         """
-        start, end = self.byte_range or (0, None)
+        start = self.byte_range[0] if self.byte_range else 0
+        remaining = self.content_length
         handle = await asyncio.to_thread(open, self.path, "rb")
         try:
             if start:
                 handle.seek(start)
-            remaining = end - start if end is not None else None
-            while remaining is None or remaining > 0:
-                want = self.chunk_size if remaining is None else min(self.chunk_size, remaining)
-                chunk = await asyncio.to_thread(handle.read, want)
+            while remaining > 0:
+                chunk = await asyncio.to_thread(handle.read, min(self.chunk_size, remaining))
                 if not chunk:
-                    return
-                if remaining is not None:
-                    remaining -= len(chunk)
+                    raise OSError(
+                        f"{self.path} shrank while it was sent: "
+                        f"{remaining} of the announced {self.content_length} bytes are missing"
+                    )
+                remaining -= len(chunk)
                 yield chunk
         finally:
             handle.close()
@@ -445,16 +482,40 @@ _NOT_SATISFIABLE_HEADERS = frozenset({"accept-ranges", "cache-control", "etag", 
 _NOT_SATISFIABLE_BODY = b'{"detail":"Range Not Satisfiable"}'
 
 
-async def run_after_response(response: Response) -> None:
+async def run_after_response(response: Response, failure: BaseException | None = None) -> None:
     """Run what ``response`` carries for after it was sent; a failure is logged, never raised.
 
     Adapters call this once the last byte went to the server, and only when
     ``response.background`` is set, so a response without such work pays one attribute check.
+    With ``failure`` (the body failed after it started) background tasks are skipped, with a
+    warning, and ``yield`` providers get ``failure`` thrown in at their ``yield``: the same rule
+    as for a handler that raised. See :func:`after_failed_body`.
     """
     after = response.background
     if after is None:
         return
     try:
-        await after()
+        if failure is None:
+            await after()
+        else:
+            await after_failed_body(after, failure)
     except Exception:
         logger.exception("work after the response (background task or teardown) failed")
+
+
+async def after_failed_body(work: AfterResponse, failure: BaseException) -> None:
+    """What ``work`` does when the body it follows failed after it started.
+
+    Work that knows (it has an ``after_failed_body(failure)`` method: dependency teardown, a
+    chain of works) is told; any other work is skipped and a warning names it.
+    """
+    told = getattr(work, "after_failed_body", None)
+    if told is not None:
+        await told(failure)
+        return
+    logger.warning(
+        "skipped %r: the response body failed after it started (%s: %s)",
+        work,
+        type(failure).__name__,
+        failure,
+    )

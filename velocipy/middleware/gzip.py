@@ -50,11 +50,14 @@ class GZipMiddleware(Middleware):
         if response.kind == "bytes":
             response.body = gzip_bytes(response.body, self.compresslevel)
             compressed = response
-        else:
-            chunks = response.chunks()  # type: ignore[attr-defined]
+        else:  # a wrapper keeps what it wraps: after-response work, and closing the body
             compressed = StreamingResponse(
-                gzip_stream(chunks, self.compresslevel), response.status_code, response.raw_headers
+                _CompressedBody(response, self.compresslevel),
+                response.status_code,
+                response.raw_headers,
+                background=response.background,
             )
+            response.background = None  # the replacement carries it now
         headers = compressed.headers
         for name in ("content-length", "accept-ranges"):
             if name in headers:
@@ -109,6 +112,26 @@ def accepted_encodings(values: list[str]) -> set[str]:
 def gzip_bytes(body: bytes, level: int) -> bytes:
     compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     return compressor.compress(body) + compressor.flush()
+
+
+class _CompressedBody:
+    """The gzip stream of a response that GZip replaced; closing it closes the original's body,
+    also when it was never sent (HEAD)."""
+
+    __slots__ = ("_level", "_source", "_started")
+
+    def __init__(self, source: Response, level: int) -> None:
+        self._source = source
+        self._level = level
+        self._started = False
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        self._started = True
+        return gzip_stream(self._source.chunks(), self._level)  # type: ignore[attr-defined]
+
+    async def aclose(self) -> None:
+        if not self._started:
+            await self._source.discard()
 
 
 async def gzip_stream(chunks: AsyncIterator[bytes], level: int) -> AsyncIterator[bytes]:
