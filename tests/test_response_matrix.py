@@ -128,6 +128,7 @@ def build_app(middleware: str, events: list[str], file: Path) -> VelociPy:
         app.add_middleware(cls, **options)
 
     app.state.events = events
+
     @app.get("/{kind}")
     async def answer(
         kind: str, request: Request, tasks: BackgroundTasks, tx: Transaction

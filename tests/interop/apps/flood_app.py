@@ -16,6 +16,10 @@ CHUNK = b"f" * (64 * 1024)
 app = VelociPy()
 
 
+def mark_done(name: str) -> None:
+    Path(os.environ[MARKER_DIR_VARIABLE], f"{name}-done").write_text(name)
+
+
 @app.get("/pid")
 async def pid() -> dict[str, int]:
     """The worker's process id (granian serves from a child of the process the test started)."""
@@ -27,7 +31,7 @@ async def flood(name: str, mib: int) -> StreamingResponse:
     async def chunks() -> AsyncIterator[bytes]:
         for _ in range(mib * 16):
             yield CHUNK
-        Path(os.environ[MARKER_DIR_VARIABLE], f"{name}-done").write_text(name)
+        mark_done(name)
 
     return StreamingResponse(chunks(), media_type="application/octet-stream")
 
