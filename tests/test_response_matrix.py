@@ -60,7 +60,7 @@ MIDDLEWARE: dict[str, list[tuple[type[Middleware], dict[str, Any]]]] = {
 }
 MIDDLEWARE["all"] = [entry for entries in MIDDLEWARE.values() for entry in entries]
 
-KINDS = ("bytes", "json", "stream", "file", "sse", "not-modified", "unsatisfiable")
+KINDS = ("bytes", "json", "stream", "file", "sse", "not-modified", "unsatisfiable", "missing-file")
 STREAM_KINDS = ("stream", "lines", "sse", "file")
 HEADERS = {
     "accept-encoding": "gzip",
@@ -153,6 +153,8 @@ def build_app(middleware: str, events: list[str], file: Path) -> VelociPy:
                 raise RuntimeError("the body broke")
 
             return StreamingResponse(broken(), media_type="text/plain")
+        if kind == "missing-file":
+            return FileResponse(file.with_name("missing.txt"), media_type="text/plain")
         return FileResponse(file, media_type="text/plain")
 
     return app
@@ -183,6 +185,8 @@ def expected_body(kind: str) -> str:
         return ""
     if kind == "unsatisfiable":
         return '{"detail":"Range Not Satisfiable"}'
+    if kind == "missing-file":
+        return '{"detail":"File not found"}'
     return TEXT
 
 
@@ -198,7 +202,7 @@ def test_after_work_survives_every_middleware(
         events.clear()
         route = "file" if kind in ("not-modified", "unsatisfiable") else kind
         response = client.get(f"/{route}", headers=headers)
-    status = {"not-modified": 304, "unsatisfiable": 416}.get(kind, 200)
+    status = {"not-modified": 304, "unsatisfiable": 416, "missing-file": 404}.get(kind, 200)
     assert response.status_code == status, response.content
     body = response.content
     if response.headers.get("content-encoding") == "gzip":

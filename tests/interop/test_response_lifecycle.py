@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import http.client
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -120,6 +121,31 @@ def test_producer_that_never_awaits_stops_when_the_client_leaves(
     added = log[0]
     assert "Traceback" not in added, added
     assert added.count("ASGI transport error") <= 1, added  # granian ASGI: a line per chunk
+
+
+@pytest.mark.parametrize("kind", SERVERS)
+def test_server_stops_on_sigterm_after_a_tight_producer_lost_its_client(
+    kind: str, tmp_path: Path
+) -> None:
+    """A producer pinning the worker made uvicorn ignore SIGTERM (and need SIGKILL)."""
+    port = free_port()
+    process = ServerProcess(
+        server_argv(kind, TARGET, port),
+        port,
+        REPO_ROOT,
+        {lifecycle_app.MARKER_DIR_VARIABLE: str(tmp_path)},
+        log_path=tmp_path / "server.log",
+    ).start()
+    try:
+        process.wait_ready()
+        with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
+            sock.sendall(b"GET /tight/gone HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        assert wait_until((tmp_path / "gone-finally").exists, timeout=10.0), process.output()
+    finally:
+        code = process.stop(timeout=8.0)
+    # 0, or uvicorn re-raising the SIGTERM it handled; -9 would mean it had to be killed.
+    assert code in (0, -signal.SIGTERM), process.output()
 
 
 # --- item 5: HEAD closes every body it does not send ------------------------------------------
