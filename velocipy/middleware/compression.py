@@ -78,8 +78,8 @@ class _GzipStream:
 
 def gzip_coding(level: int) -> Coding:
     def compress(body: bytes) -> bytes:
-        encoder = _GzipStream(level)
-        return encoder._compressor.compress(body) + encoder.end()
+        compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        return compressor.compress(body) + compressor.flush()
 
     return Coding("gzip", compress, lambda: _GzipStream(level))
 
