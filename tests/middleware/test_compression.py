@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import subprocess
 import sys
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -243,3 +244,16 @@ def test_options_are_checked() -> None:
         CompressionMiddleware(brotli_quality=12)
     with pytest.raises(ValueError, match="zstd_level must be 1-22"):
         CompressionMiddleware(zstd_level=0)
+
+
+def test_gzip_alone_loads_neither_extra() -> None:
+    probe = (
+        "import sys\n"
+        "from velocipy.middleware import CompressionMiddleware, GZipMiddleware\n"
+        "GZipMiddleware(); CompressionMiddleware(encodings=('gzip',))\n"
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert [name for name in loaded if "brotli" in name or "zstd" in name] == []
