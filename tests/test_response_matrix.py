@@ -153,6 +153,10 @@ def build_app(middleware: str, events: list[str], file: Path) -> VelociPy:
                 raise RuntimeError("the body broke")
 
             return StreamingResponse(broken(), media_type="text/plain")
+        if kind == "bad-status":
+            return StreamingResponse(Body(events), status_code=1000, media_type="text/plain")
+        if kind == "bad-json":
+            return JSONResponse({"not json": object()})
         if kind == "missing-file":
             return FileResponse(file.with_name("missing.txt"), media_type="text/plain")
         return FileResponse(file, media_type="text/plain")
@@ -256,3 +260,35 @@ def test_a_body_failing_after_it_started_skips_tasks_and_tells_the_provider(
     assert len(skipped) == 1, caplog.records
     assert skipped[0].getMessage().startswith("skipped BackgroundTasks(")
     assert "RuntimeError: the body broke" in skipped[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("bad-status", ["body closed", "provider saw ValueError"]),
+        ("bad-json", ["provider saw TypeError"]),
+    ],
+)
+@pytest.mark.parametrize("middleware", ["none", "gzip", "all"])
+def test_a_response_that_cannot_be_sent_becomes_a_500_that_keeps_the_after_work(
+    protocol: str,
+    middleware: str,
+    kind: str,
+    expected: list[str],
+    text_file: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The app answers 500 in place of the handler's response: that response's body is closed
+    unsent, its provider sees why, its background tasks are skipped (one warning)."""
+    events: list[str] = []
+    app = build_app(middleware, events, text_file)
+    with TestClient(app, interface=protocol, base_url="https://testserver") as client:  # type: ignore[arg-type]
+        response = client.get(f"/{kind}", headers=HEADERS)
+    body = response.content
+    if response.headers.get("content-encoding") == "gzip":
+        body = gzip.decompress(body)
+    assert (response.status_code, body) == (500, b'{"detail":"Internal Server Error"}')
+    assert events == expected
+    skipped = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(skipped) == 1, caplog.records
+    assert skipped[0].getMessage().startswith("skipped BackgroundTasks(")

@@ -39,7 +39,7 @@ from velocipy.middleware.base import Middleware as ClassMiddleware
 from velocipy.middleware.chain import build_http_handler, build_websocket_handler
 from velocipy.params import Endpoint, compile_endpoint
 from velocipy.requests import Request
-from velocipy.responses import FileResponse, JSONResponse, Response
+from velocipy.responses import FileResponse, JSONResponse, Response, replaced_after_failure
 from velocipy.routers import (
     HTTP_METHODS,
     APIRouter,
@@ -385,17 +385,18 @@ class Application(RouteDecorators):
                 loggable(request.path),
                 status,
             )
-            return _internal_error()
+            failure = ValueError(f"a final HTTP status must be 200-999, not {status!r}")
+            return replaced_after_failure(response, _internal_error(), failure)
         if isinstance(response, JSONResponse) and response.body is None:
             try:
                 response.render_json(self.json.encode)
-            except (TypeError, ValueError, UnicodeError):
+            except (TypeError, ValueError, UnicodeError) as exc:
                 logger.exception(
                     "%s %s: response content is not JSON-serializable",
                     request.method,
                     loggable(request.path),
                 )
-                return _internal_error()
+                return replaced_after_failure(response, _internal_error(), exc)
         elif isinstance(response, FileResponse):
             try:  # conditional GET and Range are decided here, once, for both protocols
                 return response.prepare(request)

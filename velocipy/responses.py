@@ -47,6 +47,7 @@ __all__ = [
     "StreamingResponse",
     "after_failed_body",
     "close_iterable",
+    "replaced_after_failure",
     "run_after_response",
 ]
 
@@ -503,6 +504,30 @@ async def run_after_response(response: Response, failure: BaseException | None =
         logger.exception("work after the response (background task or teardown) failed")
 
 
+def replaced_after_failure(
+    original: Response, replacement: Response, failure: BaseException
+) -> Response:
+    """``replacement`` (an error answer) in place of ``original``, which could not be sent.
+
+    The original's body is closed unsent and its after-response work follows the failed-body
+    rule (tasks skipped with a warning, ``yield`` providers see ``failure``) once the
+    replacement was sent: a wrapper keeps what it wraps.
+    """
+    background = original.background
+    if background is None and original.kind == "bytes":
+        return replacement
+
+    async def after() -> None:
+        try:
+            await original.discard()
+        finally:
+            if background is not None:
+                await after_failed_body(background, failure)
+
+    replacement.background = after
+    return replacement
+
+
 async def after_failed_body(work: AfterResponse, failure: BaseException) -> None:
     """What ``work`` does when the body it follows failed after it started.
 
@@ -514,7 +539,7 @@ async def after_failed_body(work: AfterResponse, failure: BaseException) -> None
         await told(failure)
         return
     logger.warning(
-        "skipped %r: the response body failed after it started (%s: %s)",
+        "skipped %r: the response failed (%s: %s)",
         work,
         type(failure).__name__,
         failure,
