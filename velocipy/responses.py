@@ -332,15 +332,20 @@ _DONE = object()
 
 
 async def _iterate_in_thread(iterator: Iterator[bytes | str]) -> AsyncIterator[bytes | str]:
+    advancing = False
     try:
         while True:
+            advancing = True
             chunk = await asyncio.to_thread(next, iterator, _DONE)
+            advancing = False
             if chunk is _DONE:
                 return
             yield chunk  # type: ignore[misc]
     finally:
+        # Interrupted while its thread still runs next(): closing it now would fail ("generator
+        # already executing"); that thread ends it on its own, so only an idle one is closed.
         close = getattr(iterator, "close", None)
-        if close is not None:
+        if close is not None and not advancing:
             await asyncio.to_thread(close)
 
 
