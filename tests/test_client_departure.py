@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -157,6 +158,41 @@ def test_stream_stops_when_the_client_leaves(protocol: str, kind: str) -> None:
     visit = asyncio.run(scenario())
     assert finished.is_set()
     assert visit.status == 200
+
+
+def test_a_plain_iterator_busy_in_its_thread_when_the_client_leaves(
+    protocol: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its thread is still in next(): the stream ends quietly, and the iterator is not closed
+    under that thread's feet (which raises 'generator already executing')."""
+    app = VelociPy()
+    release, blocked = threading.Event(), threading.Event()
+
+    def lines() -> Iterator[bytes]:
+        yield b"first"
+        blocked.set()
+        release.wait(10)  # blocked in the worker thread when the client leaves
+        yield b"second"
+
+    @app.get("/stream")
+    async def stream() -> StreamingResponse:
+        return StreamingResponse(lines())
+
+    async def scenario() -> Departure:
+        visit = Departure([b""], body_complete=True)
+        served = asyncio.create_task(serve(app, protocol, "GET", "/stream", visit))
+        while not blocked.is_set():
+            await asyncio.sleep(0.001)
+        visit.left.set()
+        try:
+            await asyncio.wait_for(served, 10)  # raises if closing failed
+        finally:
+            release.set()
+        return visit
+
+    visit = asyncio.run(scenario())
+    assert visit.status == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_a_streamed_response_may_still_read_the_request_body(protocol: str) -> None:

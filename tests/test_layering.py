@@ -176,6 +176,9 @@ LOADED_ON_FIRST_USE = (
     "velocipy.json.stdlib_adapter",
     "velocipy.middleware.cors",
     "velocipy.middleware.gzip",
+    "velocipy.middleware.compression",
+    "brotli",  # the compression extra: only CompressionMiddleware offering Brotli loads it
+    "backports.zstd",
     "velocipy.middleware.sessions",
     "velocipy.middleware.proxyheaders",
 )

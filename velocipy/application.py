@@ -40,7 +40,7 @@ from velocipy.middleware.chain import build_http_handler, build_websocket_handle
 from velocipy.params import Endpoint, compile_endpoint
 from velocipy.problems import Problem, problem_response
 from velocipy.requests import Request
-from velocipy.responses import FileResponse, JSONResponse, Response
+from velocipy.responses import FileResponse, JSONResponse, Response, replaced_after_failure
 from velocipy.routers import (
     HTTP_METHODS,
     APIRouter,
@@ -404,22 +404,25 @@ class Application(RouteDecorators):
                 loggable(request.path),
                 status,
             )
-            return _internal_error(self.problem_details)
+            failure = ValueError(f"a final HTTP status must be 200-999, not {status!r}")
+            return replaced_after_failure(response, _internal_error(self.problem_details), failure)
         if isinstance(response, JSONResponse) and response.body is None:
             try:
                 response.render_json(self.json.encode)
-            except (TypeError, ValueError, UnicodeError):
+            except (TypeError, ValueError, UnicodeError) as exc:
                 logger.exception(
                     "%s %s: response content is not JSON-serializable",
                     request.method,
                     loggable(request.path),
                 )
-                return _internal_error(self.problem_details)
+                return replaced_after_failure(response, _internal_error(self.problem_details), exc)
         elif isinstance(response, FileResponse):
             try:  # conditional GET and Range are decided here, once, for both protocols
                 return response.prepare(request)
             except (OSError, ValueError):  # missing, not a regular file, or an unusable path
-                return self._error_response(404, "File not found", None)
+                missing = self._error_response(404, "File not found", None)
+                missing.background = response.background  # the answer keeps the after-work
+                return missing
         elif isinstance(response, EventSourceResponse):
             response.use_json(self.json.encode)
         return response

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from velocipy.responses import AfterResponse, Response
+from velocipy.responses import AfterResponse, Response, after_failed_body
 
 __all__ = ["BackgroundTask", "BackgroundTasks", "add_after_response"]
 
@@ -70,15 +70,30 @@ class BackgroundTasks:
 def add_after_response(response: Response, work: AfterResponse) -> None:
     """Attach ``work`` to ``response``, after whatever it already carries (never replacing it)."""
     earlier = response.background
-    if earlier is None:
-        response.background = work
-        return
+    response.background = work if earlier is None else _InOrder(earlier, work)
 
-    async def both() -> None:
-        await _run_logged(earlier)
-        await _run_logged(work)
 
-    response.background = both
+class _InOrder:
+    """Two works run one after the other; a failing first one never stops the second."""
+
+    __slots__ = ("first", "second")
+
+    def __init__(self, first: AfterResponse, second: AfterResponse) -> None:
+        self.first = first
+        self.second = second
+
+    async def __call__(self) -> None:
+        await _run_logged(self.first)
+        await _run_logged(self.second)
+
+    async def after_failed_body(self, failure: BaseException) -> None:
+        try:
+            await after_failed_body(self.first, failure)
+        finally:
+            await after_failed_body(self.second, failure)
+
+    def __repr__(self) -> str:
+        return f"{self.first!r} then {self.second!r}"
 
 
 async def _run_logged(work: AfterResponse) -> None:

@@ -45,6 +45,9 @@ __all__ = [
     "RedirectResponse",
     "Response",
     "StreamingResponse",
+    "after_failed_body",
+    "close_iterable",
+    "replaced_after_failure",
     "run_after_response",
 ]
 
@@ -147,6 +150,10 @@ class Response:
 
     def delete_cookie(self, key: str, *, path: str = "/", domain: str | None = None) -> None:
         self.set_cookie(key, "", max_age=0, expires=0, path=path, domain=domain)
+
+    async def discard(self) -> None:
+        """Let go of a body that will not be sent (HEAD, a replaced response); bytes need
+        nothing, a stream closes its producer."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.status_code}>"
@@ -270,6 +277,8 @@ class StreamingResponse(Response):
     """A body produced chunk by chunk from an async (or plain) iterable of ``bytes`` / ``str``.
 
     A plain iterator is advanced in a worker thread so a blocking generator never stalls the loop.
+    The iterable is closed when the body ends, fails or is stopped, and, through
+    :meth:`discard`, when it is never sent (HEAD, a response replaced before it went out).
     """
 
     __slots__ = ("content",)
@@ -287,27 +296,57 @@ class StreamingResponse(Response):
         self.content = content
 
     def chunks(self) -> AsyncIterator[bytes]:
-        """The body as bytes chunks, whatever the iterable yields."""
+        """The body as bytes chunks, whatever the iterable yields (closing it closes that)."""
         content = self.content
         if isinstance(content, AsyncIterable):
             return _encode_async(content)
         return _encode_async(_iterate_in_thread(iter(content)))
 
+    async def discard(self) -> None:
+        """Close the body without sending it, so the producer's ``finally`` (if it started) runs
+        and a producer that never started never will."""
+        await close_iterable(self.content)
+
+
+async def close_iterable(content: object) -> None:
+    """Close an (async) iterator or generator: ``aclose()``, or ``close()`` in a worker thread."""
+    aclose = getattr(content, "aclose", None)
+    if aclose is not None:
+        await aclose()
+        return
+    close = getattr(content, "close", None)
+    if close is not None:
+        await asyncio.to_thread(close)
+
 
 async def _encode_async(content: AsyncIterable[bytes | str]) -> AsyncIterator[bytes]:
-    async for chunk in content:
-        yield chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
+    iterator = aiter(content)
+    try:
+        async for chunk in iterator:
+            yield chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
+    finally:  # closed here, not by the garbage collector: its finally runs now
+        await close_iterable(iterator)
 
 
 _DONE = object()
 
 
 async def _iterate_in_thread(iterator: Iterator[bytes | str]) -> AsyncIterator[bytes | str]:
-    while True:
-        chunk = await asyncio.to_thread(next, iterator, _DONE)
-        if chunk is _DONE:
-            return
-        yield chunk  # type: ignore[misc]
+    advancing = False
+    try:
+        while True:
+            advancing = True
+            chunk = await asyncio.to_thread(next, iterator, _DONE)
+            advancing = False
+            if chunk is _DONE:
+                return
+            yield chunk  # type: ignore[misc]
+    finally:
+        # Interrupted while its thread still runs next(): closing it now would fail ("generator
+        # already executing"); that thread ends it on its own, so only an idle one is closed.
+        close = getattr(iterator, "close", None)
+        if close is not None and not advancing:
+            await asyncio.to_thread(close)
 
 
 class FileResponse(Response):
@@ -415,23 +454,27 @@ class FileResponse(Response):
         return answer
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        """Read the file (or its byte range) in chunks off the event loop.
+        """Read the file (or its byte range) in chunks off the event loop: exactly the announced
+        ``content_length`` bytes, whatever the file does meanwhile.
 
         For servers without native file sending, and for ranges on ASGI (``pathsend`` has none).
+        A file that grew is cut at the announced length; one that shrank raises ``OSError``
+        (the client was promised more than there is).
         """
-        start, end = self.byte_range or (0, None)
+        start = self.byte_range[0] if self.byte_range else 0
+        remaining = self.content_length
         handle = await asyncio.to_thread(open, self.path, "rb")
         try:
             if start:
                 handle.seek(start)
-            remaining = end - start if end is not None else None
-            while remaining is None or remaining > 0:
-                want = self.chunk_size if remaining is None else min(self.chunk_size, remaining)
-                chunk = await asyncio.to_thread(handle.read, want)
+            while remaining > 0:
+                chunk = await asyncio.to_thread(handle.read, min(self.chunk_size, remaining))
                 if not chunk:
-                    return
-                if remaining is not None:
-                    remaining -= len(chunk)
+                    raise OSError(
+                        f"{self.path} shrank while it was sent: "
+                        f"{remaining} of the announced {self.content_length} bytes are missing"
+                    )
+                remaining -= len(chunk)
                 yield chunk
         finally:
             handle.close()
@@ -445,16 +488,64 @@ _NOT_SATISFIABLE_HEADERS = frozenset({"accept-ranges", "cache-control", "etag", 
 _NOT_SATISFIABLE_BODY = b'{"detail":"Range Not Satisfiable"}'
 
 
-async def run_after_response(response: Response) -> None:
+async def run_after_response(response: Response, failure: BaseException | None = None) -> None:
     """Run what ``response`` carries for after it was sent; a failure is logged, never raised.
 
     Adapters call this once the last byte went to the server, and only when
     ``response.background`` is set, so a response without such work pays one attribute check.
+    With ``failure`` (the body failed after it started) background tasks are skipped, with a
+    warning, and ``yield`` providers get ``failure`` thrown in at their ``yield``: the same rule
+    as for a handler that raised. See :func:`after_failed_body`.
     """
     after = response.background
     if after is None:
         return
     try:
-        await after()
+        if failure is None:
+            await after()
+        else:
+            await after_failed_body(after, failure)
     except Exception:
         logger.exception("work after the response (background task or teardown) failed")
+
+
+def replaced_after_failure(
+    original: Response, replacement: Response, failure: BaseException
+) -> Response:
+    """``replacement`` (an error answer) in place of ``original``, which could not be sent.
+
+    The original's body is closed unsent and its after-response work follows the failed-body
+    rule (tasks skipped with a warning, ``yield`` providers see ``failure``) once the
+    replacement was sent: a wrapper keeps what it wraps.
+    """
+    background = original.background
+    if background is None and original.kind == "bytes":
+        return replacement
+
+    async def after() -> None:
+        try:
+            await original.discard()
+        finally:
+            if background is not None:
+                await after_failed_body(background, failure)
+
+    replacement.background = after
+    return replacement
+
+
+async def after_failed_body(work: AfterResponse, failure: BaseException) -> None:
+    """What ``work`` does when the body it follows failed after it started.
+
+    Work that knows (it has an ``after_failed_body(failure)`` method: dependency teardown, a
+    chain of works) is told; any other work is skipped and a warning names it.
+    """
+    told = getattr(work, "after_failed_body", None)
+    if told is not None:
+        await told(failure)
+        return
+    logger.warning(
+        "skipped %r: the response failed (%s: %s)",
+        work,
+        type(failure).__name__,
+        failure,
+    )

@@ -7,13 +7,19 @@ departure (ASGI: ``http.disconnect`` from ``receive``; RSGI: ``protocol.client_d
 a watcher task waits on it while the chunks are sent, and when it fires it cancels the sending
 task: the generator is interrupted wherever it waits and closed, so its ``finally`` runs
 within moments of the client leaving. When the stream ends first, the watcher is cancelled.
+
+A producer that never awaits (``while True: yield ...``) would never let the watcher run: after a
+disconnect uvicorn's ``send`` returns without suspending, so the loop would never turn again. The
+sending loop therefore gives the event loop one turn after every chunk: the watcher notices the
+departure, other requests are served meanwhile, and the cost is one loop turn per chunk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import types
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import Any
 
 from velocipy.exceptions import ClientDisconnect
@@ -45,6 +51,7 @@ async def send_until_client_leaves(
         async for chunk in chunks:
             if chunk:
                 await send_chunk(chunk)
+            await _one_loop_turn()
     except asyncio.CancelledError:
         if not departure.left or departure.undo_cancel():
             raise  # a cancellation of its own (server shutdown): let it through
@@ -60,6 +67,12 @@ async def send_until_client_leaves(
         watcher.cancel()
         await chunks.aclose()  # type: ignore[attr-defined]
     return True
+
+
+@types.coroutine
+def _one_loop_turn() -> Generator[None, None, None]:
+    """Let the event loop run once (what ``asyncio.sleep(0)`` does, without its call)."""
+    yield
 
 
 class _Departure:

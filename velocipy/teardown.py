@@ -1,7 +1,8 @@
 """Teardown of ``yield`` providers: the code after ``yield``, run newest first.
 
 After a response was sent (through ``Response.background``, after the response's own
-background work) or, when the handler raised, with the exception thrown in at the ``yield``.
+background work) or, when the handler raised or the body failed after the response started,
+with that exception thrown in at the ``yield``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
-from velocipy.responses import Response
+from velocipy.responses import AfterResponse, Response, after_failed_body
 
 __all__ = ["close_entered", "next_of", "teardown_after"]
 
@@ -79,13 +80,32 @@ async def close_entered(entered: list[Any], exc: BaseException | None = None) ->
 
 def teardown_after(response: Response, entered: list[Any]) -> None:
     """Let ``response`` close the generators after it was sent, after its own background work."""
-    before = response.background
+    response.background = _TeardownAfter(response.background, entered)
 
-    async def after() -> None:
+
+class _TeardownAfter:
+    """The response's own work, then the teardown; when the body failed after it started, the
+    work is skipped (see ``after_failed_body``) and the providers get the body's error."""
+
+    __slots__ = ("before", "entered")
+
+    def __init__(self, before: AfterResponse | None, entered: list[Any]) -> None:
+        self.before = before
+        self.entered = entered
+
+    async def __call__(self) -> None:
         try:
-            if before is not None:
-                await before()
+            if self.before is not None:
+                await self.before()
         finally:
-            await close_entered(entered)
+            await close_entered(self.entered)
 
-    response.background = after
+    async def after_failed_body(self, failure: BaseException) -> None:
+        try:
+            if self.before is not None:
+                await after_failed_body(self.before, failure)
+        finally:
+            await close_entered(self.entered, failure)
+
+    def __repr__(self) -> str:
+        return f"teardown of {len(self.entered)} provider(s) after {self.before!r}"

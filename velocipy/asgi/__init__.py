@@ -44,7 +44,11 @@ class ASGIEntrypoint:
                 await send(start)
                 await send(body)
             else:
-                await send_response(response, request, send)
+                try:
+                    await send_response(response, request, send)
+                except Exception as failure:  # the body failed after the response started
+                    await run_after_response(response, failure)
+                    raise  # the server drops the connection: the client sees a short body
             if response.background is not None:
                 await run_after_response(response)
         elif kind == "websocket":

@@ -131,7 +131,11 @@ def complete_messages(response: Response, request: ASGIRequest) -> tuple[Message
 
 
 async def send_response(response: Response, request: ASGIRequest, send: Any) -> None:
-    """Emit a file or streamed response as ASGI messages (``pathsend`` for files where offered)."""
+    """Emit a file or streamed response as ASGI messages (``pathsend`` for files where offered).
+
+    A body that fails after the response started raises: the server then drops the connection,
+    the one way ASGI has to tell the client that the body is incomplete.
+    """
     headers = _encode_headers(response)
     head = request.method == "HEAD"
     if isinstance(response, FileResponse):
@@ -140,7 +144,10 @@ async def send_response(response: Response, request: ASGIRequest, send: Any) -> 
         await send(
             {"type": "http.response.start", "status": response.status_code, "headers": headers}
         )
-        if head or await _send_chunks(response.chunks(), request, send):
+        if head:
+            await response.discard()  # never sent: its producer is closed now, not by the GC
+            await send({"type": "http.response.body", "body": b""})
+        elif await _send_chunks(response.chunks(), request, send):
             await send({"type": "http.response.body", "body": b""})
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from velocipy.middleware.base import CallNext, Middleware
 
 if TYPE_CHECKING:
+    from velocipy.middleware.compression import CompressionMiddleware
     from velocipy.middleware.cors import CORSMiddleware
     from velocipy.middleware.gzip import GZipMiddleware
     from velocipy.middleware.httpsredirect import HTTPSRedirectMiddleware
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 # PERF: each built-in is imported when first named, so an app pays only for the ones it uses.
 _BUILT_INS = {
+    "CompressionMiddleware": "compression",
     "CORSMiddleware": "cors",
     "GZipMiddleware": "gzip",
     "HTTPSRedirectMiddleware": "httpsredirect",
@@ -36,6 +38,7 @@ _BUILT_INS = {
 __all__ = [
     "CORSMiddleware",
     "CallNext",
+    "CompressionMiddleware",
     "GZipMiddleware",
     "HTTPSRedirectMiddleware",
     "Middleware",

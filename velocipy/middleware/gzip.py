@@ -1,31 +1,24 @@
-"""GZip: compress responses for clients that accept it, streams included, chunk by chunk."""
+"""GZip: compress responses for clients that accept it, streams included, chunk by chunk.
+
+gzip alone, with nothing beyond Python: :class:`~velocipy.middleware.CompressionMiddleware`
+with ``encodings=("gzip",)``. For zstd and Brotli as well, use that middleware itself.
+"""
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import AsyncIterator
 
-from velocipy.middleware.base import CallNext, Middleware, add_vary
-from velocipy.requests import Request
-from velocipy.responses import FileResponse, Response, StreamingResponse
-
-__all__ = ["GZipMiddleware", "accepted_encodings"]
-
-# Media types that stay as they are: already compressed, or a live stream that must not wait.
-_SKIPPED_TYPES = (
-    "text/event-stream",
-    "image/",
-    "video/",
-    "audio/",
-    "application/zip",
-    "application/gzip",
-    "application/x-gzip",
-    "font/woff",
+from velocipy.middleware.compression import (
+    CompressionMiddleware,
+    accepted_encodings,
+    encode_stream,
+    gzip_coding,
 )
-_SVG = "image/svg+xml"
+
+__all__ = ["GZipMiddleware", "accepted_encodings", "gzip_bytes", "gzip_stream"]
 
 
-class GZipMiddleware(Middleware):
+class GZipMiddleware(CompressionMiddleware):
     """Compress with gzip when ``Accept-Encoding`` allows it (q-values honoured).
 
     Bodies under ``minimum_size`` bytes, responses that already have a ``Content-Encoding``,
@@ -37,87 +30,14 @@ class GZipMiddleware(Middleware):
     def __init__(self, minimum_size: int = 500, compresslevel: int = 9) -> None:
         if not 1 <= compresslevel <= 9:
             raise ValueError(f"compresslevel must be 1-9, not {compresslevel}")
-        self.minimum_size = minimum_size
+        super().__init__(minimum_size, ("gzip",), gzip_level=compresslevel)
         self.compresslevel = compresslevel
-
-    async def dispatch(self, request: Request, call_next: CallNext) -> Response:
-        response = await call_next(request)
-        if not self._is_compressible(response):
-            return response
-        add_vary(response, "Accept-Encoding")
-        if "gzip" not in accepted_encodings(request.headers.get_list("accept-encoding")):
-            return response
-        if response.kind == "bytes":
-            response.body = gzip_bytes(response.body, self.compresslevel)
-            compressed = response
-        else:
-            chunks = response.chunks()  # type: ignore[attr-defined]
-            compressed = StreamingResponse(
-                gzip_stream(chunks, self.compresslevel), response.status_code, response.raw_headers
-            )
-        headers = compressed.headers
-        for name in ("content-length", "accept-ranges"):
-            if name in headers:
-                del headers[name]
-        etag = headers.get("etag")
-        if etag is not None and not etag.startswith("W/"):
-            headers["etag"] = "W/" + etag  # the same resource, no longer the same bytes
-        headers["content-encoding"] = "gzip"
-        return compressed
-
-    def _is_compressible(self, response: Response) -> bool:
-        if response.kind == "bytes" and len(response.body) < self.minimum_size:
-            return False  # PERF: the common small answer is decided before any header is read
-        headers = response.headers
-        if "content-encoding" in headers or response.status_code in (204, 206, 304):
-            return False
-        media_type = (headers.get("content-type") or "").lower()
-        if media_type.startswith(_SKIPPED_TYPES) and not media_type.startswith(_SVG):
-            return False
-        if response.kind == "bytes":
-            return len(response.body) >= self.minimum_size
-        if isinstance(response, FileResponse):
-            return response.size >= self.minimum_size
-        return isinstance(response, StreamingResponse)
-
-
-def accepted_encodings(values: list[str]) -> set[str]:
-    """The content codings an ``Accept-Encoding`` header allows (``q=0`` refuses one; ``*``
-    stands for every coding not named)."""
-    weights: dict[str, float] = {}
-    for value in values:
-        for item in value.split(","):
-            coding, _, params = item.partition(";")
-            coding = coding.strip().lower()
-            if not coding:
-                continue
-            quality = 1.0
-            for param in params.split(";"):
-                key, _, number = param.partition("=")
-                if key.strip().lower() == "q":
-                    try:
-                        quality = float(number.strip())
-                    except ValueError:
-                        quality = 0.0
-            weights[coding] = quality
-    accepted = {coding for coding, quality in weights.items() if quality > 0}
-    if weights.get("*", 0) > 0:
-        accepted |= {c for c in ("gzip", "br", "zstd", "deflate") if c not in weights}
-    return accepted
 
 
 def gzip_bytes(body: bytes, level: int) -> bytes:
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    return compressor.compress(body) + compressor.flush()
+    return gzip_coding(level).compress(body)
 
 
-async def gzip_stream(chunks: AsyncIterator[bytes], level: int) -> AsyncIterator[bytes]:
+def gzip_stream(chunks: AsyncIterator[bytes], level: int) -> AsyncIterator[bytes]:
     """One gzip stream over ``chunks``; each chunk is sync-flushed so it reaches the client now."""
-    compressor = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    try:
-        async for chunk in chunks:
-            if chunk:
-                yield compressor.compress(chunk) + compressor.flush(zlib.Z_SYNC_FLUSH)
-        yield compressor.flush()
-    finally:
-        await chunks.aclose()  # type: ignore[attr-defined]
+    return encode_stream(chunks, gzip_coding(level).stream())

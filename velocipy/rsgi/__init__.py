@@ -45,7 +45,10 @@ class RSGIEntrypoint:
             if kind == "bytes":  # PERF: granian's response_bytes is a plain call, no coroutine
                 protocol.response_bytes(response.status_code, response.raw_headers, response.body)
             elif kind == "stream":
-                await send_stream(response, protocol)  # type: ignore[arg-type]
+                failure = await send_stream(response, protocol, request.method == "HEAD")  # type: ignore[arg-type]
+                if failure is not None:  # the body failed after the response started
+                    await run_after_response(response, failure)
+                    return
             else:
                 send_file(response, protocol)  # type: ignore[arg-type]
             if response.background is not None:

@@ -85,29 +85,39 @@ class RSGIRequest(RSGIConnection, Request):
 
 
 def send_file(response: FileResponse, protocol: Any) -> None:
-    """Emit a file response with ``response_file`` or ``response_file_range`` (plain calls)."""
+    """Emit a file response with granian's native file sending (plain calls).
+
+    A range of the file is sent even for a whole file: exactly the ``content-length`` that was
+    announced, also when the file grows meanwhile (an empty file has no range to send).
+    """
     headers = [*response.raw_headers, ("content-length", str(response.content_length))]
-    if response.byte_range is None:
-        protocol.response_file(response.status_code, headers, response.path)
-    else:
-        start, end = response.byte_range  # end exclusive, as granian wants it
+    start, end = response.byte_range or (0, response.size)  # end exclusive, as granian wants it
+    if start < end:
         protocol.response_file_range(response.status_code, headers, response.path, start, end)
+    else:
+        protocol.response_file(response.status_code, headers, response.path)
 
 
-async def send_stream(response: StreamingResponse, protocol: Any) -> None:
+async def send_stream(response: StreamingResponse, protocol: Any, head: bool) -> Exception | None:
+    """Stream the body (for HEAD only the head: the body is closed unsent); return the error
+    of a body that failed after the response started, logged here, or None."""
     # The response ends when granian's transport object is released, so no reference to it
     # may outlive this function: not in a traceback, not in a variable.
     sender = _ChunkSender(protocol.response_stream(response.status_code, response.raw_headers))
-    failure: str | None = None
+    if head:
+        sender.release()
+        await response.discard()
+        return None
     try:
         await send_until_client_leaves(response.chunks(), sender.send, protocol.client_disconnect)
     except Exception as exc:
-        failure = f"{type(exc).__name__}: {exc}"
+        sender.release()  # before the error is kept: its traceback holds our frames
+        # RSGI cannot abort a stream: the client sees a short body that ended normally.
+        logger.error("streamed response failed after it started (body truncated)", exc_info=exc)
+        return exc
     finally:
         sender.release()
-    if failure is not None:
-        # RSGI cannot abort a stream: the client sees a short body that ended normally.
-        logger.error("streamed response failed after it started (body truncated): %s", failure)
+    return None
 
 
 class _ChunkSender:

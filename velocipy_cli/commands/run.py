@@ -18,8 +18,8 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from velocipy_cli.console import console, err_console, fail
-from velocipy_cli.dev.choice import ServerChoiceError, choose_server
+from velocipy_cli.console import console, err_console, fail, warning
+from velocipy_cli.dev.choice import ServerChoice, ServerChoiceError, choose_server
 from velocipy_cli.dev.reports import AppFailure
 from velocipy_cli.dev.sockets import PortInUseError, bind_listening_socket
 from velocipy_cli.dev.supervisor import DevServerConfig, Supervisor
@@ -325,6 +325,8 @@ def render_banner(config: DevServerConfig) -> None:
     console.print("[bold]VelociPy dev server[/]", soft_wrap=True)
     for label, value in rows:
         console.print(f"  [bold cyan]{label:<7}[/]{escape(value)}", soft_wrap=True)
+    for message in ServerChoice(config.server, config.interface).warnings:
+        warning(message)
 
 
 def _shown(path: Path, root: Path) -> str:

@@ -36,6 +36,19 @@ class ServerChoice:
         """How the banner names it: ``granian (ASGI)``."""
         return f"{self.server} ({self.interface.upper()})"
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What this server cannot do that an app may count on (said once, at start-up)."""
+        return (RSGI_STREAM_WARNING,) if self.interface == "rsgi" else ()
+
+
+# granian 2.8 gives RSGI streams an unbounded channel: send_bytes never waits for the client.
+RSGI_STREAM_WARNING = (
+    "granian's RSGI interface cannot slow a streamed response down for a client that stops "
+    "reading: the worker keeps everything the stream produces in memory. Serve large or fast "
+    "streams with --interface asgi (docs/servers.md, 'Slow readers and streamed responses')"
+)
+
 
 def choose_server(server: str | None, interface: str | None) -> ServerChoice:
     """Complete a partial choice; ``None`` means "not given anywhere"."""

@@ -211,3 +211,22 @@ def test_routes_in_a_terminal_never_cut_a_name(tmp_path: Path, columns: int) -> 
     assert any(f"app.{LONG_HANDLER}" in line for line in lines)  # whole, on one line
     assert any("/api/items/{item_id:int}" in line for line in lines)
     assert "3 routes" in lines[-1]
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("interface", ["--rsgi", "--asgi"])
+def test_rsgi_runs_warn_that_streams_have_no_backpressure(tmp_path: Path, interface: str) -> None:
+    """granian's RSGI streams buffer without bound for a client that stops reading
+    (tests/interop/test_slow_reader_memory.py measures it): `velocipy run` says so once."""
+    from velocipy_cli.dev.choice import RSGI_STREAM_WARNING
+
+    port = free_port()
+    write_tree(tmp_path, {"service_mod.py": SERVICE_APP})
+    argv = [executable("velocipy"), "run", "service_mod:service", interface, "--no-reload"]
+    argv += ["--port", str(port)]
+    env = {**environment_without_velocipy(), "COLUMNS": "400"}
+    with running(argv, port=port, cwd=tmp_path, env=env) as server:
+        assert wait_until(lambda: "ready in" in server.output(), timeout=20), server.output()
+        output = server.output()
+    warned = output.count(f"warning: {RSGI_STREAM_WARNING}")
+    assert warned == (1 if interface == "--rsgi" else 0), output
