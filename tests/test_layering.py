@@ -38,6 +38,7 @@ EXTRA_IMPORTS = {
     "velocipy.channels.backends.redis": {"redis"},
     "velocipy.testing.transport": {"httpx"},
     "velocipy.templating": {"jinja2"},  # velocipy[templates]
+    "velocipy.security.tokens": {"jwt"},  # velocipy[jwt]
 }
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
 if TYPE_CHECKING:
     from velocipy.dependencies import Depends
+    from velocipy.security.guards import Guard
 
 __all__ = ["APIRouter", "RouteDecorators", "RouteOptions"]
 
@@ -19,6 +20,7 @@ class RouteOptions(TypedDict, total=False):
     """What a route may say beyond its path: dependencies, and how OpenAPI describes it."""
 
     dependencies: Sequence[Depends]  # run before the handler, values unused (auth checks...)
+    guards: Sequence[Guard]  # decide before the handler: False -> 403 (velocipy.security.guards)
     tags: Sequence[str]
     summary: str  # default: the docstring's first line
     description: str  # default: the rest of the docstring
@@ -32,13 +34,18 @@ class RouteOptions(TypedDict, total=False):
 
 
 def merged_options(
-    outer_dependencies: Sequence[Depends], outer_tags: Sequence[str], options: RouteOptions
+    outer_dependencies: Sequence[Depends],
+    outer_tags: Sequence[str],
+    options: RouteOptions,
+    outer_guards: Sequence[Guard] = (),
 ) -> RouteOptions:
-    """``options`` with an enclosing router's (or app's) dependencies and tags put first."""
-    if not outer_dependencies and not outer_tags:
+    """``options`` with an enclosing router's (or app's) dependencies, guards and tags first."""
+    if not outer_dependencies and not outer_tags and not outer_guards:
         return options
     merged = RouteOptions(**options)
     merged["dependencies"] = (*outer_dependencies, *options.get("dependencies", ()))
+    if outer_guards or "guards" in options:
+        merged["guards"] = (*outer_guards, *options.get("guards", ()))
     merged["tags"] = (*outer_tags, *(t for t in options.get("tags", ()) if t not in outer_tags))
     return merged
 
@@ -190,12 +197,14 @@ class APIRouter(RouteDecorators):
         *,
         dependencies: Sequence[Depends] = (),
         tags: Sequence[str] = (),
+        guards: Sequence[Guard] = (),
     ) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"router prefix {prefix!r} must start with '/' and not end with '/'")
         self.prefix = prefix
         self.dependencies = tuple(dependencies)
         self.tags = tuple(tags)
+        self.guards = tuple(guards)
         self.definitions: list[RouteDefinition] = []
 
     def add_route(
@@ -208,7 +217,7 @@ class APIRouter(RouteDecorators):
         status_code: int | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
-        options = merged_options(self.dependencies, self.tags, options)
+        options = merged_options(self.dependencies, self.tags, options, self.guards)
         self.definitions.append(
             RouteDefinition(
                 "http", self.prefix + path, handler, tuple(methods), name, status_code, options
@@ -223,7 +232,7 @@ class APIRouter(RouteDecorators):
         name: str | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
-        options = merged_options(self.dependencies, self.tags, options)
+        options = merged_options(self.dependencies, self.tags, options, self.guards)
         self.definitions.append(
             RouteDefinition("websocket", self.prefix + path, handler, name=name, options=options)
         )
@@ -235,9 +244,10 @@ class APIRouter(RouteDecorators):
         prefix: str = "",
         dependencies: Sequence[Depends] = (),
         tags: Sequence[str] = (),
+        guards: Sequence[Guard] = (),
     ) -> None:
         """Nest another router's routes under this one."""
-        register_definitions(self, router.definitions, prefix, dependencies, tags)
+        register_definitions(self, router.definitions, prefix, dependencies, tags, guards)
 
 
 def register_definitions(
@@ -246,10 +256,11 @@ def register_definitions(
     prefix: str,
     dependencies: Sequence[Depends] = (),
     tags: Sequence[str] = (),
+    guards: Sequence[Guard] = (),
 ) -> None:
     for definition in definitions:
         path = prefix + definition.path
-        options = merged_options(dependencies, tags, definition.options)
+        options = merged_options(dependencies, tags, definition.options, guards)
         if definition.kind == "websocket":
             target.add_websocket_route(path, definition.handler, name=definition.name, **options)
         else:

@@ -1,4 +1,4 @@
-"""Security helpers: providers that read credentials and describe themselves to OpenAPI.
+"""Credentials: providers that read them from a request and describe themselves to OpenAPI.
 
 Each helper is a dependency (``Annotated[HTTPBasicCredentials, Depends(basic)]``). When the
 credentials are missing or unreadable it answers ``401`` with the ``WWW-Authenticate`` header
@@ -28,6 +28,7 @@ __all__ = [
     "HTTPBasic",
     "HTTPBasicCredentials",
     "HTTPBearer",
+    "SecurityScheme",
     "forbidden",
 ]
 
@@ -76,6 +77,9 @@ class SecurityScheme:
     def _refuse(self, detail: str, challenge: str) -> None:
         if self.auto_error:
             raise HTTPException(401, detail, headers={"www-authenticate": challenge})
+
+    def __repr__(self) -> str:  # never the credentials: a scheme holds none
+        return f"{type(self).__name__}(scheme_name={self.scheme_name!r})"
 
 
 class HTTPBearer(SecurityScheme):
