@@ -291,7 +291,7 @@ def test_websocket_handler_sees_the_user(client_for: Any) -> None:
         return name
 
     @app.websocket("/ws", guards=[lambda who=Depends(user): who == "ada"])
-    async def ws(websocket: WebSocket) -> None:
+    async def socket(websocket: WebSocket) -> None:
         await websocket.accept()
         await websocket.send_text(websocket.state.user)
 
