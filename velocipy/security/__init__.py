@@ -1,7 +1,7 @@
 """Authentication and authorization: credentials, tokens, OAuth2, guards, CSRF, sessions.
 
 Each concept has its module (``credentials``, ``tokens``, ``oauth2``, ``guards``, ``csrf``,
-``sessions``, ``tickets``); the names users need are importable from here. The JWT names
+``sessions``, ``websocket_auth``); the names users need are importable from here. The JWT names
 (``JWT``, ``JWKS``, ``JWTBearer``, ``Claims``, ``InvalidToken``) need the optional PyJWT and are
 imported on first use, so ``import velocipy.security`` works without it.
 """
@@ -19,6 +19,7 @@ from velocipy.security.credentials import (
     SecurityScheme,
     forbidden,
 )
+from velocipy.security.csrf import CSRFMiddleware, csrf_exempt, csrf_token
 from velocipy.security.guards import Guard, requires_roles, requires_scopes
 from velocipy.security.oauth2 import (
     OAuth2,
@@ -31,6 +32,8 @@ from velocipy.security.oauth2 import (
     insufficient_scope,
     oauth2_error,
 )
+from velocipy.security.sessions import ServerSession, ServerSessionMiddleware
+from velocipy.security.websocket_auth import WebSocketTickets, authenticate_first_message
 
 if TYPE_CHECKING:
     from velocipy.security.tokens import JWKS, JWT, Claims, InvalidToken, JWTBearer
@@ -41,6 +44,7 @@ __all__ = [
     "APIKeyCookie",
     "APIKeyHeader",
     "APIKeyQuery",
+    "CSRFMiddleware",
     "Claims",
     "Guard",
     "HTTPAuthorizationCredentials",
@@ -57,6 +61,12 @@ __all__ = [
     "Security",
     "SecurityScheme",
     "SecurityScopes",
+    "ServerSession",
+    "ServerSessionMiddleware",
+    "WebSocketTickets",
+    "authenticate_first_message",
+    "csrf_exempt",
+    "csrf_token",
     "forbidden",
     "insufficient_scope",
     "oauth2_error",
