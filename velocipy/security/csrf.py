@@ -7,8 +7,8 @@ protects every unsafe request (POST, PUT, PATCH, DELETE):
   ``trusted_origins``: a form posted from another site is refused even before its token is read;
 * a request that carries cookies must present the session's token, in the ``X-CSRF-Token``
   header (fetch) or the ``csrf_token`` form field (``{{ csrf_input() }}`` in a template).
-  A request without any cookie has no cookie-held credentials to abuse (an API client sending
-  ``Authorization``), so it needs no token.
+  A request without any cookie, or one sending ``Authorization`` (a bearer token or Basic
+  credentials, which no cross-site form can set), is not cookie-authenticated and needs none.
 
 Refusals are ``403`` with one line saying what was missing; the token itself is never echoed.
 Tokens are masked afresh each time a page asks for one (``csrf_token(request)``), so a
@@ -137,8 +137,9 @@ class CSRFMiddleware(Middleware):
         return f"Cross-site request refused: the {where} is not this site or a trusted origin"
 
     async def _token_problem(self, request: Request) -> str | None:
-        if "cookie" not in request.headers:
-            return None  # nothing cookie-authenticated to ride on
+        headers = request.headers
+        if "cookie" not in headers or "authorization" in headers:
+            return None  # not cookie-authenticated: a forged form cannot set Authorization
         sent = request.headers.get(self.header_name)
         if sent is None and request.headers.get("content-type", "").startswith(_FORM_TYPES):
             value = (await request.form()).get(self.field_name)

@@ -2,8 +2,10 @@
 
 Tokens: ``POST /token`` (password flow) and ``POST /client-token`` (client credentials) issue
 JWTs; ``/me`` needs ``items:read``, ``POST /items`` is guarded by ``items:write``, ``/admin`` by
-the ``admin`` role, ``/public`` needs nothing. Browser side: ``/login`` is a form with a CSRF
-token; ``/notes`` takes a CSRF-protected form post.
+the ``admin`` role, ``/public`` needs nothing. Browser side: server-side sessions (in memory, or
+in Redis when ``AUTH_APP_STORE`` is a redis URL), ``/login`` is a form with a CSRF token,
+``/notes`` takes a CSRF-protected form post. WebSockets: ``POST /ws-ticket`` (bearer) issues a
+ticket for ``/ws/ticket?ticket=...``; ``/ws/first`` wants a token in its first message.
 """
 
 from __future__ import annotations
@@ -14,22 +16,29 @@ from typing import Annotated
 
 import msgspec
 
-from velocipy import Depends, Form, HTMLResponse, Request, VelociPy, WebSocket
-from velocipy.middleware import SessionMiddleware
+from velocipy import Depends, Form, HTMLResponse, RedirectResponse, Request, VelociPy, WebSocket
 from velocipy.security import (
     JWT,
     Claims,
+    CSRFMiddleware,
+    InvalidToken,
     JWTBearer,
     OAuth2ClientCredentials,
     OAuth2ClientCredentialsRequestForm,
     OAuth2PasswordBearer,
     OAuth2PasswordRequestForm,
     Security,
+    ServerSession,
+    ServerSessionMiddleware,
+    WebSocketTickets,
+    authenticate_first_message,
+    csrf_exempt,
+    csrf_token,
     oauth2_error,
     requires_roles,
     requires_scopes,
 )
-from velocipy.security.csrf import CSRFMiddleware, csrf_exempt, csrf_token
+from velocipy.stores import store_from_url
 
 SECRET = os.environ.get("AUTH_APP_SECRET", "test-secret-that-is-long-enough-for-hs256!")
 SCOPES = {"items:read": "Read items", "items:write": "Create items"}
@@ -47,9 +56,17 @@ client_flow = OAuth2ClientCredentials("/client-token", scopes=SCOPES)
 user_token = JWTBearer(jwt, scheme=password_flow)
 client_token = JWTBearer(jwt, scheme=client_flow)
 
-app = VelociPy(title="Auth app")
-app.add_middleware(SessionMiddleware, secret_key=SECRET)
-app.add_middleware(CSRFMiddleware)
+store = store_from_url(os.environ.get("AUTH_APP_STORE", "memory://"))
+tickets = WebSocketTickets(store, ttl=30)
+
+
+async def close_store() -> None:
+    await store.close()
+
+
+app = VelociPy(title="Auth app", on_shutdown=[close_store])
+app.add_middleware(ServerSessionMiddleware, store=store, idle_timeout=600)
+app.add_middleware(CSRFMiddleware, trusted_origins=os.environ.get("AUTH_APP_TRUSTED", "").split())
 notes: list[str] = []
 
 
@@ -134,15 +151,49 @@ async def admin_socket(websocket: WebSocket) -> None:
     await websocket.send_text(f"admin {websocket.state.user.subject}")
 
 
-# --- a browser form with CSRF ------------------------------------------------------------
+# --- sessions and forms with CSRF --------------------------------------------------------
 LOGIN_PAGE = """<!doctype html><title>login</title>
+<form method="post" action="/login"><input type="hidden" name="csrf_token" value="{token}">
+<input name="username" id="username"><input name="password" id="password" type="password">
+<button id="login">log in</button></form>"""
+NOTE_PAGE = """<!doctype html><title>note</title>
 <form method="post" action="/notes"><input type="hidden" name="csrf_token" value="{token}">
-<input name="note" value="hello"><button id="send">send</button></form>"""
+<input name="note" id="note" value="hello"><button id="send">send</button></form>"""
+
+
+@app.get("/login")
+async def login_page(request: Request) -> HTMLResponse:
+    return HTMLResponse(LOGIN_PAGE.format(token=csrf_token(request)))
+
+
+@app.post("/login")
+async def login(
+    request: Request, username: Annotated[str, Form()], password: Annotated[str, Form()]
+) -> RedirectResponse:
+    user = USERS.get(username)
+    if user is None or not hmac.compare_digest(user[0].encode(), password.encode()):
+        return RedirectResponse("/login?failed=1", 303)
+    session: ServerSession = request.session  # type: ignore[assignment]
+    session.rotate()  # a new id for the logged-in session: no fixation
+    session["user"] = username
+    return RedirectResponse("/account", 303)
+
+
+@app.get("/account")
+async def account(request: Request) -> dict[str, object]:
+    return {"user": request.session.get("user")}
+
+
+@app.post("/logout")
+async def logout(request: Request) -> dict[str, bool]:
+    session: ServerSession = request.session  # type: ignore[assignment]
+    session.invalidate()
+    return {"logged_out": True}
 
 
 @app.get("/form")
 async def form_page(request: Request) -> HTMLResponse:
-    return HTMLResponse(LOGIN_PAGE.format(token=csrf_token(request)))
+    return HTMLResponse(NOTE_PAGE.format(token=csrf_token(request)))
 
 
 @app.get("/csrf")
@@ -159,3 +210,39 @@ async def add_note(note: Annotated[str, Form()]) -> dict[str, object]:
 @app.get("/notes")
 async def list_notes() -> list[str]:
     return notes
+
+
+# --- WebSocket authentication ------------------------------------------------------------
+@app.post("/ws-ticket")
+async def ws_ticket(claims: Annotated[Claims, Depends(user_token)]) -> dict[str, str]:
+    """A single-use ticket for opening /ws/ticket (30 seconds)."""
+    return {"ticket": await tickets.issue({"user": claims.subject})}
+
+
+@app.websocket("/ws/ticket")
+async def ticket_socket(
+    websocket: WebSocket, user: Annotated[dict[str, str], Depends(tickets)]
+) -> None:
+    await websocket.accept()
+    await websocket.send_text(f"hello {user['user']} ({websocket.state.user['user']})")
+    async for text in websocket.iter_text():
+        await websocket.send_text(f"{user['user']}: {text}")
+
+
+async def _token_of(message: object) -> Claims:
+    if not isinstance(message, dict) or not isinstance(message.get("token"), str):
+        raise ValueError("no token")
+    try:
+        return await jwt.verify(message["token"])
+    except InvalidToken:
+        raise ValueError("bad token") from None
+
+
+@app.websocket("/ws/first")
+async def first_message_socket(websocket: WebSocket) -> None:
+    claims = await authenticate_first_message(
+        websocket, _token_of, timeout=float(os.environ.get("AUTH_APP_WS_DEADLINE", "2"))
+    )
+    await websocket.send_text(f"hello {claims.subject}")
+    async for text in websocket.iter_text():
+        await websocket.send_text(f"{claims.subject}: {text}")
