@@ -10,6 +10,7 @@ import base64
 import contextlib
 import json
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,12 +18,13 @@ from typing import Any
 import httpx
 import jwt as pyjwt
 import pytest
+from openapi_spec_validator import validate
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.channels.redis_server import RedisServer, redis_running
 from tests.interop.apps.auth_app import SECRET
-from tests.support import REPO_ROOT, ServerProcess, free_port, running, server_argv
+from tests.support import REPO_ROOT, ServerProcess, executable, free_port, running, server_argv
 
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 
@@ -228,3 +230,39 @@ def test_no_secret_token_or_password_in_the_log(server: ServerProcess) -> None:
         assert secret not in log
     assert "Traceback" not in log
     assert server.alive()
+
+
+def test_the_served_document_validates_and_schemathesis_finds_no_server_error(
+    server: ServerProcess, tmp_path: Any
+) -> None:
+    document = httpx.get(server.url + "/openapi.json", timeout=TIMEOUT).json()
+    validate(document)  # openapi-spec-validator
+    assert set(document["components"]["securitySchemes"]) == {
+        "OAuth2PasswordBearer",
+        "OAuth2ClientCredentials",
+    }
+    with _client(server) as client:
+        token = _token(client, "ada", "lovelace-pw")
+    argv = [
+        executable("schemathesis"),
+        "run",
+        server.url + "/openapi.json",
+        "--checks",
+        "not_a_server_error",
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--max-examples",
+        "10",
+        "--seed",
+        "26",
+        "--no-color",
+    ]
+    result = subprocess.run(
+        argv, capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False
+    )
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report + "\n--- server log ---\n" + server.output()
+    counts = re.search(r"(\d+) generated, (\d+) passed", report)
+    assert counts is not None, report
+    assert counts.group(1) == counts.group(2), report
+    assert "Traceback" not in server.output()
