@@ -2,7 +2,8 @@
 
 Handlers get their store through a dependency, `get_store`: swap it for a database session
 (open before the request, close after the response) and the routes stay as they are. Tests
-replace it with `app.dependency_overrides[get_store] = ...`.
+replace it with `app.dependency_overrides[get_store] = ...`. Reading is open to everyone;
+writing needs a token with the `items:write` scope (the `can_write` guard, see `auth.py`).
 """
 
 from collections.abc import AsyncIterator
@@ -10,6 +11,7 @@ from typing import Annotated
 
 from velocipy import APIRouter, Depends, HTTPException, Request, Response, UploadFile
 
+from .auth import can_write
 from .models import Image, Item, ItemIn
 
 
@@ -89,7 +91,7 @@ async def list_items(store: Store, tag: str | None = None) -> list[Item]:
     return store.all(tag)
 
 
-@router.post("/items", status_code=201)
+@router.post("/items", status_code=201, guards=[can_write])
 async def create_item(data: ItemIn, store: Store) -> Item:
     """Create an item from the JSON body; answers 201 with the stored item."""
     return store.add(data)
@@ -101,19 +103,19 @@ async def read_item(item_id: int, store: Store) -> Item:
     return store.get(item_id)
 
 
-@router.put("/items/{item_id:int}", responses=NOT_FOUND)
+@router.put("/items/{item_id:int}", responses=NOT_FOUND, guards=[can_write])
 async def replace_item(item_id: int, data: ItemIn, store: Store) -> Item:
     """Replace an item with the JSON body."""
     return store.replace(item_id, data)
 
 
-@router.delete("/items/{item_id:int}", responses=NOT_FOUND)
+@router.delete("/items/{item_id:int}", responses=NOT_FOUND, guards=[can_write])
 async def delete_item(item_id: int, store: Store) -> None:
     """Delete an item; answers 204 No Content."""
     store.delete(item_id)
 
 
-@router.put("/items/{item_id:int}/image", responses=NOT_FOUND)
+@router.put("/items/{item_id:int}/image", responses=NOT_FOUND, guards=[can_write])
 async def upload_image(item_id: int, image: UploadFile, store: Store) -> Image:
     """Attach an image sent as multipart/form-data (field `image`); 415 unless image/*."""
     store.get(item_id)
