@@ -60,7 +60,7 @@ def test_ticketed_sockets_carry_their_user_into_channels(client_for: Any) -> Non
 def test_a_ticket_is_single_use_and_expires(
     client_for: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app, tickets = _app()
+    app, _ = _app()
     client = client_for(app)
     path = _path(client, "ada")
     with client.websocket_connect(path):
