@@ -38,6 +38,7 @@ EXTRA_IMPORTS = {
     "velocipy.channels.backends.redis": {"redis"},
     "velocipy.testing.transport": {"httpx"},
     "velocipy.templating": {"jinja2", "markupsafe"},  # velocipy[templates]
+    "velocipy.stores.redis": {"redis"},  # velocipy[redis], imported only when used
     "velocipy.security.tokens": {"jwt"},  # velocipy[jwt]
 }
 

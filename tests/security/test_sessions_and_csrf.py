@@ -14,6 +14,7 @@ from velocipy.security import (
     csrf_exempt,
     csrf_token,
 )
+from velocipy.stores import Store
 from velocipy.stores.memory import MemoryStore
 
 TOKEN_FIELD = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
@@ -148,7 +149,7 @@ def test_bearer_requests_and_exempt_routes_need_no_csrf_token(client_for: Any) -
     assert client.post("/items", json={"name": "n"}).status_code == 403  # cookie, no token
 
 
-def _session_app(store: MemoryStore, **options: Any) -> VelociPy:
+def _session_app(store: Store, **options: Any) -> VelociPy:
     app = VelociPy()
     app.add_middleware(ServerSessionMiddleware, store=store, **options)
 
@@ -237,3 +238,49 @@ def test_csrf_needs_a_session_middleware_and_says_so(
     response = client_for(app, raise_server_exceptions=False).get("/t")
     assert response.status_code == 500
     assert "request.session needs the session middleware" in caplog.text
+
+
+def test_templates_write_the_csrf_field_and_the_form_posts(client_for: Any, tmp_path: Any) -> None:
+    from velocipy.templating import Jinja2Templates
+
+    (tmp_path / "form.html").write_text(
+        '<form method="post">{{ csrf_input() }}<input name="note"></form>'
+        '<meta name="csrf" content="{{ csrf_token() }}">'
+    )
+    templates = Jinja2Templates(tmp_path)
+    app = VelociPy()
+    app.add_middleware(ServerSessionMiddleware, store=MemoryStore())
+    app.add_middleware(CSRFMiddleware)
+
+    @app.get("/form")
+    async def form(request: Request) -> Any:
+        return templates.TemplateResponse(request, "form.html")
+
+    @app.post("/form")
+    async def post(request: Request) -> str:
+        return "posted"
+
+    client = client_for(app)
+    page = client.get("/form").text
+    field = re.search(r'<input type="hidden" name="csrf_token" value="([0-9a-f]{128})">', page)
+    meta = re.search(r'<meta name="csrf" content="([0-9a-f]{128})">', page)
+    assert field is not None
+    assert meta is not None
+    assert client.post("/form", data={"csrf_token": field.group(1)}).text == "posted"
+    assert client.post("/form", headers={"x-csrf-token": meta.group(1)}).text == "posted"
+    assert client.post("/form", data={"note": "x"}).status_code == 403
+
+
+def test_a_store_that_cannot_answer_is_a_503_without_the_id_in_the_log(
+    client_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.support import free_port
+    from velocipy.stores.redis import RedisStore
+
+    store = RedisStore(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    client = client_for(_session_app(store))
+    answer = client.get("/get", cookies={"sid": "a-session-id-of-someone"})
+    assert answer.status_code == 503
+    assert answer.json() == {"detail": "Session store unavailable: try again shortly"}
+    assert "a-session-id-of-someone" not in caplog.text
+    assert "session store unavailable" in caplog.text
