@@ -330,7 +330,10 @@ class _Builder:
         if provider in chain:
             cycle = " -> ".join(_name(p) for p in (*chain[chain.index(provider) :], provider))
             raise TypeError(f"dependency cycle: {cycle}")
-        scopes = _with_scopes(scopes, depends.scopes)
+        if depends.scopes:
+            from velocipy.security.oauth2 import with_scopes
+
+            scopes = with_scopes(scopes, depends.scopes)
         if depends.use_cache and (provider, scopes) in self.cache:
             return self.cache[provider, scopes]
         return self.add_step(provider, (*chain, provider), cached=depends.use_cache, scopes=scopes)
@@ -344,7 +347,8 @@ class _Builder:
         is_handler: bool = False,
         scopes: tuple[str, ...] = (),
     ) -> int:
-        from velocipy.security.oauth2 import SecurityScopes  # registration only
+        # at registration, never per request
+        from velocipy.security.oauth2 import SecurityScopes, scopes_extractor
 
         provider = original if is_handler else self.overrides.get(original, original)
         target = _signature_target(provider)
@@ -386,7 +390,9 @@ class _Builder:
             annotation, marker = _split_annotated(hint)
             if annotation is SecurityScopes:  # the scopes asked of this provider, fixed here
                 step.bindings.append(
-                    Binding(name, "connection", name, annotation, _REQUIRED, _constant(scopes))
+                    Binding(
+                        name, "connection", name, annotation, _REQUIRED, scopes_extractor(scopes)
+                    )
                 )
                 continue
             default = parameter.default
@@ -474,13 +480,6 @@ class _Builder:
         return index
 
 
-def _with_scopes(outer: tuple[str, ...], more: tuple[str, ...]) -> tuple[str, ...]:
-    """``outer`` then the scopes of ``more`` it lacks (order kept: it is what OpenAPI shows)."""
-    if not more:
-        return outer
-    return (*outer, *(scope for scope in more if scope not in outer))
-
-
 def _check_scalar(where: str, annotation: Any) -> None:
     """A provider parameter read from the query/header/cookie must have a type text converts to."""
     inner = _unwrap_optional(annotation)[0]
@@ -494,18 +493,6 @@ def _check_scalar(where: str, annotation: Any) -> None:
             "annotate it with Depends(provider), or a type read from the query, a header "
             "or a cookie"
         )
-
-
-def _constant(scopes: tuple[str, ...]) -> Extract:
-    """An extractor that always gives the ``SecurityScopes`` decided at registration."""
-    from velocipy.security.oauth2 import SecurityScopes
-
-    value = SecurityScopes(scopes)
-
-    def security_scopes(connection: Any, errors: list[dict[str, Any]]) -> SecurityScopes:
-        return value
-
-    return security_scopes
 
 
 def _take(connection: Any, errors: list[dict[str, Any]]) -> Any:

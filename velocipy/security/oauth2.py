@@ -84,6 +84,23 @@ class SecurityScopes:
         return f"SecurityScopes({self.scopes!r})"
 
 
+def with_scopes(outer: tuple[str, ...], more: tuple[str, ...]) -> tuple[str, ...]:
+    """``outer`` then the scopes of ``more`` it lacks (order kept: it is what OpenAPI shows)."""
+    if not more:
+        return outer
+    return (*outer, *(scope for scope in more if scope not in outer))
+
+
+def scopes_extractor(scopes: tuple[str, ...]) -> Callable[[Any, Any], SecurityScopes]:
+    """What the dependency plan binds a ``SecurityScopes`` parameter with (made at startup)."""
+    value = SecurityScopes(scopes)
+
+    def security_scopes(connection: Any, errors: Any) -> SecurityScopes:
+        return value
+
+    return security_scopes
+
+
 def insufficient_scope(missing: Iterable[str]) -> HTTPException:
     """The ``403`` of RFC 6750 for a valid token that lacks scopes (raise it)."""
     needed = " ".join(missing)
@@ -124,19 +141,8 @@ class OAuth2(SecurityScheme):
 
     async def __call__(self, connection: Connection) -> str | None:
         """The bearer token, or a ``401`` (``None`` with ``auto_error=False``)."""
-        value = connection.headers.get("authorization")
-        if not value:
-            self._refuse("Not authenticated: send Authorization: Bearer <token>", "Bearer")
-            return None
-        scheme, _, token = value.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            self._refuse(
-                "Invalid authentication: expected Authorization: Bearer <token>",
-                'Bearer error="invalid_request"',
-            )
-            return None
-        return token
+        token = self._bearer_token(connection)
+        return None if token is None else token[1]
 
 
 class OAuth2PasswordBearer(OAuth2):

@@ -324,16 +324,14 @@ class JWTBearer(SecurityScheme):
     async def __call__(
         self, connection: Connection, security_scopes: SecurityScopes
     ) -> Claims | None:
-        value = connection.headers.get("authorization")
-        if not value:
+        if not connection.headers.get("authorization"):
             self._refuse("Not authenticated: send Authorization: Bearer <token>", "Bearer")
             return None
-        scheme, _, token = value.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise _invalid("Invalid authentication: expected Authorization: Bearer <token>")
+        sent = self._bearer_token(connection)  # another scheme: 401 invalid_request
+        if sent is None:
+            return None
         try:
-            claims = await self.jwt.verify(token)
+            claims = await self.jwt.verify(sent[1])
         except InvalidToken as exc:
             raise _invalid(f"Invalid token: {exc}") from None
         missing = security_scopes.missing(claims.scopes)
