@@ -114,6 +114,7 @@ class CSRFMiddleware(Middleware):
     def _exempt(self, request: Request) -> bool:
         if self.exempt_paths and request.path.startswith(self.exempt_paths):
             return True
+        # the route table the dispatcher uses (unsafe methods only; exempt handlers are marked)
         found = request.app._http.match(request.path)
         if found is None:
             return False
