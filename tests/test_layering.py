@@ -38,8 +38,9 @@ EXTRA_IMPORTS = {
     "velocipy.channels.backends.redis": {"redis"},
     "velocipy.stores.redis": {"redis"},  # velocipy[redis], imported only when used
     "velocipy.testing.transport": {"httpx"},
-    "velocipy.templating": {"jinja2"},  # velocipy[templates]
+    "velocipy.templating": {"jinja2", "markupsafe"},  # velocipy[templates]
     "velocipy.contrib.sqlalchemy": {"sqlalchemy"},  # velocipy[sqlalchemy]
+    "velocipy.security.tokens": {"jwt"},  # velocipy[jwt]
 }
 
 

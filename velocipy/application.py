@@ -14,7 +14,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from types import MethodType
-from typing import Any, TypeAlias, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, Unpack
 
 import msgspec
 
@@ -53,6 +53,9 @@ from velocipy.routing import PathPattern, RouteEntry, RouteInfo, RouteTable
 from velocipy.sse import EventSourceResponse
 from velocipy.websockets import CLOSE_INTERNAL_ERROR, SENDABLE_CLOSE_CODES, WebSocket
 
+if TYPE_CHECKING:
+    from velocipy.security.guards import Guard
+
 __all__ = ["Application"]
 
 logger = logging.getLogger("velocipy")
@@ -87,6 +90,7 @@ class Application(RouteDecorators):
         middleware: Sequence[ClassMiddleware | type[ClassMiddleware] | Middleware] = (),
         websocket_origins: Sequence[str] | None = None,
         dependencies: Sequence[Depends] = (),
+        guards: Sequence[Guard] = (),
         title: str = "VelociPy",
         version: str = "0.1.0",
         description: str | None = None,
@@ -131,8 +135,10 @@ class Application(RouteDecorators):
         self._openapi: tuple[dict[str, Any], bytes] | None = None
         self._asyncapi: tuple[dict[str, Any], bytes] | None = None
         self.dependencies: tuple[Depends, ...] = ()  # the docs routes are open to everyone
+        self.guards: tuple[Guard, ...] = ()
         install_api_docs(self)
         self.dependencies = tuple(dependencies)  # run before every other route's handler
+        self.guards = tuple(guards)
 
     # --- registration ---------------------------------------------------------------------
     def add_route(
@@ -145,7 +151,7 @@ class Application(RouteDecorators):
         status_code: int | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
-        options = merged_options(self.dependencies, (), options)
+        options = merged_options(self.dependencies, (), options, self.guards)
         methods = [m.upper() for m in methods]
         unknown = sorted(set(methods) - HTTP_METHODS)
         if unknown or not methods:
@@ -155,7 +161,7 @@ class Application(RouteDecorators):
             PathPattern.parse(path),
             self.json,
             status_code,
-            options.get("dependencies", ()),
+            _run_before(options),
             self.dependency_overrides,
         )
         if options.get("cache") is not None or options.get("etag"):
@@ -205,16 +211,13 @@ class Application(RouteDecorators):
     ) -> None:
         if not inspect.iscoroutinefunction(handler):
             raise TypeError(f"WebSocket handler {handler.__qualname__} must be an async function")
-        options = merged_options(self.dependencies, (), options)
+        options = merged_options(self.dependencies, (), options, self.guards)
         pattern = PathPattern.parse(path)
         endpoint: WebSocketHandler = handler
-        if options.get("dependencies") or binds_more_than_the_websocket(handler):
+        before = _run_before(options)
+        if before or binds_more_than_the_websocket(handler):
             endpoint, pattern = compile_websocket(
-                handler,
-                pattern,
-                self.json,
-                options.get("dependencies", ()),
-                self.dependency_overrides,
+                handler, pattern, self.json, before, self.dependency_overrides
             )
         if options.get("receives") is not None:
             endpoint = _validating_messages(endpoint, options["receives"])
@@ -310,9 +313,10 @@ class Application(RouteDecorators):
         prefix: str = "",
         dependencies: Sequence[Depends] = (),
         tags: Sequence[str] = (),
+        guards: Sequence[Guard] = (),
     ) -> None:
         """Add every route of ``router`` (under ``prefix`` + the router's own prefix)."""
-        register_definitions(self, router.definitions, prefix, dependencies, tags)
+        register_definitions(self, router.definitions, prefix, dependencies, tags, guards)
 
     @property
     def routes(self) -> list[RouteInfo]:
@@ -527,6 +531,17 @@ class Application(RouteDecorators):
         except ValueError:  # WebSocketException with an unsendable code or an over-long reason
             code = code if code in SENDABLE_CLOSE_CODES else 1008
             await websocket.close(code, reason.encode()[:123].decode("utf-8", "ignore"))
+
+
+def _run_before(options: RouteOptions) -> tuple[Depends, ...]:
+    """The route's dependencies, then its guards (as dependencies): decided at registration."""
+    dependencies = tuple(options.get("dependencies", ()))
+    guards = options.get("guards", ())
+    if not guards:
+        return dependencies
+    from velocipy.security.guards import guard_dependencies
+
+    return (*dependencies, *guard_dependencies(guards))
 
 
 def _validating_messages(endpoint: WebSocketHandler, receives: Any) -> WebSocketHandler:

@@ -77,7 +77,7 @@ class Depends:
     first use, torn down at shutdown (see ``velocipy.appscope``); ``"request"`` is the default.
     """
 
-    __slots__ = ("dependency", "scope", "use_cache")
+    __slots__ = ("dependency", "scope", "scopes", "use_cache")
 
     def __init__(
         self,
@@ -95,6 +95,7 @@ class Depends:
         self.dependency = dependency
         self.use_cache = use_cache
         self.scope = scope
+        self.scopes: tuple[str, ...] = ()  # OAuth2 scopes (set by ``Security``)
 
     def __repr__(self) -> str:
         name = getattr(self.dependency, "__qualname__", repr(self.dependency))
@@ -131,9 +132,12 @@ class Step:
     bindings: list[Binding] = field(default_factory=list)
     scheme: Any = None  # a security helper's OpenAPI description, when the provider is one
     form: FormBinder | None = None  # reads this step's form fields and uploads, if any
+    scopes: tuple[str, ...] = ()  # the OAuth2 scopes every ``Security`` above it asked for
 
 
 def _call_kind(provider: Callable[..., Any]) -> str:
+    if getattr(provider, "runs_inline", False):  # a plain-def guard: a quick look, no thread
+        return "direct"
     target = provider
     if not (inspect.isfunction(target) or inspect.ismethod(target)) and not isinstance(
         target, type
@@ -243,9 +247,9 @@ class RoutePlan:
                     found.append(binding)
         return found
 
-    def schemes(self) -> list[Any]:
-        """``(name, Security Scheme Object, required)`` of each security helper in the plan."""
-        return [step.scheme for step in self.steps if step.scheme is not None]
+    def schemes(self) -> list[tuple[str, dict[str, Any], bool, tuple[str, ...]]]:
+        """``(name, Security Scheme Object, required, scopes)`` of each security helper."""
+        return [(*step.scheme, step.scopes) for step in self.steps if step.scheme is not None]
 
     # Running ----------------------------------------------------------------------------
     async def solve(
@@ -318,7 +322,8 @@ class _Builder:
         self.plan = plan
         self.overrides = overrides
         self.steps: list[Step] = []
-        self.cache: dict[Callable[..., Any], int] = {}
+        # a provider is called once per request and per set of scopes asked of it
+        self.cache: dict[tuple[Callable[..., Any], tuple[str, ...]], int] = {}
         self.tasks_step = -1
 
     def background_tasks(self) -> int:
@@ -329,7 +334,11 @@ class _Builder:
         return self.tasks_step
 
     def add_provider(
-        self, depends: Depends, chain: tuple[Callable[..., Any], ...], owner: Any
+        self,
+        depends: Depends,
+        chain: tuple[Callable[..., Any], ...],
+        owner: Any,
+        scopes: tuple[str, ...] = (),
     ) -> int:
         provider = depends.dependency
         if provider is None:
@@ -337,14 +346,18 @@ class _Builder:
         if provider in chain:
             cycle = " -> ".join(_name(p) for p in (*chain[chain.index(provider) :], provider))
             raise TypeError(f"dependency cycle: {cycle}")
-        if depends.use_cache and provider in self.cache:
-            return self.cache[provider]
+        if depends.scopes:
+            from velocipy.security.oauth2 import with_scopes
+
+            scopes = with_scopes(scopes, depends.scopes)
+        if depends.use_cache and (provider, scopes) in self.cache:
+            return self.cache[provider, scopes]
         if depends.scope == "app":
             effective = self.overrides.get(provider, provider)
             self.steps.append(Step(self.plan.app_scope.register(effective), "async"))
-            self.cache[provider] = len(self.steps) - 1
-            return self.cache[provider]
-        return self.add_step(provider, (*chain, provider), cached=depends.use_cache)
+            self.cache[provider, scopes] = len(self.steps) - 1
+            return self.cache[provider, scopes]
+        return self.add_step(provider, (*chain, provider), cached=depends.use_cache, scopes=scopes)
 
     def add_step(
         self,
@@ -353,7 +366,10 @@ class _Builder:
         *,
         cached: bool,
         is_handler: bool = False,
+        scopes: tuple[str, ...] = (),
     ) -> int:
+        # at registration, never per request
+        from velocipy.security.oauth2 import SecurityScopes, scopes_extractor
 
         provider = original if is_handler else self.overrides.get(original, original)
         target = _signature_target(provider)
@@ -363,7 +379,10 @@ class _Builder:
             raise TypeError(f"cannot read the parameters of provider {provider!r}") from None
         hints = parameter_hints(target)
         step = Step(
-            provider, _call_kind(provider), scheme=getattr(provider, "openapi_scheme", None)
+            provider,
+            _call_kind(provider),
+            scheme=getattr(provider, "openapi_scheme", None),
+            scopes=scopes,
         )
         if is_handler and step.kind in ("asyncgen", "gen"):
             raise TypeError(f"handler {_name(provider)} cannot be a generator")
@@ -386,10 +405,17 @@ class _Builder:
                             f"{where}: Depends() needs a provider or a class annotation"
                         )
                     depends = Depends(base, use_cache=depends.use_cache, scope=depends.scope)
-                index = self.add_provider(depends, chain or (original,), provider)
+                index = self.add_provider(depends, chain or (original,), provider, scopes)
                 step.bindings.append(Binding(name, "depends", name, base, _REQUIRED, step=index))
                 continue
             annotation, marker = _split_annotated(hint)
+            if annotation is SecurityScopes:  # the scopes asked of this provider, fixed here
+                step.bindings.append(
+                    Binding(
+                        name, "connection", name, annotation, _REQUIRED, scopes_extractor(scopes)
+                    )
+                )
+                continue
             default = parameter.default
             if isinstance(default, Param):
                 marker, default = default, default.default
@@ -474,7 +500,7 @@ class _Builder:
         self.steps.append(step)
         index = len(self.steps) - 1
         if cached and not is_handler:
-            self.cache[original] = index
+            self.cache[original, scopes] = index
         return index
 
 

@@ -149,7 +149,7 @@ def build_openapi(app: Application) -> dict[str, Any]:
                 )
             if app.problem_details:
                 _as_problems(operation["responses"], schemas)
-            for name, scheme, _ in plan.schemes():
+            for name, scheme, _, _ in plan.schemes():
                 security_schemes[name] = scheme
             for tag in operation.get("tags", ()):
                 if tag not in tags_seen:
@@ -279,13 +279,21 @@ def _form_body(fields: list[Binding], schemas: _Schemas) -> dict[str, Any]:
     return {"required": bool(required) or model is not None, "content": {media: {"schema": schema}}}
 
 
-def _security(schemes: list[tuple[str, dict[str, Any], bool]]) -> list[dict[str, list[str]]]:
-    """Security Requirements: every required scheme together; else any optional one, or none."""
-    required: dict[str, list[str]] = {name: [] for name, _, needed in schemes if needed}
+def _security(
+    schemes: list[tuple[str, dict[str, Any], bool, tuple[str, ...]]],
+) -> list[dict[str, list[str]]]:
+    """Security Requirements: every required scheme together; else any optional one, or none.
+
+    Each scheme lists the OAuth2 scopes the route asks of it (``Security(..., scopes=[...])``).
+    """
+    scopes: dict[str, list[str]] = {}
+    for name, _, _, asked in schemes:
+        known = scopes.setdefault(name, [])
+        known.extend(scope for scope in asked if scope not in known)
+    required = {name: scopes[name] for name, _, needed, _ in schemes if needed}
     if required:
         return [required]
-    anyone: list[dict[str, list[str]]] = [{name: []} for name, _, _ in schemes]
-    return [{}, *anyone]
+    return [{}, *({name: scopes[name]} for name in scopes)]
 
 
 def _parameter(binding: Binding, converters: dict[str, str], schemas: _Schemas) -> dict[str, Any]:

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from velocipy.dependencies import Depends
     from velocipy.ratelimit import RateLimit
     from velocipy.requests import Request
+    from velocipy.security.guards import Guard
 
 __all__ = ["APIRouter", "RouteDecorators", "RouteOptions"]
 
@@ -22,6 +23,7 @@ class RouteOptions(TypedDict, total=False):
     """What a route may say beyond its path: dependencies, and how OpenAPI describes it."""
 
     dependencies: Sequence[Depends]  # run before the handler, values unused (auth checks...)
+    guards: Sequence[Guard]  # decide before the handler: False -> 403 (velocipy.security.guards)
     tags: Sequence[str]
     summary: str  # default: the docstring's first line
     description: str  # default: the rest of the docstring
@@ -39,13 +41,18 @@ class RouteOptions(TypedDict, total=False):
 
 
 def merged_options(
-    outer_dependencies: Sequence[Depends], outer_tags: Sequence[str], options: RouteOptions
+    outer_dependencies: Sequence[Depends],
+    outer_tags: Sequence[str],
+    options: RouteOptions,
+    outer_guards: Sequence[Guard] = (),
 ) -> RouteOptions:
-    """``options`` with an enclosing router's (or app's) dependencies and tags put first."""
-    if not outer_dependencies and not outer_tags:
+    """``options`` with an enclosing router's (or app's) dependencies, guards and tags first."""
+    if not outer_dependencies and not outer_tags and not outer_guards:
         return options
     merged = RouteOptions(**options)
     merged["dependencies"] = (*outer_dependencies, *options.get("dependencies", ()))
+    if outer_guards or "guards" in options:
+        merged["guards"] = (*outer_guards, *options.get("guards", ()))
     merged["tags"] = (*outer_tags, *(t for t in options.get("tags", ()) if t not in outer_tags))
     return merged
 
@@ -198,12 +205,14 @@ class APIRouter(RouteDecorators):
         dependencies: Sequence[Depends] = (),
         tags: Sequence[str] = (),
         rate_limit: RateLimit | Sequence[RateLimit] = (),
+        guards: Sequence[Guard] = (),
     ) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"router prefix {prefix!r} must start with '/' and not end with '/'")
         self.prefix = prefix
         self.dependencies = tuple(dependencies)
         self.tags = tuple(tags)
+        self.guards = tuple(guards)
         self.definitions: list[RouteDefinition] = []
         self.rate_limits: tuple[RateLimit, ...] = ()
         if rate_limit:  # one budget for all of this router's routes (unless a limit is named)
@@ -222,7 +231,9 @@ class APIRouter(RouteDecorators):
         status_code: int | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
-        options = self._with_rate_limits(merged_options(self.dependencies, self.tags, options))
+        options = self._with_rate_limits(
+            merged_options(self.dependencies, self.tags, options, self.guards)
+        )
         self.definitions.append(
             RouteDefinition(
                 "http", self.prefix + path, handler, tuple(methods), name, status_code, options
@@ -237,7 +248,9 @@ class APIRouter(RouteDecorators):
         name: str | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
-        options = self._with_rate_limits(merged_options(self.dependencies, self.tags, options))
+        options = self._with_rate_limits(
+            merged_options(self.dependencies, self.tags, options, self.guards)
+        )
         self.definitions.append(
             RouteDefinition("websocket", self.prefix + path, handler, name=name, options=options)
         )
@@ -258,9 +271,10 @@ class APIRouter(RouteDecorators):
         prefix: str = "",
         dependencies: Sequence[Depends] = (),
         tags: Sequence[str] = (),
+        guards: Sequence[Guard] = (),
     ) -> None:
         """Nest another router's routes under this one."""
-        register_definitions(self, router.definitions, prefix, dependencies, tags)
+        register_definitions(self, router.definitions, prefix, dependencies, tags, guards)
 
 
 def register_definitions(
@@ -269,10 +283,11 @@ def register_definitions(
     prefix: str,
     dependencies: Sequence[Depends] = (),
     tags: Sequence[str] = (),
+    guards: Sequence[Guard] = (),
 ) -> None:
     for definition in definitions:
         path = prefix + definition.path
-        options = merged_options(dependencies, tags, definition.options)
+        options = merged_options(dependencies, tags, definition.options, guards)
         if definition.kind == "websocket":
             target.add_websocket_route(path, definition.handler, name=definition.name, **options)
         else:

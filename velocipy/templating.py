@@ -13,6 +13,7 @@ from typing import Any
 
 try:
     import jinja2
+    import markupsafe
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without jinja2
     raise ImportError(
         "velocipy.templating needs Jinja2, which is not installed: "
@@ -32,11 +33,29 @@ def _url_for(context: Any, name: str, /, **params: Any) -> str:
     return request.app.url_for(name, **params)
 
 
+@jinja2.pass_context
+def _csrf_token(context: Any) -> str:
+    """``{{ csrf_token() }}``: a masked CSRF token for a fetch header (``CSRFMiddleware``)."""
+    from velocipy.security.csrf import csrf_token
+
+    return csrf_token(context["request"])
+
+
+@jinja2.pass_context
+def _csrf_input(context: Any) -> markupsafe.Markup:
+    """``{{ csrf_input() }}``: the hidden form field ``CSRFMiddleware`` checks."""
+    from velocipy.security.csrf import csrf_token
+
+    token = csrf_token(context["request"])
+    return markupsafe.Markup('<input type="hidden" name="csrf_token" value="%s">') % token
+
+
 class Jinja2Templates:
     """Templates from ``directory`` (or a list of directories, or a ready Jinja2 ``env``).
 
     Autoescaping is on for every template except ``.txt`` ones, so values from users cannot
-    inject HTML. ``url_for`` and the ``request`` are in every template's context.
+    inject HTML. ``url_for`` and the ``request`` are in every template's context, and so are
+    ``csrf_input()`` / ``csrf_token()`` for forms under ``CSRFMiddleware``.
     """
 
     def __init__(
@@ -55,6 +74,8 @@ class Jinja2Templates:
                 ),
             )
         env.globals.setdefault("url_for", _url_for)
+        env.globals.setdefault("csrf_token", _csrf_token)
+        env.globals.setdefault("csrf_input", _csrf_input)
         self.env = env
 
     def get_template(self, name: str) -> jinja2.Template:

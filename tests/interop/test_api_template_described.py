@@ -61,7 +61,11 @@ def test_the_served_document_is_valid_openapi(api_server: ServerProcess) -> None
         "/api/items/{item_id}",
         "/api/items/{item_id}/image",
         "/health",
+        "/me",
+        "/token",
     }
+    writes = document["paths"]["/api/items"]["post"]
+    assert writes["security"] == [{"OAuth2PasswordBearer": ["items:write"]}]
     upload = document["paths"]["/api/items/{item_id}/image"]["put"]["requestBody"]
     assert upload["content"]["multipart/form-data"]["schema"]["properties"]["image"] == {
         "type": "string",
@@ -123,7 +127,7 @@ def test_chromium_renders_docs_offline(api_server: ServerProcess, tmp_path: Path
             page.route("**/*", only_the_app)
             page.goto(origin + "/docs", timeout=WAIT_MS)
             operations = page.locator(".opblock")
-            expect(operations).to_have_count(8, timeout=WAIT_MS)
+            expect(operations).to_have_count(10, timeout=WAIT_MS)
             expect(page.locator(".opblock-summary-path").first).to_be_visible(timeout=WAIT_MS)
             expect(page.locator(".info .title")).to_contain_text("Items API", timeout=WAIT_MS)
             summaries = page.locator(".opblock-summary-description").all_inner_texts()

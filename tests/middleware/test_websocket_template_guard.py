@@ -37,8 +37,15 @@ def test_own_origin_is_accepted_and_foreign_refused(
     create_app: Callable[[], Any], make_client: ClientFactory
 ) -> None:
     client = make_client(create_app())
-    with client.websocket_connect("/ws?name=Ada", headers={"origin": "http://testserver"}) as ada:
+
+    def ticket(name: str) -> str:
+        return str(client.post("/ticket", json={"name": name}).json()["ticket"])
+
+    own = {"origin": "http://testserver"}
+    with client.websocket_connect(f"/ws?ticket={ticket('Ada')}", headers=own) as ada:
         assert ada.receive_json()["type"] == "welcome"
     with pytest.raises(WebSocketDenied) as denied:
-        client.websocket_connect("/ws?name=Eve", headers={"origin": "https://evil.example"})
+        client.websocket_connect(
+            f"/ws?ticket={ticket('Eve')}", headers={"origin": "https://evil.example"}
+        )
     assert denied.value.status_code == 403

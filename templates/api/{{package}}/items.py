@@ -2,7 +2,8 @@
 
 Handlers get their store through a dependency, `get_store`: swap it for a database session
 (open before the request, close after the response) and the routes stay as they are. Tests
-replace it with `app.dependency_overrides[get_store] = ...`.
+replace it with `app.dependency_overrides[get_store] = ...`. Reading is open to everyone;
+writing needs a token with the `items:write` scope (the `can_write` guard, see `auth.py`).
 
 Writes are rate-limited (`WRITES`: 20 a minute per client, then 429 with Retry-After) and the
 item list is cached (`CACHE`: 30 seconds, forgotten on every write). Both keep their state in
@@ -17,6 +18,7 @@ from velocipy import APIRouter, Depends, HTTPException, Request, Response, Uploa
 from velocipy.caching import ResponseCache
 from velocipy.ratelimit import RateLimit
 
+from .auth import can_write
 from .models import Image, Item, ItemIn
 
 
@@ -100,7 +102,7 @@ async def list_items(store: Store, tag: str | None = None) -> list[Item]:
     return store.all(tag)
 
 
-@router.post("/items", status_code=201, rate_limit=WRITES)
+@router.post("/items", status_code=201, guards=[can_write], rate_limit=WRITES)
 async def create_item(data: ItemIn, store: Store) -> Item:
     """Create an item from the JSON body; answers 201 with the stored item."""
     item = store.add(data)
@@ -114,7 +116,7 @@ async def read_item(item_id: int, store: Store) -> Item:
     return store.get(item_id)
 
 
-@router.put("/items/{item_id:int}", responses=NOT_FOUND, rate_limit=WRITES)
+@router.put("/items/{item_id:int}", responses=NOT_FOUND, guards=[can_write], rate_limit=WRITES)
 async def replace_item(item_id: int, data: ItemIn, store: Store) -> Item:
     """Replace an item with the JSON body."""
     item = store.replace(item_id, data)
@@ -122,14 +124,14 @@ async def replace_item(item_id: int, data: ItemIn, store: Store) -> Item:
     return item
 
 
-@router.delete("/items/{item_id:int}", responses=NOT_FOUND, rate_limit=WRITES)
+@router.delete("/items/{item_id:int}", responses=NOT_FOUND, guards=[can_write], rate_limit=WRITES)
 async def delete_item(item_id: int, store: Store) -> None:
     """Delete an item; answers 204 No Content."""
     store.delete(item_id)
     await CACHE.invalidate("/api/items")
 
 
-@router.put("/items/{item_id:int}/image", responses=NOT_FOUND)
+@router.put("/items/{item_id:int}/image", responses=NOT_FOUND, guards=[can_write])
 async def upload_image(item_id: int, image: UploadFile, store: Store) -> Image:
     """Attach an image sent as multipart/form-data (field `image`); 415 unless image/*."""
     store.get(item_id)

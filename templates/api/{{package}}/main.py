@@ -1,7 +1,9 @@
-"""The app: a health check and the item routes of `items.py`; the API described at /docs."""
+"""The app: a health check, logging in (`auth.py`) and the item routes of `items.py`; the API
+described at /docs, where *Authorize* logs in."""
 
 from velocipy import FormLimits, VelociPy
 
+from . import auth
 from .items import ItemStore, router
 
 
@@ -14,6 +16,7 @@ def create_app() -> VelociPy:
         form_limits=FormLimits(max_files=1, max_file_size=2 * 1024 * 1024),
     )
     app.state.store = ItemStore()
+    app.include_router(auth.router)
     app.include_router(router)
 
     @app.get("/health", tags=["health"])

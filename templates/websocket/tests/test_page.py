@@ -7,4 +7,5 @@ def test_the_page_is_html_that_opens_the_websocket(client: TestClient) -> None:
     assert response.headers["content-type"].startswith("text/html")
     assert "<form" in response.text
     assert "new WebSocket(" in response.text
-    assert "/ws?name=" in response.text
+    assert 'fetch("/ticket"' in response.text
+    assert "/ws?ticket=" in response.text

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.cli.new.venvs import (
@@ -62,9 +63,22 @@ def check_websocket(server: ServerProcess) -> None:
     assert page.headers["content-type"].startswith("text/html")
     assert "new WebSocket(" in page.text
 
-    with connect(f"{server.ws_url}/ws?name=Ada", open_timeout=WAIT, close_timeout=WAIT) as ada:
+    def ticket(name: str) -> str:
+        answer = http_request(
+            f"{server.url}/ticket",
+            method="POST",
+            data=json.dumps({"name": name}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        assert answer.status == 200
+        return f"{server.ws_url}/ws?ticket={_json(answer.body)['ticket']}"  # type: ignore[index]
+
+    with pytest.raises(InvalidStatus) as refused:  # no ticket, no socket
+        connect(f"{server.ws_url}/ws?name=Eve", open_timeout=WAIT)
+    assert refused.value.response.status_code == 403
+    with connect(ticket("Ada"), open_timeout=WAIT, close_timeout=WAIT) as ada:
         assert _event(ada) == {"type": "welcome", "name": "Ada", "online": ["Ada"]}
-        with connect(f"{server.ws_url}/ws?name=Bob", open_timeout=WAIT) as bob:
+        with connect(ticket("Bob"), open_timeout=WAIT) as bob:
             assert _event(bob) == {"type": "welcome", "name": "Bob", "online": ["Ada", "Bob"]}
             assert _event(ada) == {"type": "joined", "name": "Bob", "online": ["Ada", "Bob"]}
             bob.send("hello over a real socket")
@@ -75,7 +89,27 @@ def check_websocket(server: ServerProcess) -> None:
 
 
 def check_api(server: ServerProcess) -> None:
-    json_headers = {"content-type": "application/json"}
+    login = http_request(
+        f"{server.url}/token",
+        method="POST",
+        data=b"username=demo&password=demo-password",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert login.status == 200
+    bearer = {"authorization": f"Bearer {_json(login.body)['access_token']}"}  # type: ignore[index]
+    json_headers = {"content-type": "application/json", **bearer}
+    anonymous = http_request(
+        f"{server.url}/api/items",
+        method="POST",
+        data=b'{"name": "pen", "price": 1.5}',
+        headers={"content-type": "application/json"},
+    )
+    assert anonymous.status == 401
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert _json(http_request(f"{server.url}/me", headers=bearer).body) == {
+        "user": "demo",
+        "scopes": ["items:read", "items:write"],
+    }
     created = http_request(
         f"{server.url}/api/items",
         method="POST",
@@ -96,7 +130,9 @@ def check_api(server: ServerProcess) -> None:
     assert invalid.status == 422
     assert "price" in invalid.text
     assert http_request(f"{server.url}/api/items/99").status == 404
-    assert http_request(f"{server.url}/api/items/1", method="DELETE").status == 204
+    assert http_request(f"{server.url}/api/items/1", method="DELETE").status == 401
+    deleted = http_request(f"{server.url}/api/items/1", method="DELETE", headers=bearer)
+    assert deleted.status == 204
     assert _json(http_request(f"{server.url}/health").body) == {"status": "ok"}
 
 

@@ -1,4 +1,4 @@
-"""Security helpers: providers that read credentials and describe themselves to OpenAPI.
+"""Credentials: providers that read them from a request and describe themselves to OpenAPI.
 
 Each helper is a dependency (``Annotated[HTTPBasicCredentials, Depends(basic)]``). When the
 credentials are missing or unreadable it answers ``401`` with the ``WWW-Authenticate`` header
@@ -28,6 +28,7 @@ __all__ = [
     "HTTPBasic",
     "HTTPBasicCredentials",
     "HTTPBearer",
+    "SecurityScheme",
     "forbidden",
 ]
 
@@ -77,6 +78,25 @@ class SecurityScheme:
         if self.auto_error:
             raise HTTPException(401, detail, headers={"www-authenticate": challenge})
 
+    def _bearer_token(self, connection: Connection) -> tuple[str, str] | None:
+        """``(scheme as sent, token)`` of ``Authorization: Bearer``; else a ``401`` (or None)."""
+        value = connection.headers.get("authorization")
+        if not value:
+            self._refuse("Not authenticated: send Authorization: Bearer <token>", "Bearer")
+            return None
+        scheme, _, token = value.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            self._refuse(
+                "Invalid authentication: expected Authorization: Bearer <token>",
+                'Bearer error="invalid_request"',
+            )
+            return None
+        return scheme, token
+
+    def __repr__(self) -> str:  # never the credentials: a scheme holds none
+        return f"{type(self).__name__}(scheme_name={self.scheme_name!r})"
+
 
 class HTTPBearer(SecurityScheme):
     """``Authorization: Bearer <token>``; returns :class:`HTTPAuthorizationCredentials`."""
@@ -99,19 +119,8 @@ class HTTPBearer(SecurityScheme):
         return scheme
 
     async def __call__(self, connection: Connection) -> HTTPAuthorizationCredentials | None:
-        value = connection.headers.get("authorization")
-        if not value:
-            self._refuse("Not authenticated: send Authorization: Bearer <token>", "Bearer")
-            return None
-        scheme, _, token = value.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            self._refuse(
-                "Invalid authentication: expected Authorization: Bearer <token>",
-                'Bearer error="invalid_request"',
-            )
-            return None
-        return HTTPAuthorizationCredentials(scheme, token)
+        token = self._bearer_token(connection)
+        return None if token is None else HTTPAuthorizationCredentials(*token)
 
 
 class HTTPBasic(SecurityScheme):
