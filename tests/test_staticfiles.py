@@ -219,7 +219,9 @@ def test_an_os_error_other_than_not_found_is_a_logged_500(
     if status == 500:
         assert response.json() == {"detail": "The file could not be read"}
         assert len(logged) == 1
-        assert logged[0].endswith(f"app.css' could not be read: [Errno {error}] {os.strerror(error)}")
+        assert logged[0].endswith(
+            f"app.css' could not be read: [Errno {error}] {os.strerror(error)}"
+        )
         assert caplog.records[0].exc_info is None  # one line, no traceback
     else:
         assert response.text == "<p>nothing here</p>"  # html=True: the 404 page

@@ -13,6 +13,7 @@ every file opened so far is closed before the error propagates; disk files are a
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["FormData", "FormLimits", "UploadFile", "parse_form"]
 
 _MULTIPART = b"multipart/form-data"
+_PARSER_LOGGER = "python_multipart.multipart"
+logger = logging.getLogger("velocipy.forms")
 _URLENCODED = b"application/x-www-form-urlencoded"
 
 
@@ -195,6 +198,7 @@ async def parse_form(request: Request, limits: FormLimits) -> FormData:
     # PERF: python-multipart is imported by the first form, not by `import velocipy`.
     from python_multipart.multipart import parse_options_header
 
+    _demote_parser_log()
     content_type = request.header("content-type")
     media, options = parse_options_header(content_type)
     if media == _MULTIPART:
@@ -208,6 +212,24 @@ async def parse_form(request: Request, limits: FormLimits) -> FormData:
         f"Unsupported media type {content_type!r}: send the form as "
         "application/x-www-form-urlencoded or multipart/form-data",
     )
+
+
+class _ClientMistakeFilter(logging.Filter):
+    """python-multipart logs a WARNING for each malformed body; that is the client's mistake.
+
+    The parser raises right after, and we answer 400 with the reason; its log line becomes a
+    DEBUG line of ``velocipy.forms``, so it never reaches the operator's log at WARNING.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        logger.debug("form parser: %s", record.getMessage())
+        return False
+
+
+def _demote_parser_log() -> None:
+    parser_logger = logging.getLogger(_PARSER_LOGGER)
+    if not any(isinstance(f, _ClientMistakeFilter) for f in parser_logger.filters):
+        parser_logger.addFilter(_ClientMistakeFilter())
 
 
 def _too_many(what: str, limit: int) -> HTTPException:

@@ -217,13 +217,16 @@ def test_a_file_named_with_a_trailing_slash_is_404(server: ServerProcess, path: 
 
 
 def test_a_broken_tree_is_a_logged_500_not_a_silent_404(server: ServerProcess) -> None:
-    """An OSError other than not-found (here ELOOP) is the operator's problem: 500 and a log line."""
+    """An OSError other than not-found (here ELOOP): a 500 and a log line for the operator."""
     before = len(server.output())
     for method in ("GET", "HEAD"):
-        status, head, body = raw_get(server, "/static/loop-a", method)
+        status, _, body = raw_get(server, "/static/loop-a", method)
         assert status == 500
     assert body == b""  # HEAD
-    assert raw_get(server, "/static/loop-a")[::2] == (500, b'{"detail":"The file could not be read"}')
+    assert raw_get(server, "/static/loop-a")[::2] == (
+        500,
+        b'{"detail":"The file could not be read"}',
+    )
     added = server.output()[before:]
     assert added.count("static file") == 3, added
     assert "could not be read: [Errno 40] Too many levels of symbolic links" in added
