@@ -15,6 +15,7 @@ import pytest
 
 from velocipy import VelociPy, WebSocket
 from velocipy.channels import Channels, SlowSubscriberError
+from velocipy.channels.subscribers import GRACE_TURNS
 from velocipy.testing import TestClient
 
 
@@ -160,12 +161,17 @@ def test_a_member_that_stops_reading_is_closed_with_1013_and_the_others_get_ever
 
 
 def test_drop_oldest_keeps_the_newest_and_counts_the_lost() -> None:
+    """Nobody reads: after its grace turns (a full backlog is owed turns of the loop to catch
+    up), the subscriber loses its oldest messages, and never holds more than limit + grace."""
+
     async def scenario() -> None:
         async with Channels("memory", backlog=3, on_overflow="drop_oldest") as channels:
             async with channels.subscribe("news") as subscription:
-                for n in range(10):
-                    await channels.publish("news", n)  # returns at once: nobody reads yet
-                assert [(await subscription.get()).data for _ in range(3)] == [7, 8, 9]
+                total = 3 + GRACE_TURNS + 7
+                for n in range(total):
+                    await channels.publish("news", n)  # this task reads only afterwards
+                kept = [(await subscription.get()).data for _ in range(3 + GRACE_TURNS)]
+                assert kept == list(range(7, total))
                 assert subscription.lost == 7
 
     asyncio.run(scenario())
@@ -175,9 +181,11 @@ def test_close_policy_drops_a_plain_subscriber_without_blocking_the_publisher() 
     async def scenario() -> None:
         async with Channels("memory", backlog=3) as channels:
             async with channels.subscribe("news") as slow, channels.subscribe("news") as fast:
-                for n in range(10):
+                for n in range(3 + GRACE_TURNS):  # full, then one turn owed per message
                     await channels.publish("news", n)
                     assert (await fast.get()).data == n
+                assert channels.subscriber_count("news") == 2  # it had not used its turns yet
+                await channels.publish("news", "one too many")
                 with pytest.raises(SlowSubscriberError, match="fell 3 messages behind"):
                     await slow.get()
                 assert channels.subscriber_count("news") == 1

@@ -5,6 +5,13 @@ Publishing never waits for a subscriber: a message is appended to each subscribe
 policy decides: ``"close"`` drops the subscriber (a joined WebSocket is closed with 1013 "try
 again later"; a ``subscribe()`` loop raises :class:`SlowSubscriberError`), ``"drop_oldest"``
 discards the oldest waiting message and counts it in ``lost``.
+
+A subscriber is slow when it does not keep up once it had the chance to run, not when a
+publisher outpaced the scheduler: a burst published without an ``await`` (or a Redis reader
+handing over what it had buffered) fills a backlog before its task ever runs. So a full backlog
+first asks the publisher for a turn of the event loop (:meth:`Subscriber.put` returns True and
+the backend yields once), up to ``GRACE_TURNS`` turns in a row; a subscriber that took no
+message in all of them is slow. A backlog therefore holds at most ``limit + GRACE_TURNS``.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from velocipy.channels.messages import Message
 __all__ = ["OverflowPolicy", "SlowSubscriberError", "Subscriber", "SubscriptionClosed"]
 
 OverflowPolicy: TypeAlias = Literal["close", "drop_oldest"]
+#: Turns of the event loop a subscriber with a full backlog gets to take a message.
+GRACE_TURNS = 16
 
 
 class SlowSubscriberError(Exception):
@@ -35,6 +44,7 @@ class Subscriber:
     __slots__ = (
         "_backlog",
         "_ended",
+        "_turns_asked",
         "_waiter",
         "catching_up",
         "channels",
@@ -63,37 +73,47 @@ class Subscriber:
         self._backlog: deque[Message] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._ended: BaseException | None = None
+        self._turns_asked = 0  # turns asked for since this subscriber last took a message
 
     @property
     def ended(self) -> bool:
         return self._ended is not None
 
-    def offer(self, message: Message) -> None:
-        """Called by the fan-out for each message; never blocks, never raises."""
+    def offer(self, message: Message) -> bool:
+        """Called by the fan-out for each message; never blocks, never raises.
+
+        True when the publisher should yield a turn of the event loop (see :meth:`put`).
+        """
         if self._ended is not None or (
             message.sender is not None and message.sender == self.exclude_sender
         ):
-            return
+            return False
         if self.catching_up is not None:
             self.catching_up.append(message)
-            return
-        self.put(message)
+            return False
+        return self.put(message)
 
-    def put(self, message: Message) -> None:
+    def put(self, message: Message) -> bool:
+        """Append ``message``; True when the backlog is full and this subscriber is owed a turn."""
         backlog = self._backlog
+        owed_a_turn = False
         if len(backlog) >= self.limit:
-            if self.policy == "drop_oldest":
+            if self._turns_asked < GRACE_TURNS:
+                self._turns_asked += 1
+                owed_a_turn = True
+            elif self.policy == "drop_oldest":
                 backlog.popleft()
                 self.lost += 1
             else:
                 self.end(SlowSubscriberError(f"fell {self.limit} messages behind and was dropped"))
                 if self.on_drop is not None:
                     self.on_drop(self)
-                return
+                return False
         backlog.append(message)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        return owed_a_turn
 
     async def get(self) -> Message:
         """The next message; raises why the subscriber ended once its backlog is empty."""
@@ -107,6 +127,7 @@ class Subscriber:
                 self._waiter = None
         if self._ended is not None and isinstance(self._ended, SlowSubscriberError):
             raise self._ended  # dropped: what is left is stale, do not deliver it
+        self._turns_asked = 0  # it keeps up
         return self._backlog.popleft()
 
     def end(self, reason: BaseException) -> None:

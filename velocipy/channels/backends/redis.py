@@ -19,7 +19,7 @@ import logging
 import random
 from typing import Any
 
-from velocipy.channels.backends.base import ChannelBackend, Deliver, id_key
+from velocipy.channels.backends.base import ChannelBackend, Deliver, InvalidMessageId, id_key
 from velocipy.channels.messages import Message
 from velocipy.json import JSONAdapter, get_adapter
 
@@ -27,7 +27,7 @@ try:
     import redis.asyncio as aioredis
     from redis.asyncio.client import PubSub
     from redis.backoff import NoBackoff
-    from redis.exceptions import RedisError
+    from redis.exceptions import RedisError, ResponseError
     from redis.retry import Retry
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     raise ImportError(
@@ -48,6 +48,7 @@ return id
 _CONTROL_CHANNEL = "velocipy:channels:control"  # keeps the pub/sub connection open when idle
 _CONNECTION_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 _READ_BATCH = 256
+_LAST_POSSIBLE_ID = (2**64 - 1, 2**64 - 1)  # nothing comes after it; XRANGE refuses "(" of it
 
 
 class RedisBackend(ChannelBackend):
@@ -69,6 +70,10 @@ class RedisBackend(ChannelBackend):
         self.connect_timeout = connect_timeout
         #: How many times the connection was lost and restored (for health checks and tests).
         self.reconnects = 0
+        #: How many times the reader failed for another reason and was restarted.
+        self.reader_restarts = 0
+        #: Messages on a subscribed channel that VelociPy did not publish (skipped).
+        self.foreign_messages = 0
         self._json: JSONAdapter = get_adapter("msgspec")
         self._deliver: Deliver | None = None
         self._client: aioredis.Redis | None = None  # publishing and history reads
@@ -181,8 +186,14 @@ class RedisBackend(ChannelBackend):
         client = self._client
         if client is None or not self.history:
             return []
-        id_key(last_id)
-        entries: Any = await client.xrange(HISTORY_PREFIX + channel, min=f"({last_id}", max="+")
+        if id_key(last_id) == _LAST_POSSIBLE_ID:
+            return []
+        try:
+            entries: Any = await client.xrange(HISTORY_PREFIX + channel, min=f"({last_id}", max="+")
+        except ResponseError as exc:
+            if " ID" not in str(exc):  # WRONGTYPE and the like: not the client's doing
+                raise
+            raise InvalidMessageId(last_id) from None  # an id our check let through
         messages = []
         for raw_id, fields in entries or ():
             try:
@@ -220,10 +231,15 @@ class RedisBackend(ChannelBackend):
             except _CONNECTION_ERRORS as exc:
                 if self._connected:
                     logger.warning("channels: lost the Redis connection (%s); reconnecting", exc)
-                self._connected = False
-                await self._close_pubsub()
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, self.max_backoff)
+            except Exception:  # a bug of ours: the reader must not die of it, silently or not
+                self.reader_restarts += 1
+                logger.exception(
+                    "channels: the Redis reader failed; restarting it in %.1f s", delay
+                )
+            self._connected = False
+            await self._close_pubsub()
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, self.max_backoff)
 
     async def _connect(self) -> None:
         assert self._listener is not None
@@ -237,7 +253,8 @@ class RedisBackend(ChannelBackend):
             return
         for channel, last_id in list(self._last_ids.items()):
             for message in await self.history_after(channel, last_id):
-                self._accept(message)
+                if self._accept(message):
+                    await asyncio.sleep(0)
 
     async def _read(self) -> None:
         pubsub = self._pubsub
@@ -246,47 +263,66 @@ class RedisBackend(ChannelBackend):
             raw = await pubsub.get_message(timeout=None)
             batch = 0
             while raw is not None:
-                self._handle(raw)
+                if self._handle(raw):
+                    # a subscriber's backlog is full before it could run: give it its turn
+                    # (redis-py hands over buffered messages without suspending, so a burst
+                    # would otherwise reach the subscribers faster than any of them can run)
+                    await asyncio.sleep(0)
                 batch += 1
                 # PERF: take what is already buffered before subscribers run, so each one wakes
                 # once per burst instead of once per message (bounded to stay fair to others)
                 raw = await pubsub.get_message(timeout=0.0) if batch < _READ_BATCH else None
+            await asyncio.sleep(0)  # a full batch: the subscribers' turn
 
-    def _handle(self, raw: dict[str, Any]) -> None:
+    def _handle(self, raw: dict[str, Any]) -> bool:
+        """Act on one pub/sub event; True when a subscriber is owed a turn of the loop."""
         kind = raw["type"]
         channel = raw["channel"].decode("utf-8", "surrogateescape")
         if kind == "message":
-            self._receive(channel, raw["data"])
-        elif kind == "subscribe":
+            return self._receive(channel, raw["data"])
+        if kind == "subscribe":
             confirmed = self._confirmations.get(channel)
             if confirmed is not None and not confirmed.done():
                 confirmed.set_result(None)
+        return False
 
-    def _receive(self, channel: str, data: bytes) -> None:
+    def _receive(self, channel: str, data: bytes) -> bool:
         message_id = None
-        if self.history:
-            raw_id, _, data = data.partition(b" ")
-            message_id = raw_id.decode("ascii", "replace")
         try:
+            if self.history:
+                raw_id, _, data = data.partition(b" ")
+                message_id = raw_id.decode("ascii")
+                id_key(message_id)
             message = Message.from_wire(channel, data, self._json, id=message_id)
-        except ValueError:
-            logger.warning("channels: ignored a message on %r not published by VelociPy", channel)
-            return
-        self._accept(message)
+        except ValueError:  # InvalidMessageId and UnicodeDecodeError included
+            self._skip_foreign(channel)
+            return False
+        return self._accept(message)
 
-    def _accept(self, message: Message) -> None:
+    def _skip_foreign(self, channel: str) -> None:
+        """Someone else published on the channel (``redis-cli PUBLISH``): skip it, say so once."""
+        self.foreign_messages += 1
+        log = logger.warning if self.foreign_messages == 1 else logger.debug
+        log(
+            "channels: skipped a message on %r that VelociPy did not publish "
+            "(%d so far; later ones are logged at DEBUG)",
+            channel,
+            self.foreign_messages,
+        )
+
+    def _accept(self, message: Message) -> bool:
         """Deliver once: with history, an id at or below the last one seen is a replay duplicate."""
         if message.id is not None:
             last = self._last_ids.get(message.channel)
             if last is not None and id_key(message.id) <= id_key(last):
-                return
+                return False
             if message.channel in self._channels:
                 self._last_ids[message.channel] = message.id
-        if self._deliver is not None:
-            self._deliver(message)
+        deliver = self._deliver
+        return deliver is not None and deliver(message)
 
     async def _close_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             with contextlib.suppress(*_CONNECTION_ERRORS, RuntimeError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
