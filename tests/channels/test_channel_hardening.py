@@ -15,9 +15,8 @@ import pytest
 
 from tests.channels.redis_server import RedisServer
 from velocipy import VelociPy, WebSocket
-from velocipy.channels import Channels, MemoryBackend, Message, SlowSubscriberError
+from velocipy.channels import Channels, MemoryBackend, Message, SlowSubscriberError, subscribers
 from velocipy.channels.backends.base import InvalidMessageId, id_key
-from velocipy.channels.subscribers import GRACE_TURNS
 from velocipy.testing import TestClient
 from velocipy.testing.errors import WebSocketClosed
 
@@ -202,10 +201,10 @@ def test_a_failing_reader_is_restarted_and_logged(
             real_accept = backend._accept
             failures = iter([False, True])
 
-            def accept_failing_once(message: Any) -> bool:
+            def accept_failing_once(message: Any) -> Any:
                 if next(failures, False):
                     raise RuntimeError("a bug in the reader")
-                return bool(real_accept(message))
+                return real_accept(message)
 
             backend._accept = accept_failing_once
             async with channels.subscribe("room") as subscription:
@@ -254,7 +253,11 @@ def test_a_burst_past_the_backlog_does_not_drop_a_waiting_reader(extra: int) -> 
     asyncio.run(scenario())
 
 
-def test_a_subscriber_that_never_reads_is_dropped_after_its_turns_and_stays_bounded() -> None:
+def test_a_subscriber_that_never_reads_is_dropped_after_its_grace_and_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(subscribers, "GRACE_SECONDS", 0.05)
+
     async def scenario() -> None:
         async with Channels("memory", backlog=10) as channels:
             async with channels.subscribe("room") as stuck:
@@ -267,17 +270,19 @@ def test_a_subscriber_that_never_reads_is_dropped_after_its_turns_and_stays_boun
 
                     reader = asyncio.ensure_future(read())
                     await asyncio.sleep(0)
-                    for n in range(10 + GRACE_TURNS):
+                    for n in range(10):  # at the limit: no wait, nobody dropped
                         await channels.publish("room", n)
-                    assert channels.subscriber_count("room") == 2  # at the limit of its turns
-                    assert len(stuck._subscriber._backlog) == 10 + GRACE_TURNS
+                    assert channels.subscriber_count("room") == 2
+                    assert stuck._subscriber._grace_ends is None
+                    await channels.publish("room", 10)  # above: the grace, then the wait ends
+                    assert channels.subscriber_count("room") == 2
+                    assert len(stuck._subscriber._backlog) == 11
                     await channels.publish("room", "one more")
                     assert channels.subscriber_count("room") == 1  # slow: dropped
                     for n in range(100):
                         await channels.publish("room", n)
                     await asyncio.sleep(0)
-                    assert got[-1] == 99
-                    assert len(got) == 10 + GRACE_TURNS + 1 + 100
+                    assert got == [*range(11), "one more", *range(100)]
                     reader.cancel()
                 with pytest.raises(SlowSubscriberError):
                     await stuck.get()

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -254,18 +254,19 @@ class Channels:
                 if not subscribers:
                     del self._subscribers[channel]
 
-    def _deliver(self, message: Message) -> bool:
+    def _deliver(self, message: Message) -> Awaitable[None] | None:
         """The fan-out: one append per local subscriber, never a wait.
 
-        True when a subscriber with a full backlog is owed a turn of the event loop.
+        When a subscriber's backlog was full, what the backend awaits before it delivers more:
+        that subscriber taking a message, or its grace running out (see subscribers.py).
         """
-        owed_a_turn = False
+        full: list[Subscriber] | None = None
         subscribers = self._subscribers.get(message.channel)
         if subscribers:
             for subscriber in list(subscribers):
                 if subscriber.offer(message):
-                    owed_a_turn = True
-        return owed_a_turn
+                    full = [subscriber] if full is None else [*full, subscriber]
+        return None if full is None else _room_in(full)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -418,6 +419,11 @@ class Membership:
 
     def __repr__(self) -> str:
         return f"<Membership {self.websocket.path} in {self.channel!r}>"
+
+
+async def _room_in(subscribers: list[Subscriber]) -> None:
+    for subscriber in subscribers:
+        await subscriber.room()
 
 
 async def _quietly(awaitable: Any) -> None:

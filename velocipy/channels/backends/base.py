@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
 from velocipy.channels.messages import Message
@@ -12,10 +12,10 @@ from velocipy.json import JSONAdapter
 
 __all__ = ["ChannelBackend", "Deliver", "InvalidMessageId", "id_key"]
 
-#: Called by a backend for every message that reaches this process, in arrival order. It
-#: returns True when a subscriber is over its backlog and has not had a turn of the event loop
-#: since: the backend then yields once (``await asyncio.sleep(0)``) before delivering more.
-Deliver: TypeAlias = Callable[[Message], bool]
+#: Called by a backend for every message that reaches this process, in arrival order. When a
+#: subscriber's backlog was full it returns an awaitable: the backend awaits it before it
+#: delivers more (the subscriber gets its chance to run; see channels/subscribers.py).
+Deliver: TypeAlias = Callable[[Message], Awaitable[None] | None]
 
 _ID_PART_LIMIT = 2**64 - 1  # Redis stream ids are two unsigned 64-bit numbers
 _DIGITS = frozenset("0123456789")

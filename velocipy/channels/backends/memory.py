@@ -11,7 +11,6 @@ for the whole backend, so a channel whose history was forgotten never reuses an 
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict, deque
 
 from velocipy.channels.backends.base import ChannelBackend, Deliver, id_key
@@ -49,8 +48,9 @@ class MemoryBackend(ChannelBackend):
         deliver = self._deliver
         if deliver is None:
             return False
-        if deliver(message):
-            await asyncio.sleep(0)  # a subscriber with a full backlog is owed a turn
+        room = deliver(message)
+        if room is not None:  # a subscriber's backlog was full: its chance to run first
+            await room
         return True
 
     def _keep(self, message: Message) -> None:

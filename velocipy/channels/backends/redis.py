@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Awaitable
 from typing import Any
 
 from velocipy.channels.backends.base import ChannelBackend, Deliver, InvalidMessageId, id_key
@@ -253,8 +254,9 @@ class RedisBackend(ChannelBackend):
             return
         for channel, last_id in list(self._last_ids.items()):
             for message in await self.history_after(channel, last_id):
-                if self._accept(message):
-                    await asyncio.sleep(0)
+                room = self._accept(message)
+                if room is not None:
+                    await room
 
     async def _read(self) -> None:
         pubsub = self._pubsub
@@ -263,19 +265,20 @@ class RedisBackend(ChannelBackend):
             raw = await pubsub.get_message(timeout=None)
             batch = 0
             while raw is not None:
-                if self._handle(raw):
-                    # a subscriber's backlog is full before it could run: give it its turn
-                    # (redis-py hands over buffered messages without suspending, so a burst
-                    # would otherwise reach the subscribers faster than any of them can run)
-                    await asyncio.sleep(0)
+                room = self._handle(raw)
+                if room is not None:
+                    # a subscriber's backlog is full: its chance to run first (redis-py hands
+                    # over buffered messages without suspending, so a burst would otherwise
+                    # reach the subscribers faster than any of them can run)
+                    await room
                 batch += 1
                 # PERF: take what is already buffered before subscribers run, so each one wakes
                 # once per burst instead of once per message (bounded to stay fair to others)
                 raw = await pubsub.get_message(timeout=0.0) if batch < _READ_BATCH else None
             await asyncio.sleep(0)  # a full batch: the subscribers' turn
 
-    def _handle(self, raw: dict[str, Any]) -> bool:
-        """Act on one pub/sub event; True when a subscriber is owed a turn of the loop."""
+    def _handle(self, raw: dict[str, Any]) -> Awaitable[None] | None:
+        """Act on one pub/sub event; what to await before the next when a backlog was full."""
         kind = raw["type"]
         channel = raw["channel"].decode("utf-8", "surrogateescape")
         if kind == "message":
@@ -284,9 +287,9 @@ class RedisBackend(ChannelBackend):
             confirmed = self._confirmations.get(channel)
             if confirmed is not None and not confirmed.done():
                 confirmed.set_result(None)
-        return False
+        return None
 
-    def _receive(self, channel: str, data: bytes) -> bool:
+    def _receive(self, channel: str, data: bytes) -> Awaitable[None] | None:
         message_id = None
         try:
             if self.history:
@@ -296,7 +299,7 @@ class RedisBackend(ChannelBackend):
             message = Message.from_wire(channel, data, self._json, id=message_id)
         except ValueError:  # InvalidMessageId and UnicodeDecodeError included
             self._skip_foreign(channel)
-            return False
+            return None
         return self._accept(message)
 
     def _skip_foreign(self, channel: str) -> None:
@@ -310,16 +313,16 @@ class RedisBackend(ChannelBackend):
             self.foreign_messages,
         )
 
-    def _accept(self, message: Message) -> bool:
+    def _accept(self, message: Message) -> Awaitable[None] | None:
         """Deliver once: with history, an id at or below the last one seen is a replay duplicate."""
         if message.id is not None:
             last = self._last_ids.get(message.channel)
             if last is not None and id_key(message.id) <= id_key(last):
-                return False
+                return None
             if message.channel in self._channels:
                 self._last_ids[message.channel] = message.id
         deliver = self._deliver
-        return deliver is not None and deliver(message)
+        return None if deliver is None else deliver(message)
 
     async def _close_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
