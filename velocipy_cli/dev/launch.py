@@ -29,6 +29,8 @@ class ChildSpec:
     access_log: bool = True
     debug: bool = False
     app_reason: str = ""  # where the APP came from, for the "serving" line
+    header_timeout: int | None = None  # seconds; None: the server's own (with --reload)
+    body_timeout: int | None = None  # seconds; None: the server's own (with --reload)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -53,6 +53,8 @@ class DevServerConfig:
     log_level: str = "info"
     access_log: bool = True
     debug: bool = False
+    header_timeout: int = 10  # applied without reload (velocipy_cli.dev.timeouts)
+    body_timeout: int = 30
 
 
 class SupervisorEvents(Protocol):
@@ -269,6 +271,8 @@ class Supervisor:
             access_log=self.config.access_log,
             debug=self.config.debug,
             app_reason=self.config.location.reason,
+            header_timeout=None if self.config.reload else self.config.header_timeout,
+            body_timeout=None if self.config.reload else self.config.body_timeout,
         )
         try:
             process = subprocess.Popen(
