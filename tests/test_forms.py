@@ -463,3 +463,23 @@ def test_import_velocipy_does_not_import_the_form_parser() -> None:
     code = "import sys, velocipy; print('python_multipart' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False", done.stderr
+
+
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_upload_file_read_seek_and_close_in_memory_and_on_disk(on_disk: bool) -> None:
+    async def scenario() -> None:
+        upload = UploadFile(spool_max_size=4)
+        await upload.write(b"abc")
+        if on_disk:
+            await upload.write(b"defgh")  # past 4 bytes: rolled over to a disk file
+        assert upload._in_memory is not on_disk
+        assert await upload.seek(0) == 0
+        assert await upload.read(2) == b"ab"
+        assert await upload.read() == (b"cdefgh" if on_disk else b"c")
+        assert await upload.seek(-2, os.SEEK_END) == (6 if on_disk else 1)
+        assert await upload.read() == (b"gh" if on_disk else b"bc")
+        await upload.close()
+        assert upload.file.closed
+        await upload.close()  # twice is harmless
+
+    asyncio.run(scenario())

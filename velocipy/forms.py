@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote_to_bytes
 
 from velocipy.datastructures import Headers
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FormData", "FormLimits", "UploadFile", "parse_form"]
 
+_T = TypeVar("_T")
 _MULTIPART = b"multipart/form-data"
 _PARSER_LOGGER = "python_multipart.multipart"
 logger = logging.getLogger("velocipy.forms")
@@ -108,21 +109,23 @@ class UploadFile:
         self.size += len(data)
 
     async def read(self, size: int = -1) -> bytes:
-        if self._in_memory:
-            return self.file.read(size)
-        return await asyncio.to_thread(self.file.read, size)
+        """Up to ``size`` bytes from the current position; everything left when ``size < 0``."""
+        return await self._on_file(self.file.read, size)
 
-    async def seek(self, offset: int) -> None:
-        if self._in_memory:
-            self.file.seek(offset)
-        else:
-            await asyncio.to_thread(self.file.seek, offset)
+    async def seek(self, offset: int, whence: int = 0) -> int:
+        """Move to ``offset`` (from the start, or as ``whence`` says); the new position."""
+        return await self._on_file(self.file.seek, offset, whence)
 
     async def close(self) -> None:
-        if self._in_memory or self.file.closed:
-            self.file.close()
-        else:
-            await asyncio.to_thread(self.file.close)
+        """Let the file go (a disk file is anonymous: closing removes it); again is harmless."""
+        if not self.file.closed:
+            await self._on_file(self.file.close)
+
+    async def _on_file(self, operation: Callable[..., _T], *args: Any) -> _T:
+        # Memory is as fast as a function call; a disk may block, so it gets a worker thread.
+        if self._in_memory:
+            return operation(*args)
+        return await asyncio.to_thread(operation, *args)
 
     def __repr__(self) -> str:
         return (
