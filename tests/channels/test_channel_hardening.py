@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.channels.redis_server import RedisServer
-from velocipy import VelociPy, WebSocket
+from velocipy import Request, VelociPy, WebSocket
 from velocipy.channels import Channels, MemoryBackend, Message, SlowSubscriberError, subscribers
 from velocipy.channels.backends.base import InvalidMessageId, id_key
 from velocipy.testing import TestClient
@@ -160,6 +160,29 @@ def test_a_malformed_after_closes_with_1008_and_no_traceback(
     # the RSGI adapter says once per process that close codes cannot travel (a server limit)
     assert [w for w in warnings if not w.startswith("RSGI cannot send WebSocket close")] == []
     assert all(r.exc_info is None for r in caplog.records)
+
+
+@pytest.mark.parametrize("interface", ["asgi", "rsgi"])
+def test_a_malformed_last_event_id_in_an_http_handler_is_400(
+    interface: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = VelociPy()
+    channels = Channels("memory", app=app, history=10)
+
+    @app.get("/feed")
+    async def feed(request: Request) -> str:
+        async with channels.subscribe("feed", last_id=request.headers.get("last-event-id")):
+            return "subscribed"
+
+    with caplog.at_level(logging.DEBUG), TestClient(app, interface=interface) as client:  # type: ignore[arg-type]
+        assert client.get("/feed", headers={"last-event-id": "3"}).text == "subscribed"
+        refused = client.get("/feed", headers={"last-event-id": "3 OR 1=1"})
+        assert (refused.status_code, refused.json()) == (
+            400,
+            {"detail": "'3 OR 1=1' is not a message id: send the id of the last message"},
+        )
+        assert_nothing_left(channels, "feed")
+    assert all(r.levelno < logging.WARNING and r.exc_info is None for r in caplog.records)
 
 
 # --- 8: foreign messages and the reader's supervision ----------------------------------------

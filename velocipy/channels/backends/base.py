@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
 from velocipy.channels.messages import Message
-from velocipy.exceptions import WebSocketException
+from velocipy.exceptions import HTTPException, WebSocketException
 from velocipy.json import JSONAdapter
 
 __all__ = ["ChannelBackend", "Deliver", "InvalidMessageId", "id_key"]
@@ -57,18 +57,26 @@ class ChannelBackend(ABC):
         return True
 
 
-class InvalidMessageId(WebSocketException, ValueError):
-    """A catch-up id that is not a message id (usually from a client's ``?after=``).
+class InvalidMessageId(WebSocketException, HTTPException, ValueError):
+    """A catch-up id that is not a message id (usually a client's ``?after=`` or
+    ``Last-Event-ID``): one exception that each context answers on its own terms.
 
     A ``ValueError`` for code that subscribes; raised in a WebSocket handler (by ``join``) it
-    closes the connection with 1008 and its one-line reason, without a traceback.
+    closes the connection with 1008 and its one-line reason, in an HTTP handler it is a 400 with
+    that reason; neither logs a traceback.
     """
 
     def __init__(self, message_id: object) -> None:
         shown = repr(message_id)
         if len(shown) > 60:
             shown = shown[:57] + "..."
-        super().__init__(1008, f"{shown} is not a message id: send the id of the last message")
+        reason = f"{shown} is not a message id: send the id of the last message"
+        Exception.__init__(self, reason)
+        self.code, self.reason = 1008, reason  # as a WebSocketException
+        self.status_code, self.detail, self.headers = 400, reason, None  # as an HTTPException
+
+    def __repr__(self) -> str:
+        return f"InvalidMessageId({self.reason!r})"
 
 
 def id_key(message_id: str) -> tuple[int, ...]:
