@@ -48,9 +48,15 @@ def bounded_uvicorn_protocol(header_timeout: float, body_timeout: float) -> type
 
         def on_headers_complete(self) -> None:
             self._cancel_header_timer()
-            self._body_deadline = self.loop.time() + body_timeout
-            self._body_timer = self.loop.call_at(self._body_deadline, self._body_too_slow)
+            if not (self.parser.should_upgrade() and self._should_upgrade()):  # not a WebSocket
+                self._body_deadline = self.loop.time() + body_timeout
+                self._body_timer = self.loop.call_at(self._body_deadline, self._body_too_slow)
             super().on_headers_complete()
+
+        def handle_websocket_upgrade(self) -> None:
+            self._cancel_header_timer()  # the connection is the WebSocket's from here on
+            self._cancel_body_timer()
+            super().handle_websocket_upgrade()
 
         def on_body(self, body: bytes) -> None:
             self._body_deadline += len(body) / BODY_MIN_RATE
@@ -85,6 +91,8 @@ def bounded_uvicorn_protocol(header_timeout: float, body_timeout: float) -> type
                 self.transport.close()
 
         def _body_too_slow(self) -> None:
+            if self.flow.read_paused:  # the app is not reading: the client is not the slow one
+                self._body_deadline = self.loop.time() + body_timeout
             if self.loop.time() < self._body_deadline:  # data came since: wait until the new end
                 self._body_timer = self.loop.call_at(self._body_deadline, self._body_too_slow)
                 return

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from websockets.sync.client import connect
 
 from tests.cli.run.devserver import DevProject
 from tests.support import wait_until
@@ -23,9 +24,16 @@ pytestmark = pytest.mark.interop
 
 GRANIAN_ASGI = "--server granian --interface asgi"
 SLOW_APP = """\
-from velocipy import Request, VelociPy
+from velocipy import Request, VelociPy, WebSocket
 
 app = VelociPy()
+
+
+@app.websocket("/echo")
+async def echo(websocket: WebSocket) -> None:
+    await websocket.accept()
+    async for text in websocket.iter_text():
+        await websocket.send_text(text)
 
 
 @app.get("/")
@@ -126,3 +134,18 @@ def test_with_reload_uvicorn_keeps_its_own_defaults(tmp_path: Path) -> None:
         sent, answer = dribble(project.port, HEADERS, 4.8 / len(HEADERS))
         assert sent == len(HEADERS)
         assert answer.startswith(b"HTTP/1.1 200"), answer
+
+
+@pytest.mark.parametrize("interface", ["--asgi", "--rsgi", GRANIAN_ASGI])
+def test_a_websocket_outlives_both_timeouts(tmp_path: Path, interface: str) -> None:
+    """The bounds are for requests: an upgraded connection idle past them stays open."""
+    project = DevProject.create(tmp_path, interface)
+    (project.root / "main.py").write_text(SLOW_APP)
+    with project.running("--no-reload", "--header-timeout", "1", "--body-timeout", "1"):
+        started(project)
+        with connect(f"ws://127.0.0.1:{project.port}/echo", open_timeout=15) as websocket:
+            websocket.send("before")
+            assert websocket.recv(timeout=15) == "before"
+            time.sleep(2.5)  # idle past both bounds (and past the 1 s + 8 KiB/s body allowance)
+            websocket.send("after")
+            assert websocket.recv(timeout=15) == "after"
