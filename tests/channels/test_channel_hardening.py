@@ -372,3 +372,37 @@ def test_idle_room_history_is_bounded(rooms: int, kept: int) -> None:
             assert int((await backend.history_after("room-0", "0"))[-1].id or 0) == 2 * rooms + 1
 
     asyncio.run(scenario())
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("ttl", [0, 1, 3600])
+def test_redis_history_of_a_quiet_room_expires(redis_server: RedisServer, ttl: int) -> None:
+    """Each publish sets the stream's expiry: a room nobody publishes to lets its history go."""
+    from velocipy.channels.backends.redis import RedisBackend
+
+    async def scenario() -> None:
+        backend = RedisBackend(redis_server.url, history=10, history_ttl=ttl)
+        async with Channels(backend):
+            assert await backend.publish(Message.from_value("quiet", "x", backend._json, None))
+            reply = redis_server.command("TTL", "velocipy:history:quiet")
+            seconds = int(reply.strip().lstrip(b":"))
+            if ttl == 0:
+                assert seconds == -1  # kept until trimmed by MAXLEN, as before
+            else:
+                assert 0 <= seconds <= ttl
+                assert seconds >= ttl - 1
+            if ttl == 1:
+                deadline = asyncio.get_running_loop().time() + 10
+                while redis_server.command("EXISTS", "velocipy:history:quiet") != b":0\r\n":
+                    assert asyncio.get_running_loop().time() < deadline
+                    await asyncio.sleep(0.1)
+                assert await backend.history_after("quiet", "0") == []
+
+    asyncio.run(scenario())
+
+
+def test_history_ttl_must_not_be_negative() -> None:
+    from velocipy.channels.backends.redis import RedisBackend
+
+    with pytest.raises(ValueError, match="history_ttl must be 0"):
+        RedisBackend("redis://127.0.0.1:1", history=10, history_ttl=-1)

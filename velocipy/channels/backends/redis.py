@@ -43,6 +43,7 @@ HISTORY_PREFIX = "velocipy:history:"
 # One round trip, atomic: keep the message in the capped stream, then publish "id payload".
 _PUBLISH_WITH_HISTORY = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'm', ARGV[1])
+if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
 redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[1])
 return id
 """
@@ -58,14 +59,20 @@ class RedisBackend(ChannelBackend):
         url: str,
         *,
         history: int = 0,
+        history_ttl: int = 7 * 24 * 60 * 60,
         min_backoff: float = 0.1,
         max_backoff: float = 5.0,
         connect_timeout: float = 2.0,
     ) -> None:
         if history < 0:
             raise ValueError("history must be 0 (off) or a positive number of messages")
+        if history_ttl < 0:
+            raise ValueError("history_ttl must be 0 (keep forever) or a number of seconds")
         self.url = url
         self.history = history
+        #: Seconds a channel's history outlives its last message (0: forever). A room nobody
+        #: publishes to any more does not keep its stream in Redis for good.
+        self.history_ttl = history_ttl
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
         self.connect_timeout = connect_timeout
@@ -139,7 +146,7 @@ class RedisBackend(ChannelBackend):
             if self.history:
                 raw_id = await self._script(
                     keys=[HISTORY_PREFIX + message.channel, message.channel],
-                    args=[wire, self.history],
+                    args=[wire, self.history, self.history_ttl],
                 )
                 message.id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
             else:
