@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from typing import Any
@@ -156,3 +157,39 @@ def test_async_client_drives_the_app_from_an_async_test(protocol: str) -> None:
     import asyncio
 
     assert asyncio.run(_async_client_run(protocol)) == ["task", "ok"]
+
+
+class _AsyncCallable:
+    async def __call__(self) -> None:
+        pass
+
+
+class _InheritsAsyncCall(_AsyncCallable):
+    pass
+
+
+def _sync_function() -> None:
+    pass
+
+
+async def _async_function(value: int = 0) -> None:
+    pass
+
+
+@pytest.mark.parametrize(
+    ("func", "is_async"),
+    [
+        (_async_function, True),
+        (functools.partial(_async_function, 1), True),
+        (functools.partial(functools.partial(_async_function), value=2), True),
+        (_AsyncCallable(), True),
+        (_InheritsAsyncCall(), True),
+        (functools.partial(_AsyncCallable()), True),
+        (_sync_function, False),
+        (functools.partial(_sync_function), False),
+        (_AsyncCallable, False),  # calling the class builds an object, not a coroutine
+        (print, False),
+    ],
+)
+def test_a_task_knows_whether_it_is_async(func: Any, is_async: bool) -> None:
+    assert BackgroundTask(func).is_async is is_async

@@ -296,6 +296,43 @@ def test_dependency_overrides_replace_a_provider_for_tests(client_for: Any) -> N
     assert client.get("/").status_code == 500
 
 
+def test_assigning_dependency_overrides_replaces_them(client_for: Any) -> None:
+    """FastAPI's ``app.dependency_overrides = {}`` idiom works, as do ``|=`` and setdefault."""
+    app = VelociPy()
+
+    async def real() -> str:
+        return "real"
+
+    @app.get("/")
+    async def index(v: Annotated[str, Depends(real)]) -> str:
+        return v
+
+    client = client_for(app)
+    overrides = app.dependency_overrides
+    app.dependency_overrides = {real: lambda: "assigned"}
+    assert client.get("/").text == "assigned"
+    assert app.dependency_overrides is overrides  # the same mapping, refilled
+    app.dependency_overrides = {}
+    assert client.get("/").text == "real"
+    app.dependency_overrides |= {real: lambda: "merged"}
+    assert client.get("/").text == "merged"
+    app.dependency_overrides.popitem()
+    assert client.get("/").text == "real"
+    app.dependency_overrides.setdefault(real, lambda: "defaulted")
+    assert client.get("/").text == "defaulted"
+
+    class Unbindable:
+        pass
+
+    async def broken(x: Unbindable) -> str:
+        return ""
+
+    with pytest.raises(TypeError, match="cannot bind"):
+        app.dependency_overrides = {real: broken}
+    assert client.get("/").text == "defaulted"  # a refused assignment changes nothing
+    assert list(app.dependency_overrides) == [real]
+
+
 def test_class_providers_and_depends_without_argument(client_for: Any) -> None:
     app = VelociPy()
 

@@ -379,3 +379,24 @@ def test_response_headers_refuse_splitting(name: str, value: str) -> None:
         response.headers[name] = value
     with pytest.raises(ValueError, match="invalid"):
         response.headers.append(name, value)
+
+
+@pytest.mark.parametrize(
+    ("url", "location"),
+    [
+        ("/a b", "/a%20b"),
+        ("/café?q=é", "/caf%C3%A9?q=%C3%A9"),
+        ("/already%20escaped", "/already%20escaped"),
+        (
+            "https://u:p@host:8/p;x?a=1&b=(2)*+,$!'#frag",
+            "https://u:p@host:8/p;x?a=1&b=(2)*+,$!'#frag",
+        ),
+        ("http://[::1]:80/~user/-._", "http://[::1]:80/~user/-._"),
+        ('/<script>"x"`{}|\\^', "/%3Cscript%3E%22x%22%60%7B%7D%7C%5C%5E"),
+        ("/line\r\nbreak", "/line%0D%0Abreak"),
+    ],
+)
+def test_redirect_location_keeps_uri_delimiters_and_escapes_the_rest(
+    url: str, location: str
+) -> None:
+    assert RedirectResponse(url).headers["location"] == location

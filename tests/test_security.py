@@ -73,9 +73,14 @@ def test_bearer(client_for: Any) -> None:
     assert missing.status_code == 401
     assert missing.headers["www-authenticate"] == "Bearer"
     assert "Bearer" in missing.json()["detail"]
-    wrong_scheme = client.get("/bearer", headers={"authorization": "Token abc"})
-    assert wrong_scheme.status_code == 401
-    assert wrong_scheme.headers["www-authenticate"] == 'Bearer error="invalid_request"'
+    # RFC 6750 section 3.1: another scheme is "no authentication", so no error code.
+    for other in ("Token abc", "Basic YTpi"):
+        wrong_scheme = client.get("/bearer", headers={"authorization": other})
+        assert wrong_scheme.status_code == 401
+        assert wrong_scheme.headers["www-authenticate"] == "Bearer"
+    empty_token = client.get("/bearer", headers={"authorization": "Bearer "})
+    assert empty_token.status_code == 401
+    assert empty_token.headers["www-authenticate"] == 'Bearer error="invalid_request"'
     assert client.get("/bearer", headers={"authorization": "Bearer bad"}).status_code == 403
     assert client.get("/bearer", headers={"authorization": "bearer good"}).text == "bearer good"
 

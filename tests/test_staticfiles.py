@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -181,3 +182,55 @@ def test_mount_refusals(tree: Path) -> None:
         app.mount("/u/{id}", StaticFiles(directory=tree / "public"))
     with pytest.raises(RuntimeError, match="does not exist"):
         StaticFiles(directory=tree / "nowhere")
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (errno.EIO, 500),
+        (errno.ETIMEDOUT, 500),
+        (errno.EACCES, 500),
+        (errno.ENOENT, 404),
+        (errno.ENOTDIR, 404),
+        (errno.ENAMETOOLONG, 404),
+    ],
+)
+def test_an_os_error_other_than_not_found_is_a_logged_500(
+    client_for: ClientFactory,
+    tree: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    error: int,
+    status: int,
+) -> None:
+    client = client_for(static_app(tree, html=True))
+    real_stat = os.stat
+
+    def failing_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+        if str(path).endswith("app.css"):
+            raise OSError(error, os.strerror(error), str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", failing_stat)
+    with caplog.at_level("ERROR", logger="velocipy"):
+        response = client.get("/static/app.css")
+    assert response.status_code == status
+    logged = [r.getMessage() for r in caplog.records if r.name == "velocipy"]
+    if status == 500:
+        assert response.json() == {"detail": "The file could not be read"}
+        assert len(logged) == 1
+        assert logged[0].endswith(
+            f"app.css' could not be read: [Errno {error}] {os.strerror(error)}"
+        )
+        assert caplog.records[0].exc_info is None  # one line, no traceback
+    else:
+        assert response.text == "<p>nothing here</p>"  # html=True: the 404 page
+        assert logged == []
+
+
+def test_a_file_with_a_trailing_slash_is_not_found(client_for: ClientFactory, tree: Path) -> None:
+    client = client_for(static_app(tree))
+    assert client.get("/static/app.css").status_code == 200
+    refused = client.get("/static/app.css/")
+    assert (refused.status_code, refused.json()) == (404, NOT_FOUND)
+    assert client.get("/static/docs/index.html/").status_code == 404

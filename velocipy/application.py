@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import logging
 import os
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from types import MethodType
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, Unpack
 
@@ -126,7 +126,7 @@ class Application(RouteDecorators):
             self._middleware.append(WebSocketOriginMiddleware(allowed_origins=websocket_origins))
         if self._middleware:
             self._build_middleware_chain()
-        self.dependency_overrides = DependencyOverrides()
+        self._dependency_overrides = DependencyOverrides()
         # OpenAPI: described on the first request of openapi_url, then kept (None: no routes)
         self.title, self.version, self.description = title, version, description
         self.openapi_url, self.docs_url, self.redoc_url = openapi_url, docs_url, redoc_url
@@ -239,6 +239,18 @@ class Application(RouteDecorators):
             RouteInfo("websocket", path, (), name or handler.__name__, handler, options, endpoint)
         )
         self._asyncapi = None
+
+    @property
+    def dependency_overrides(self) -> DependencyOverrides:
+        """Providers swapped for others (tests): ``app.dependency_overrides[real] = fake``."""
+        return self._dependency_overrides
+
+    @dependency_overrides.setter
+    def dependency_overrides(
+        self, overrides: Mapping[Callable[..., Any], Callable[..., Any]]
+    ) -> None:
+        # FastAPI's idiom ``app.dependency_overrides = {}`` replaces what is overridden.
+        self._dependency_overrides.replace(overrides)
 
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI 3.1 document of this app's HTTP routes (built once, then kept)."""

@@ -104,8 +104,14 @@ async def _run_logged(work: AfterResponse) -> None:
 
 
 def _is_async_callable(func: Any) -> bool:
-    while isinstance(func, functools.partial):
-        func = func.func
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-        getattr(func, "__call__", None)  # noqa: B004 - a callable object's async __call__
-    )
+    """Whether calling ``func`` makes a coroutine; decided once, when the task is created.
+
+    ``functools.partial`` flattens partials of partials, so one look inside is enough; an
+    object whose class has an ``async def __call__`` counts, a class (its constructor) does not.
+    """
+    target = func.func if isinstance(func, functools.partial) else func
+    if inspect.iscoroutinefunction(target):
+        return True
+    if isinstance(target, type):
+        return False
+    return inspect.iscoroutinefunction(inspect.getattr_static(type(target), "__call__", None))

@@ -21,9 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeAlias, get_origin
+from typing import Annotated, Any, Self, TypeAlias, get_origin
 
 import msgspec
 
@@ -578,6 +586,35 @@ class DependencyOverrides(dict[Callable[..., Any], Callable[..., Any]]):
     def update(self, *args: Any, **kwargs: Any) -> None:
         for key, value in dict(*args, **kwargs).items():
             self[key] = value
+
+    def __ior__(self, other: Any) -> Self:  # type: ignore[misc,override]  # dict's | stays a dict
+        self.update(other)
+        return self
+
+    def setdefault(self, key: Callable[..., Any], default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def popitem(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
+        item = super().popitem()
+        self._replan(lambda: None)
+        return item
+
+    def replace(self, overrides: Mapping[Callable[..., Any], Callable[..., Any]]) -> None:
+        """Make ``overrides`` the whole mapping (``app.dependency_overrides = {...}``)."""
+        if overrides is self:
+            return
+        before = dict(self)
+        wanted = dict(overrides)
+
+        def undo() -> None:
+            dict.clear(self)
+            dict.update(self, before)
+
+        dict.clear(self)
+        dict.update(self, wanted)
+        self._replan(undo)
 
 
 # --- endpoints ------------------------------------------------------------------------------------

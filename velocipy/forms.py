@@ -13,10 +13,11 @@ every file opened so far is closed before the error propagates; disk files are a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote_to_bytes
 
 from velocipy.datastructures import Headers
@@ -29,7 +30,10 @@ if TYPE_CHECKING:
 
 __all__ = ["FormData", "FormLimits", "UploadFile", "parse_form"]
 
+_T = TypeVar("_T")
 _MULTIPART = b"multipart/form-data"
+_PARSER_LOGGER = "python_multipart.multipart"
+logger = logging.getLogger("velocipy.forms")
 _URLENCODED = b"application/x-www-form-urlencoded"
 
 
@@ -105,21 +109,23 @@ class UploadFile:
         self.size += len(data)
 
     async def read(self, size: int = -1) -> bytes:
-        if self._in_memory:
-            return self.file.read(size)
-        return await asyncio.to_thread(self.file.read, size)
+        """Up to ``size`` bytes from the current position; everything left when ``size < 0``."""
+        return await self._on_file(self.file.read, size)
 
-    async def seek(self, offset: int) -> None:
-        if self._in_memory:
-            self.file.seek(offset)
-        else:
-            await asyncio.to_thread(self.file.seek, offset)
+    async def seek(self, offset: int, whence: int = 0) -> int:
+        """Move to ``offset`` (from the start, or as ``whence`` says); the new position."""
+        return await self._on_file(self.file.seek, offset, whence)
 
     async def close(self) -> None:
-        if self._in_memory or self.file.closed:
-            self.file.close()
-        else:
-            await asyncio.to_thread(self.file.close)
+        """Let the file go (a disk file is anonymous: closing removes it); again is harmless."""
+        if not self.file.closed:
+            await self._on_file(self.file.close)
+
+    async def _on_file(self, operation: Callable[..., _T], *args: Any) -> _T:
+        # Memory is as fast as a function call; a disk may block, so it gets a worker thread.
+        if self._in_memory:
+            return operation(*args)
+        return await asyncio.to_thread(operation, *args)
 
     def __repr__(self) -> str:
         return (
@@ -195,6 +201,7 @@ async def parse_form(request: Request, limits: FormLimits) -> FormData:
     # PERF: python-multipart is imported by the first form, not by `import velocipy`.
     from python_multipart.multipart import parse_options_header
 
+    _demote_parser_log()
     content_type = request.header("content-type")
     media, options = parse_options_header(content_type)
     if media == _MULTIPART:
@@ -208,6 +215,24 @@ async def parse_form(request: Request, limits: FormLimits) -> FormData:
         f"Unsupported media type {content_type!r}: send the form as "
         "application/x-www-form-urlencoded or multipart/form-data",
     )
+
+
+class _ClientMistakeFilter(logging.Filter):
+    """python-multipart logs a WARNING for each malformed body; that is the client's mistake.
+
+    The parser raises right after, and we answer 400 with the reason; its log line becomes a
+    DEBUG line of ``velocipy.forms``, so it never reaches the operator's log at WARNING.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        logger.debug("form parser: %s", record.getMessage())
+        return False
+
+
+def _demote_parser_log() -> None:
+    parser_logger = logging.getLogger(_PARSER_LOGGER)
+    if not any(isinstance(f, _ClientMistakeFilter) for f in parser_logger.filters):
+        parser_logger.addFilter(_ClientMistakeFilter())
 
 
 def _too_many(what: str, limit: int) -> HTTPException:

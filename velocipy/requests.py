@@ -7,12 +7,12 @@ first use and cached, so a handler that never looks at headers never pays for th
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from velocipy.datastructures import URL, Address, Headers, QueryParams, State, parse_cookies
 from velocipy.exceptions import HTTPException, RequestValidationError
+from velocipy.hosts import parse_host
 from velocipy.json import JSONDecodeError
 
 if TYPE_CHECKING:
@@ -20,9 +20,6 @@ if TYPE_CHECKING:
     from velocipy.forms import FormData
 
 __all__ = ["Connection", "Request"]
-
-# host, or host:port, or [v6]:port; anything else falls back to the server address (BadHost).
-_VALID_HOST = re.compile(r"^(?:[A-Za-z0-9.\-_~]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$")
 
 
 class Connection:
@@ -198,12 +195,10 @@ def _forwarded_variant(cls: type[Connection]) -> type[Connection]:
 
 
 def _host_and_port(host_header: str | None, server: Address | None) -> tuple[str, int | None]:
-    if host_header:
-        match = _VALID_HOST.match(host_header)
-        if match:
-            port = match.group(1)
-            host = host_header[: match.start(1) - 1] if port else host_header
-            return host, int(port) if port else None
+    # A Host that is not a host (velocipy.hosts) falls back to the server address (BadHost).
+    parsed = parse_host(host_header) if host_header else None
+    if parsed is not None:
+        return parsed
     if server is not None:
         return server.host, server.port
     return "localhost", None

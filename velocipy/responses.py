@@ -229,6 +229,12 @@ class JSONResponse(Response):
         self.body = encode(self.content)
 
 
+# What a Location keeps as written: RFC 3986's delimiters (gen-delims, then sub-delims) and "%",
+# so an already-escaped URL is not escaped twice. quote() keeps letters, digits and "-._~"
+# itself; everything else (spaces, quotes, <>, non-ASCII) is percent-encoded as UTF-8.
+_LOCATION_KEEPS = ":/?#[]@" + "!$&'()*+,;=" + "%"
+
+
 class RedirectResponse(Response):
     """Redirect to ``url`` (307 by default, which keeps the method and body)."""
 
@@ -242,7 +248,7 @@ class RedirectResponse(Response):
         background: AfterResponse | None = None,
     ) -> None:
         super().__init__(None, status_code, headers, background=background)
-        self.headers["location"] = quote(url, safe=":/%#?=@[]!$&'()*+,;~")
+        self.headers["location"] = quote(url, safe=_LOCATION_KEEPS)
 
     @classmethod
     def same_origin(

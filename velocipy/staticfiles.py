@@ -13,6 +13,8 @@ them apart.
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import re
 import stat
@@ -27,6 +29,9 @@ __all__ = ["StaticFiles", "safe_join"]
 NOT_FOUND_DETAIL: Final = "File not found"  # the same text FileResponse gives a missing file
 _DRIVE = re.compile(r"^[A-Za-z]:")  # C:, C:foo: absolute (or drive-relative) on Windows
 _READ_METHODS: Final = ("GET", "HEAD")
+# What os.stat says when a client named something that is not there: a 404, not an error.
+_NOT_THERE: Final = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG})
+logger = logging.getLogger("velocipy")
 
 
 def _is_unsafe(name: str) -> bool:
@@ -108,8 +113,9 @@ class StaticFiles:
         if found is not None:
             full, info = found
             if not stat.S_ISDIR(info.st_mode):
-                return FileResponse(full, stat_result=info)
-            if self.html:
+                if not name.endswith("/"):  # "hello.txt/" names a directory: there is none
+                    return FileResponse(full, stat_result=info)
+            elif self.html:
                 if name and not name.endswith("/"):
                     # request.path starts with the mount's prefix: never "//"
                     return RedirectResponse(request.path + "/", 307)
@@ -128,8 +134,17 @@ class StaticFiles:
             return None
         try:
             return full, os.stat(full)
-        except (OSError, ValueError):  # missing, unreadable, a name too long for the OS
+        except ValueError:  # a name the OS cannot take
             return None
+        except OSError as exc:
+            if exc.errno in _NOT_THERE:
+                return None
+            # The file is there but the disk or the tree is broken (EIO, a symlink loop, a
+            # timeout on a network mount): the operator must hear of it, the client gets 500.
+            logger.error(
+                "static file %r could not be read: [Errno %s] %s", full, exc.errno, exc.strerror
+            )
+            raise HTTPException(500, "The file could not be read") from None
 
     def __repr__(self) -> str:
         return f"StaticFiles(directory={self.directory!r}, html={self.html})"

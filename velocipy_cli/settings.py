@@ -4,7 +4,8 @@ Precedence is CLI > environment > pyproject > defaults. This module only reads a
 two file/environment sources (:func:`load_project_settings`); the command merges its own options
 on top. Keys use the option names with underscores: ``app``, ``server`` ("uvicorn" | "granian"),
 ``interface`` ("asgi" | "rsgi"), ``host``, ``port``, ``reload``, ``reload_dirs``,
-``reload_includes``, ``reload_excludes``, ``workers``, ``debug``, ``log_level``, ``access_log``.
+``reload_includes``, ``reload_excludes``, ``workers``, ``debug``, ``log_level``, ``access_log``,
+``header_timeout``, ``body_timeout``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ ENV_PREFIX = "VELOCIPY_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 _STRINGS = ("app", "host", "server", "interface", "log_level")
-_INTEGERS = ("port", "workers")
+_INTEGERS = ("port", "workers", "header_timeout", "body_timeout")
 _BOOLEANS = ("reload", "debug", "access_log", "https")
 _LISTS = ("reload_dirs", "reload_includes", "reload_excludes")
 KNOWN_KEYS = frozenset(_STRINGS + _INTEGERS + _BOOLEANS + _LISTS)
@@ -41,6 +42,8 @@ DEFAULTS: dict[str, object] = {
     "log_level": "info",
     "access_log": True,
     "https": False,
+    "header_timeout": 10,  # seconds, applied without --reload (velocipy_cli.dev.timeouts)
+    "body_timeout": 30,
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from velocipy import VelociPy, WebSocket
-from velocipy.channels import Channels, SlowSubscriberError
+from velocipy.channels import Channels, SlowSubscriberError, subscribers
 from velocipy.testing import TestClient
 
 
@@ -159,25 +159,39 @@ def test_a_member_that_stops_reading_is_closed_with_1013_and_the_others_get_ever
             assert stalled.close_code == 1013
 
 
+@pytest.fixture
+def short_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full backlog waits this long for its subscriber to take a message (default 1 s)."""
+    monkeypatch.setattr(subscribers, "GRACE_SECONDS", 0.05)
+
+
+@pytest.mark.usefixtures("short_grace")
 def test_drop_oldest_keeps_the_newest_and_counts_the_lost() -> None:
+    """Nobody reads: once its grace ran out the subscriber loses its oldest messages; its
+    backlog never holds more than the limit and the one message that started the grace."""
+
     async def scenario() -> None:
         async with Channels("memory", backlog=3, on_overflow="drop_oldest") as channels:
             async with channels.subscribe("news") as subscription:
                 for n in range(10):
-                    await channels.publish("news", n)  # returns at once: nobody reads yet
-                assert [(await subscription.get()).data for _ in range(3)] == [7, 8, 9]
-                assert subscription.lost == 7
+                    await channels.publish("news", n)  # this task reads only afterwards
+                assert len(subscription._subscriber._backlog) == 4
+                assert [(await subscription.get()).data for _ in range(4)] == [6, 7, 8, 9]
+                assert subscription.lost == 6
 
     asyncio.run(scenario())
 
 
+@pytest.mark.usefixtures("short_grace")
 def test_close_policy_drops_a_plain_subscriber_without_blocking_the_publisher() -> None:
     async def scenario() -> None:
         async with Channels("memory", backlog=3) as channels:
             async with channels.subscribe("news") as slow, channels.subscribe("news") as fast:
-                for n in range(10):
+                for n in range(4):  # 3 fill the backlog, the 4th waits out the grace
                     await channels.publish("news", n)
                     assert (await fast.get()).data == n
+                assert channels.subscriber_count("news") == 2
+                await channels.publish("news", "one too many")
                 with pytest.raises(SlowSubscriberError, match="fell 3 messages behind"):
                     await slow.get()
                 assert channels.subscriber_count("news") == 1

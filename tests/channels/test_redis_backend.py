@@ -57,7 +57,7 @@ def test_redis_killed_and_restarted_subscriptions_recover_and_the_gap_is_lost(
                 redis_server.kill()
                 # publishing during the outage does not raise: it says the message was lost
                 assert await eventually(lambda: _false(one.publish("room", "during")))
-                assert not two.connected
+                assert await eventually(lambda: _disconnected(two))  # its reader noticed too
 
                 redis_server.start()
                 assert await eventually(lambda: _connected(one, two))
@@ -124,6 +124,10 @@ def test_a_client_catches_up_from_its_last_id(redis_server: RedisServer) -> None
 
 async def _false(result: Awaitable[bool]) -> bool:
     return not await result
+
+
+async def _disconnected(hub: Channels) -> bool:
+    return not hub.connected
 
 
 async def _connected(*hubs: Channels) -> bool:

@@ -62,6 +62,8 @@ def build_tree(root: Path) -> Path:
     (root / "public_sibling" / "secret.txt").write_bytes(SECRET)
     os.symlink(root / "outside" / "secret.txt", public / "link-out.txt")
     os.symlink(public / "app.css", public / "link-in.css")
+    os.symlink(public / "loop-b", public / "loop-a")  # a broken tree: stat raises ELOOP
+    os.symlink(public / "loop-a", public / "loop-b")
     (root / "templates").mkdir()
     (root / "templates" / "page.html").write_text(PAGE_TEMPLATE)
     (root / "markers").mkdir()

@@ -208,3 +208,27 @@ def test_ten_thousand_ranges_get_the_whole_file(server: ServerProcess) -> None:
     assert (status, len(body)) == (200, len(big_content()))
     assert "content-range" not in headers
     assert_no_traceback(server)
+
+
+@pytest.mark.parametrize("path", ["/static/app.css/", "/site/app.css/", "/static/sub/index.html/"])
+def test_a_file_named_with_a_trailing_slash_is_404(server: ServerProcess, path: str) -> None:
+    assert raw_get(server, path)[::2] == (404, NOT_FOUND)
+    assert raw_get(server, path.rstrip("/"))[0] == 200
+
+
+def test_a_broken_tree_is_a_logged_500_not_a_silent_404(server: ServerProcess) -> None:
+    """An OSError other than not-found (here ELOOP): a 500 and a log line for the operator."""
+    before = len(server.output())
+    for method in ("GET", "HEAD"):
+        status, _, body = raw_get(server, "/static/loop-a", method)
+        assert status == 500
+    assert body == b""  # HEAD
+    assert raw_get(server, "/static/loop-a")[::2] == (
+        500,
+        b'{"detail":"The file could not be read"}',
+    )
+    added = server.output()[before:]
+    assert added.count("static file") == 3, added
+    assert "could not be read: [Errno 40] Too many levels of symbolic links" in added
+    assert "Traceback" not in added
+    assert raw_get(server, "/static/app.css")[::2] == (200, CSS)

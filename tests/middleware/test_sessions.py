@@ -151,3 +151,28 @@ def test_no_single_character_change_of_a_cookie_verifies() -> None:
                 if replacement != char and char != ".":
                     tampered = cookie[:index] + replacement + cookie[index + 1 :]
                     assert middleware.load(tampered) == {}, (cookie, index, replacement)
+
+
+@pytest.mark.parametrize(("extra", "warned"), [(-1, False), (0, False), (1, True)])
+def test_a_cookie_larger_than_browsers_keep_warns_once(
+    client_for: ClientFactory, caplog: pytest.LogCaptureFixture, extra: int, warned: bool
+) -> None:
+    """Name and value over 4096 bytes: one WARNING per middleware, at, below and above."""
+    user = "u" * 2900
+    value_size = len(SessionMiddleware(SECRET).sign({"user": user}))
+    name = "s" * (4096 - value_size + extra)  # the name sets the total to 4095, 4096, 4097
+    client = client_for(make_app(session_cookie=name))
+    with caplog.at_level(logging.WARNING, logger="velocipy"):
+        for _ in range(3):
+            response = client.post(f"/login/{user}")
+            set_cookie = response.headers["set-cookie"]
+            assert len(set_cookie.partition(";")[0]) == 4096 + extra + 1  # name=value
+    messages = [r.getMessage() for r in caplog.records if r.name == "velocipy"]
+    if warned:
+        assert messages == [
+            f"session cookie {name!r} is 4097 bytes (name and value); browsers drop cookies "
+            "over 4096 bytes, so this session will be lost: keep ids in the session and the "
+            "data on the server"
+        ]
+    else:
+        assert messages == []

@@ -33,12 +33,13 @@ class ASGIConnection:
         return self._scope["query_string"].decode("latin-1")  # type: ignore[no-any-return]
 
     def _read_client(self) -> Address | None:
+        # granian's ASGI scope carries the ports as text ("54321"); uvicorn's as numbers.
         client = self._scope.get("client")
-        return Address(client[0], client[1]) if client else None
+        return Address(client[0], int(client[1] or 0)) if client else None
 
     def _read_scheme_and_server(self) -> tuple[str, Address | None]:
         server = self._scope.get("server")
-        address = Address(server[0], server[1] or 0) if server else None
+        address = Address(server[0], int(server[1] or 0)) if server else None
         return self._scope.get("scheme", "http"), address
 
 

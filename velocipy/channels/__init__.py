@@ -5,6 +5,7 @@
 """
 
 from velocipy.channels.backends import ChannelBackend, MemoryBackend
+from velocipy.channels.backends.base import InvalidMessageId
 from velocipy.channels.hub import Channels, Membership, Subscription
 from velocipy.channels.messages import Message
 from velocipy.channels.subscribers import OverflowPolicy, SlowSubscriberError, SubscriptionClosed
@@ -12,6 +13,7 @@ from velocipy.channels.subscribers import OverflowPolicy, SlowSubscriberError, S
 __all__ = [
     "ChannelBackend",
     "Channels",
+    "InvalidMessageId",
     "Membership",
     "MemoryBackend",
     "Message",

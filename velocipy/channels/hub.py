@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -160,7 +160,12 @@ class Channels:
             token = self._tokens[id(websocket)] = secrets.token_hex(8)
         subscriber.exclude_sender = None if receive_own else token
         membership = Membership(self, websocket, channel, token, subscriber, render)
-        await self._add(subscriber, last_id)
+        try:
+            await self._add(subscriber, last_id)
+        except BaseException:
+            if not any(m.websocket is websocket for m in self._memberships):
+                self._tokens.pop(id(websocket), None)
+            raise
         membership.start()
         return membership
 
@@ -173,26 +178,39 @@ class Channels:
                 raise ValueError("last_id needs history: create Channels(..., history=N)")
             if len(channels) != 1:
                 raise ValueError("last_id catches up one channel: subscribe to it alone")
-            id_key(last_id)  # a malformed id fails here, with its message
+            id_key(last_id)  # a malformed id fails here: InvalidMessageId (1008 in a handler)
         return Subscriber(channels, self.backlog, self.on_overflow)
 
     async def _add(self, subscriber: Subscriber, last_id: str | None) -> None:
+        """Register ``subscriber``; with ``last_id``, it counts only once its catch-up worked.
+
+        Live messages are collected from the start (so none falls between history and live),
+        but a catch-up that fails (Redis refusing the id, Redis gone, a cancelled join) takes
+        the subscriber out again before the error propagates: nothing is left behind.
+        """
         if subscriber.on_drop is None:
             subscriber.on_drop = self._forget
         if last_id is not None:
             subscriber.catching_up = []
-        for channel in subscriber.channels:
-            subscribers = self._subscribers.get(channel)
-            if subscribers is None:
-                subscribers = self._subscribers[channel] = set()
-                self._subscribing[channel] = asyncio.ensure_future(self.backend.subscribe(channel))
-            subscribers.add(subscriber)
-            pending = self._subscribing.get(channel)
-            if pending is not None:
-                await asyncio.shield(pending)
-                self._subscribing.pop(channel, None)
-        if last_id is not None:
-            await self._catch_up(subscriber, subscriber.channels[0], last_id)
+        try:
+            for channel in subscriber.channels:
+                subscribers = self._subscribers.get(channel)
+                if subscribers is None:
+                    subscribers = self._subscribers[channel] = set()
+                    self._subscribing[channel] = asyncio.ensure_future(
+                        self.backend.subscribe(channel)
+                    )
+                subscribers.add(subscriber)
+                pending = self._subscribing.get(channel)
+                if pending is not None:
+                    await asyncio.shield(pending)
+                    self._subscribing.pop(channel, None)
+            if last_id is not None:
+                await self._catch_up(subscriber, subscriber.channels[0], last_id)
+        except BaseException:
+            subscriber.end(SubscriptionClosed("the subscription could not be set up"))
+            self._discard(subscriber)
+            raise
 
     async def _catch_up(self, subscriber: Subscriber, channel: str, last_id: str) -> None:
         try:
@@ -215,6 +233,19 @@ class Channels:
                 with contextlib.suppress(Exception):
                     await self.backend.unsubscribe(channel)
 
+    def _discard(self, subscriber: Subscriber) -> None:
+        """Forget ``subscriber`` now; unsubscribe the backend from channels left empty."""
+        self._forget(subscriber)
+        if self.started:
+            for channel in subscriber.channels:
+                if channel not in self._subscribers:
+                    self._spawn(self._unsubscribe_quietly(channel))
+
+    async def _unsubscribe_quietly(self, channel: str) -> None:
+        # the backend's coroutine is made here, in the task: a task cancelled before it ran
+        # (the channels stopping) then leaves no coroutine that was never awaited
+        await _quietly(self.backend.unsubscribe(channel))
+
     def _forget(self, subscriber: Subscriber) -> None:
         for channel in subscriber.channels:
             subscribers = self._subscribers.get(channel)
@@ -223,12 +254,19 @@ class Channels:
                 if not subscribers:
                     del self._subscribers[channel]
 
-    def _deliver(self, message: Message) -> None:
-        """The fan-out: one append per local subscriber, never a wait."""
+    def _deliver(self, message: Message) -> Awaitable[None] | None:
+        """The fan-out: one append per local subscriber, never a wait.
+
+        When a subscriber's backlog was full, what the backend awaits before it delivers more:
+        that subscriber taking a message, or its grace running out (see subscribers.py).
+        """
+        full: list[Subscriber] | None = None
         subscribers = self._subscribers.get(message.channel)
         if subscribers:
             for subscriber in list(subscribers):
-                subscriber.offer(message)
+                if subscriber.offer(message):
+                    full = [subscriber] if full is None else [*full, subscriber]
+        return None if full is None else _room_in(full)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -337,9 +375,7 @@ class Membership:
         if not any(m.websocket is self.websocket for m in self.hub._memberships):
             self.hub._tokens.pop(id(self.websocket), None)
         self._subscriber.end(SubscriptionClosed("left"))
-        self.hub._forget(self._subscriber)
-        if self.hub.started and self.channel not in self.hub._subscribers:
-            self.hub._spawn(_quietly(self.hub.backend.unsubscribe(self.channel)))
+        self.hub._discard(self._subscriber)
         task, self._task = self._task, None
         if task is not None and task is not asyncio.current_task():
             task.cancel()
@@ -383,6 +419,11 @@ class Membership:
 
     def __repr__(self) -> str:
         return f"<Membership {self.websocket.path} in {self.channel!r}>"
+
+
+async def _room_in(subscribers: list[Subscriber]) -> None:
+    for subscriber in subscribers:
+        await subscriber.room()
 
 
 async def _quietly(awaitable: Any) -> None:

@@ -5,6 +5,16 @@ Publishing never waits for a subscriber: a message is appended to each subscribe
 policy decides: ``"close"`` drops the subscriber (a joined WebSocket is closed with 1013 "try
 again later"; a ``subscribe()`` loop raises :class:`SlowSubscriberError`), ``"drop_oldest"``
 discards the oldest waiting message and counts it in ``lost``.
+
+A subscriber is slow when it does not keep up once it had the chance to run, not when a
+publisher outpaced the scheduler: a burst published without an ``await`` (or a Redis reader
+handing over what it had buffered) fills a backlog before its task ever runs, and on granian
+each WebSocket send completes only in a later turn of the loop. So a full backlog first makes
+the delivery wait (:meth:`Subscriber.put` returns True, the backend awaits
+:meth:`Subscriber.room`) until the subscriber takes a message, for at most ``GRACE_SECONDS``
+since it last took one; a subscriber that took nothing in that time is slow. The wait holds
+back only a delivery that meets a full backlog, and a backlog holds at most ``limit`` plus one
+message per task publishing at that moment.
 """
 
 from __future__ import annotations
@@ -19,6 +29,8 @@ from velocipy.channels.messages import Message
 __all__ = ["OverflowPolicy", "SlowSubscriberError", "Subscriber", "SubscriptionClosed"]
 
 OverflowPolicy: TypeAlias = Literal["close", "drop_oldest"]
+#: How long a subscriber with a full backlog has to take a message before it is slow.
+GRACE_SECONDS = 1.0
 
 
 class SlowSubscriberError(Exception):
@@ -35,6 +47,8 @@ class Subscriber:
     __slots__ = (
         "_backlog",
         "_ended",
+        "_grace_ends",
+        "_progress",
         "_waiter",
         "catching_up",
         "channels",
@@ -63,37 +77,51 @@ class Subscriber:
         self._backlog: deque[Message] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._ended: BaseException | None = None
+        self._grace_ends: float | None = None  # while full: when it becomes slow
+        self._progress: asyncio.Future[None] | None = None  # resolved when it takes a message
 
     @property
     def ended(self) -> bool:
         return self._ended is not None
 
-    def offer(self, message: Message) -> None:
-        """Called by the fan-out for each message; never blocks, never raises."""
+    def offer(self, message: Message) -> bool:
+        """Called by the fan-out for each message; never blocks, never raises.
+
+        True when the publisher should yield a turn of the event loop (see :meth:`put`).
+        """
         if self._ended is not None or (
             message.sender is not None and message.sender == self.exclude_sender
         ):
-            return
+            return False
         if self.catching_up is not None:
             self.catching_up.append(message)
-            return
-        self.put(message)
+            return False
+        return self.put(message)
 
-    def put(self, message: Message) -> None:
+    def put(self, message: Message) -> bool:
+        """Append ``message``; True when the backlog is full and the delivery should wait for
+        :meth:`room` (the subscriber has not had its ``GRACE_SECONDS`` yet)."""
         backlog = self._backlog
+        owed_a_turn = False
         if len(backlog) >= self.limit:
-            if self.policy == "drop_oldest":
+            now = asyncio.get_running_loop().time()
+            if self._grace_ends is None:
+                self._grace_ends = now + GRACE_SECONDS
+            if now < self._grace_ends:
+                owed_a_turn = True
+            elif self.policy == "drop_oldest":
                 backlog.popleft()
                 self.lost += 1
             else:
                 self.end(SlowSubscriberError(f"fell {self.limit} messages behind and was dropped"))
                 if self.on_drop is not None:
                     self.on_drop(self)
-                return
+                return False
         backlog.append(message)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        return owed_a_turn
 
     async def get(self) -> Message:
         """The next message; raises why the subscriber ended once its backlog is empty."""
@@ -107,11 +135,33 @@ class Subscriber:
                 self._waiter = None
         if self._ended is not None and isinstance(self._ended, SlowSubscriberError):
             raise self._ended  # dropped: what is left is stale, do not deliver it
+        self._grace_ends = None  # it keeps up
+        progress = self._progress
+        if progress is not None:
+            self._progress = None
+            if not progress.done():
+                progress.set_result(None)
         return self._backlog.popleft()
+
+    async def room(self) -> None:
+        """Wait until this subscriber takes a message, ends, or its grace runs out."""
+        grace_ends = self._grace_ends
+        if grace_ends is None or self._ended is not None:
+            return
+        loop = asyncio.get_running_loop()
+        if self._progress is None:
+            self._progress = loop.create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._progress), grace_ends - loop.time())
+        except TimeoutError:
+            pass
 
     def end(self, reason: BaseException) -> None:
         if self._ended is None:
             self._ended = reason
+        progress = self._progress
+        if progress is not None and not progress.done():
+            progress.set_result(None)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from typing import TypeAlias
 
 from velocipy.datastructures import Address
+from velocipy.hosts import parse_host, parse_port
 from velocipy.middleware.base import CallNext, Middleware
 from velocipy.requests import Connection, Request
-from velocipy.responses import Response
+from velocipy.responses import PlainTextResponse, Response
 from velocipy.websockets import WebSocket
 
 __all__ = ["ProxyHeadersMiddleware"]
@@ -31,6 +32,10 @@ class ProxyHeadersMiddleware(Middleware):
     to trust every peer (only when nothing but the proxy can reach the app). ``Forwarded``
     (RFC 7239) is read when present, ``X-Forwarded-For`` / ``-Proto`` / ``-Host`` otherwise. The
     client is the right-most address in the chain that is not itself a trusted proxy.
+
+    A trusted proxy's forwarded host must be a host by RFC 3986 and a forwarded port a number
+    from 0 to 65535 (:mod:`velocipy.hosts`); anything else is answered ``400`` with a line that
+    names the header, since the proxy passed on what the client wrote.
     """
 
     def __init__(self, trusted_proxies: Sequence[str] | str = ("127.0.0.1", "::1")) -> None:
@@ -49,10 +54,11 @@ class ProxyHeadersMiddleware(Middleware):
             return False
         return any(address in network for network in self.networks)
 
-    def apply(self, connection: Connection) -> None:
+    def apply(self, connection: Connection) -> str | None:
+        """Take over what a trusted proxy reports; the reason to refuse the request, if any."""
         peer = connection.client
         if peer is None or not self.is_trusted(peer.host):
-            return
+            return None
         headers = connection.headers
         forwarded = headers.get_list("forwarded")
         if forwarded:
@@ -63,6 +69,7 @@ class ProxyHeadersMiddleware(Middleware):
                 if not self.is_trusted(_host_of(hop.get("for", ""))):
                     break
             client_text, scheme, host = chosen.get("for"), chosen.get("proto"), chosen.get("host")
+            header = "Forwarded"
         else:
             chain = [a.strip() for v in headers.get_list("x-forwarded-for") for a in v.split(",")]
             client_text = None
@@ -72,7 +79,12 @@ class ProxyHeadersMiddleware(Middleware):
                     break
             scheme = _last(headers.get_list("x-forwarded-proto"))
             host = _last(headers.get_list("x-forwarded-host"))
+            header = "X-Forwarded-For"
+        if host is not None and parse_host(host) is None:
+            return f"Invalid forwarded host in {'Forwarded' if forwarded else 'X-Forwarded-Host'}"
         client = _address(client_text) if client_text else peer
+        if client is _MALFORMED:
+            return f"Invalid forwarded client address in {header}"
         scheme = (scheme or "").lower()
         current = connection.url.scheme
         if scheme not in _SCHEMES:
@@ -80,14 +92,17 @@ class ProxyHeadersMiddleware(Middleware):
         elif isinstance(connection, WebSocket):
             scheme = _WEBSOCKET_SCHEME[scheme]
         connection.set_forwarded(client or peer, scheme, host or None)
+        return None
 
     async def dispatch(self, request: Request, call_next: CallNext) -> Response:
-        self.apply(request)
+        refusal = self.apply(request)
+        if refusal is not None:
+            return PlainTextResponse(refusal, 400)
         return await call_next(request)
 
     async def handshake(self, websocket: WebSocket) -> Response | None:
-        self.apply(websocket)
-        return None
+        refusal = self.apply(websocket)
+        return None if refusal is None else PlainTextResponse(refusal, 400)
 
 
 def _last(values: list[str]) -> str | None:
@@ -117,13 +132,21 @@ def _host_of(node: str) -> str:
     return node
 
 
+_MALFORMED = Address("", 0)  # an IP address with a port that is not one
+
+
 def _address(node: str) -> Address | None:
-    """An :class:`Address` for a forwarded node; ``unknown`` and obfuscated names give ``None``."""
+    """An :class:`Address` for a forwarded node; ``unknown`` and obfuscated names give ``None``.
+
+    A node whose port is not 0-65535 gives ``_MALFORMED``.
+    """
     host = _host_of(node)
     try:
         ipaddress.ip_address(host)
     except ValueError:
         return None
-    port_text = node.rpartition(":")[2] if node.startswith("[") or node.count(":") == 1 else ""
-    port = int(port_text) if port_text.isdigit() and "]" not in port_text else 0
-    return Address(host, port)
+    has_port = (node.startswith("[") and "]:" in node) or (":" not in host and ":" in node)
+    if not has_port:
+        return Address(host, 0)
+    port = parse_port(node.rpartition(":")[2])
+    return _MALFORMED if port is None else Address(host, port)

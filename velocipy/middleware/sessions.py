@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import logging
 import time
 from typing import Any, Literal
 
@@ -26,6 +27,11 @@ from velocipy.responses import Response
 from velocipy.websockets import WebSocket
 
 __all__ = ["SessionMiddleware"]
+
+# Browsers keep a cookie whose name and value together are at most 4096 bytes (RFC 6265
+# section 6.1's minimum, and what Chromium and Firefox enforce); a longer one is dropped.
+BROWSER_COOKIE_LIMIT = 4096
+logger = logging.getLogger("velocipy")
 
 
 class SessionMiddleware(Middleware):
@@ -58,6 +64,7 @@ class SessionMiddleware(Middleware):
         self.same_site = same_site
         self.https_only = https_only
         self.domain = domain
+        self.warned_too_large = False
 
     # --- the cookie format ---------------------------------------------------------------
     def sign(self, data: dict[str, Any], now: float | None = None) -> str:
@@ -101,9 +108,12 @@ class SessionMiddleware(Middleware):
         session = self.attach(request)
         response = await call_next(request)
         if session:
+            cookie = self.sign(dict(session))
+            if len(self.cookie_name) + len(cookie) > BROWSER_COOKIE_LIMIT:
+                self._warn_too_large(len(self.cookie_name) + len(cookie))
             response.set_cookie(
                 self.cookie_name,
-                self.sign(dict(session)),
+                cookie,
                 max_age=self.max_age,
                 path=self.path,
                 domain=self.domain,
@@ -118,6 +128,18 @@ class SessionMiddleware(Middleware):
     async def handshake(self, websocket: WebSocket) -> Response | None:
         self.attach(websocket)
         return None
+
+    def _warn_too_large(self, size: int) -> None:
+        if not self.warned_too_large:  # once per middleware: the same session shape repeats
+            self.warned_too_large = True
+            logger.warning(
+                "session cookie %r is %d bytes (name and value); browsers drop cookies over "
+                "%d bytes, so this session will be lost: keep ids in the session and the "
+                "data on the server",
+                self.cookie_name,
+                size,
+                BROWSER_COOKIE_LIMIT,
+            )
 
 
 def _b64encode(data: bytes) -> str:

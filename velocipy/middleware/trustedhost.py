@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from velocipy.hosts import parse_host
 from velocipy.middleware.base import CallNext, Middleware
 from velocipy.requests import Connection, Request
 from velocipy.responses import PlainTextResponse, Response
@@ -20,7 +21,10 @@ class TrustedHostMiddleware(Middleware):
     """Allow only ``allowed_hosts``: exact names, ``*.example.com`` for any subdomain, or ``*``.
 
     The port is ignored (``example.com:8000`` matches ``example.com``); names compare without
-    case. A missing or other host gets ``400 Invalid host header``.
+    case. A missing or other host gets ``400 Invalid host header``, and so does a ``Host`` that
+    is not a host by RFC 3986 (userinfo, a path, ``?``, ``#``, ``\\``, percent escapes,
+    whitespace, a port above 65535): see :mod:`velocipy.hosts`. With ``*`` any well-formed host
+    passes, and so does a request without ``Host`` (HTTP/1.0).
     """
 
     def __init__(self, allowed_hosts: Sequence[str] = ("*",)) -> None:
@@ -33,9 +37,15 @@ class TrustedHostMiddleware(Middleware):
         self.suffixes = tuple(h[1:] for h in hosts if h.startswith("*."))  # ".example.com"
 
     def is_allowed(self, connection: Connection) -> bool:
+        value = connection.headers.get("host")
+        if value is None:
+            return self.allow_any
+        parsed = parse_host(value)
+        if parsed is None:
+            return False
         if self.allow_any:
             return True
-        host = host_name(connection.headers.get("host", ""))
+        host = parsed.host.lower()
         return host in self.exact or (bool(self.suffixes) and host.endswith(self.suffixes))
 
     async def dispatch(self, request: Request, call_next: CallNext) -> Response:
@@ -45,11 +55,3 @@ class TrustedHostMiddleware(Middleware):
 
     async def handshake(self, websocket: WebSocket) -> Response | None:
         return None if self.is_allowed(websocket) else PlainTextResponse("Invalid host header", 400)
-
-
-def host_name(host_header: str) -> str:
-    """The host of a ``Host`` value without its port (``[::1]:80`` -> ``[::1]``), lower-cased."""
-    host = host_header.strip().lower()
-    if host.startswith("["):
-        return host.partition("]")[0] + "]"
-    return host.rpartition(":")[0] if ":" in host else host

@@ -13,7 +13,6 @@ Every helper appears in the OpenAPI document under ``components/securitySchemes`
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,7 +85,11 @@ class SecurityScheme:
             return None
         scheme, _, token = value.partition(" ")
         token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        if scheme.lower() != "bearer":
+            # RFC 6750 section 3.1: a request that used another scheme gets no error code.
+            self._refuse("Invalid authentication: expected Authorization: Bearer <token>", "Bearer")
+            return None
+        if not token:
             self._refuse(
                 "Invalid authentication: expected Authorization: Bearer <token>",
                 'Bearer error="invalid_request"',
@@ -152,7 +155,7 @@ class HTTPBasic(SecurityScheme):
             return None
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (non-ASCII text included) or not UTF-8 inside
             decoded = ""
         username, colon, password = decoded.partition(":")
         if not colon:

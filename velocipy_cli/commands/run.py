@@ -137,6 +137,21 @@ def run(
         "read once at start.",
         show_default=False,
     ),
+    header_timeout: int | None = typer.Option(
+        None,
+        "--header-timeout",
+        metavar="SECONDS",
+        callback=between(1),
+        help="With --no-reload: close a client whose request headers take longer. (default: 10)",
+    ),
+    body_timeout: int | None = typer.Option(
+        None,
+        "--body-timeout",
+        metavar="SECONDS",
+        callback=between(1),
+        help="With --no-reload, on uvicorn: close a body slower than this plus 1 s per 8 KiB. "
+        "(default: 30)",
+    ),
 ) -> None:
     """Serve the app for development; reload on every save, survive every broken save.
 
@@ -170,6 +185,8 @@ def run(
         "log_level": log_level.lower() if log_level else None,
         "access_log": access_log,
         "https": https,
+        "header_timeout": header_timeout,
+        "body_timeout": body_timeout,
     }
     settings.update({key: value for key, value in given.items() if value is not None})
     app_given_by = "the APP argument" if app_spec else setting_source("app", cwd)
@@ -263,6 +280,8 @@ def build_config(
         access_log=bool(settings["access_log"]),
         debug=bool(settings["debug"]),
         tls=_dev_certificate(str(settings["host"])) if settings["https"] else None,
+        header_timeout=_int(settings["header_timeout"]),
+        body_timeout=_int(settings["body_timeout"]),
     )
 
 

@@ -31,6 +31,8 @@ class ChildSpec:
     app_reason: str = ""  # where the APP came from, for the "serving" line
     tls_cert: str | None = None  # --https: the server certificate chain and its key
     tls_key: str | None = None
+    header_timeout: int | None = None  # seconds; None: the server's own (with --reload)
+    body_timeout: int | None = None  # seconds; None: the server's own (with --reload)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

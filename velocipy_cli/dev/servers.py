@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 from pathlib import Path
+from typing import Any
 
 from velocipy_cli.dev.guards import (
     EXIT_STARTUP_FAILED,
@@ -17,6 +18,7 @@ from velocipy_cli.dev.guards import (
 from velocipy_cli.dev.launch import ChildSpec
 from velocipy_cli.dev.orphans import exit_with_supervisor
 from velocipy_cli.dev.reports import AppFailure, Report, send_report
+from velocipy_cli.dev.timeouts import bounded_uvicorn_protocol, granian_http1_settings
 from velocipy_cli.discovery import LoadedApp
 from velocipy_cli.docs_line import docs_address
 
@@ -68,6 +70,9 @@ def _serve_uvicorn(
                         return
                 ticks = (ticks + 1) % 864000
 
+    bounds: dict[str, Any] = {}
+    if spec.header_timeout is not None and spec.body_timeout is not None:
+        bounds["http"] = bounded_uvicorn_protocol(spec.header_timeout, spec.body_timeout)
     config = uvicorn.Config(
         ASGIStartupGuard(loaded.app, report_failure),
         lifespan="on",
@@ -77,6 +82,7 @@ def _serve_uvicorn(
         ws_max_size=_ws_max_size(loaded.app),
         ssl_certfile=spec.tls_cert,
         ssl_keyfile=spec.tls_key,
+        **bounds,
     )
     _prefork(spec.workers - 1)
     server = ReportingServer(config)
@@ -127,6 +133,9 @@ def _serve_granian(
             shared.set_inheritable(True)
             self._sso = shared
 
+    bounds: dict[str, Any] = {}
+    if spec.header_timeout is not None:  # granian has no body timeout
+        bounds["http1_settings"] = granian_http1_settings(spec.header_timeout)
     server = InheritedSocketGranian(
         loaded.target,
         address=spec.host,
@@ -138,6 +147,7 @@ def _serve_granian(
         websockets=True,
         ssl_cert=Path(spec.tls_cert) if spec.tls_cert else None,
         ssl_key=Path(spec.tls_key) if spec.tls_key else None,
+        **bounds,
     )
     try:
         server.serve(target_loader=lambda: guarded, wrap_loader=False)

@@ -55,6 +55,8 @@ class DevServerConfig:
     access_log: bool = True
     debug: bool = False
     tls: DevCertificate | None = None  # --https
+    header_timeout: int = 10  # applied without reload (velocipy_cli.dev.timeouts)
+    body_timeout: int = 30
 
 
 class SupervisorEvents(Protocol):
@@ -273,6 +275,8 @@ class Supervisor:
             app_reason=self.config.location.reason,
             tls_cert=str(self.config.tls.cert) if self.config.tls else None,
             tls_key=str(self.config.tls.key) if self.config.tls else None,
+            header_timeout=None if self.config.reload else self.config.header_timeout,
+            body_timeout=None if self.config.reload else self.config.body_timeout,
         )
         try:
             process = subprocess.Popen(

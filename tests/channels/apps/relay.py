@@ -1,7 +1,7 @@
 """A room relay for real-server tests: every worker joins sockets to rooms through Channels.
 
 VELOCIPY_TEST_CHANNELS picks the backend ("memory" or a redis:// URL); VELOCIPY_TEST_BACKLOG the
-per-subscriber backlog.
+per-subscriber backlog; VELOCIPY_TEST_HISTORY the messages kept per channel (default 0: none).
 """
 
 import os
@@ -14,6 +14,7 @@ channels = Channels(
     os.environ.get("VELOCIPY_TEST_CHANNELS", "memory"),
     app=app,
     backlog=int(os.environ.get("VELOCIPY_TEST_BACKLOG", "1000")),
+    history=int(os.environ.get("VELOCIPY_TEST_HISTORY", "0")),
 )
 
 
@@ -49,3 +50,25 @@ async def publish_only(ws: WebSocket) -> None:
             await ws.send_text("ok")
         else:
             await channels.publish(room, text)
+
+
+@app.post("/burst/{room}/{count}")
+async def burst(room: str, count: int) -> dict[str, int]:
+    """Publish ``count`` messages in one loop: nothing else runs in between on memory."""
+    published = 0
+    for n in range(count):
+        published += await channels.publish(room, str(n))
+    return {"published": published}
+
+
+@app.websocket("/catch-up/{room}")
+async def catch_up(ws: WebSocket) -> None:
+    """Join with ``?after=<id>``; each frame is ``<id> <text>``."""
+    await ws.accept()
+    room = ws.path_params["room"]
+    await channels.join(
+        ws, room, last_id=ws.query_params.get("after"), render=lambda m: f"{m.id} {m.data}"
+    )
+    await ws.send_text("ready")
+    async for _ in ws.iter_text():
+        pass

@@ -153,7 +153,7 @@ def test_an_unknown_key_far_from_any_gets_no_guess(tmp_path: Path) -> None:
     result = _velocipy("run", cwd=tmp_path)
     assert result.returncode == 2
     assert "did you mean" not in result.stderr
-    assert "(known keys: access_log, app, debug," in result.stderr
+    assert "(known keys: access_log, app, body_timeout, debug," in result.stderr
 
 
 @pytest.mark.interop

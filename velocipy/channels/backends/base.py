@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
 from velocipy.channels.messages import Message
+from velocipy.exceptions import HTTPException, WebSocketException
 from velocipy.json import JSONAdapter
 
-__all__ = ["ChannelBackend", "Deliver", "id_key"]
+__all__ = ["ChannelBackend", "Deliver", "InvalidMessageId", "id_key"]
 
-#: Called by a backend for every message that reaches this process, in arrival order.
-Deliver: TypeAlias = Callable[[Message], None]
+#: Called by a backend for every message that reaches this process, in arrival order. When a
+#: subscriber's backlog was full it returns an awaitable: the backend awaits it before it
+#: delivers more (the subscriber gets its chance to run; see channels/subscribers.py).
+Deliver: TypeAlias = Callable[[Message], Awaitable[None] | None]
+
+_ID_PART_LIMIT = 2**64 - 1  # Redis stream ids are two unsigned 64-bit numbers
+_DIGITS = frozenset("0123456789")
 
 
 class ChannelBackend(ABC):
@@ -51,11 +57,41 @@ class ChannelBackend(ABC):
         return True
 
 
+class InvalidMessageId(WebSocketException, HTTPException, ValueError):
+    """A catch-up id that is not a message id (usually a client's ``?after=`` or
+    ``Last-Event-ID``): one exception that each context answers on its own terms.
+
+    A ``ValueError`` for code that subscribes; raised in a WebSocket handler (by ``join``) it
+    closes the connection with 1008 and its one-line reason, in an HTTP handler it is a 400 with
+    that reason; neither logs a traceback.
+    """
+
+    def __init__(self, message_id: object) -> None:
+        shown = repr(message_id)
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        reason = f"{shown} is not a message id: send the id of the last message"
+        Exception.__init__(self, reason)
+        self.code, self.reason = 1008, reason  # as a WebSocketException
+        self.status_code, self.detail, self.headers = 400, reason, None  # as an HTTPException
+
+    def __repr__(self) -> str:
+        return f"InvalidMessageId({self.reason!r})"
+
+
 def id_key(message_id: str) -> tuple[int, ...]:
-    """A sortable key for a history id (``"17"`` in memory, ``"1700000000000-3"`` on Redis)."""
-    try:
-        return tuple(int(part) for part in message_id.split("-", 1))
-    except (ValueError, AttributeError):
-        raise ValueError(
-            f"{message_id!r} is not a message id: pass the id of the last message received"
-        ) from None
+    """A sortable key for a history id: ``"17"`` in memory, ``"1700000000000-3"`` on Redis.
+
+    Strict: ASCII digits only (no sign, space or ``_`` that ``int()`` would take), one or two
+    parts, each at most 2**64 - 1 as Redis requires; anything else raises
+    :class:`InvalidMessageId`.
+    """
+    if not isinstance(message_id, str) or len(message_id) > 41:
+        raise InvalidMessageId(message_id)
+    parts = message_id.split("-")
+    if len(parts) > 2 or not all(part and _DIGITS.issuperset(part) for part in parts):
+        raise InvalidMessageId(message_id)
+    key = tuple(int(part) for part in parts)
+    if any(number > _ID_PART_LIMIT for number in key):
+        raise InvalidMessageId(message_id)
+    return key

@@ -17,9 +17,10 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Awaitable
 from typing import Any
 
-from velocipy.channels.backends.base import ChannelBackend, Deliver, id_key
+from velocipy.channels.backends.base import ChannelBackend, Deliver, InvalidMessageId, id_key
 from velocipy.channels.messages import Message
 from velocipy.json import JSONAdapter, get_adapter
 
@@ -28,7 +29,7 @@ try:
     from redis.asyncio.client import PubSub
     from redis.asyncio.retry import Retry  # the asyncio one: redis-py 8.2 warns about the sync one
     from redis.backoff import NoBackoff
-    from redis.exceptions import RedisError
+    from redis.exceptions import RedisError, ResponseError
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     raise ImportError(
         "the Redis channels backend needs redis-py: pip install 'velocipy[redis]'"
@@ -42,12 +43,14 @@ HISTORY_PREFIX = "velocipy:history:"
 # One round trip, atomic: keep the message in the capped stream, then publish "id payload".
 _PUBLISH_WITH_HISTORY = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[2], '*', 'm', ARGV[1])
+if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
 redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[1])
 return id
 """
 _CONTROL_CHANNEL = "velocipy:channels:control"  # keeps the pub/sub connection open when idle
 _CONNECTION_ERRORS = (RedisError, OSError, asyncio.TimeoutError)
 _READ_BATCH = 256
+_LAST_POSSIBLE_ID = (2**64 - 1, 2**64 - 1)  # nothing comes after it; XRANGE refuses "(" of it
 
 
 class RedisBackend(ChannelBackend):
@@ -56,19 +59,29 @@ class RedisBackend(ChannelBackend):
         url: str,
         *,
         history: int = 0,
+        history_ttl: int = 7 * 24 * 60 * 60,
         min_backoff: float = 0.1,
         max_backoff: float = 5.0,
         connect_timeout: float = 2.0,
     ) -> None:
         if history < 0:
             raise ValueError("history must be 0 (off) or a positive number of messages")
+        if history_ttl < 0:
+            raise ValueError("history_ttl must be 0 (keep forever) or a number of seconds")
         self.url = url
         self.history = history
+        #: Seconds a channel's history outlives its last message (0: forever). A room nobody
+        #: publishes to any more does not keep its stream in Redis for good.
+        self.history_ttl = history_ttl
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
         self.connect_timeout = connect_timeout
         #: How many times the connection was lost and restored (for health checks and tests).
         self.reconnects = 0
+        #: How many times the reader failed for another reason and was restarted.
+        self.reader_restarts = 0
+        #: Messages on a subscribed channel that VelociPy did not publish (skipped).
+        self.foreign_messages = 0
         self._json: JSONAdapter = get_adapter("msgspec")
         self._deliver: Deliver | None = None
         self._client: aioredis.Redis | None = None  # publishing and history reads
@@ -133,7 +146,7 @@ class RedisBackend(ChannelBackend):
             if self.history:
                 raw_id = await self._script(
                     keys=[HISTORY_PREFIX + message.channel, message.channel],
-                    args=[wire, self.history],
+                    args=[wire, self.history, self.history_ttl],
                 )
                 message.id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
             else:
@@ -181,8 +194,14 @@ class RedisBackend(ChannelBackend):
         client = self._client
         if client is None or not self.history:
             return []
-        id_key(last_id)
-        entries: Any = await client.xrange(HISTORY_PREFIX + channel, min=f"({last_id}", max="+")
+        if id_key(last_id) == _LAST_POSSIBLE_ID:
+            return []
+        try:
+            entries: Any = await client.xrange(HISTORY_PREFIX + channel, min=f"({last_id}", max="+")
+        except ResponseError as exc:
+            if " ID" not in str(exc):  # WRONGTYPE and the like: not the client's doing
+                raise
+            raise InvalidMessageId(last_id) from None  # an id our check let through
         messages = []
         for raw_id, fields in entries or ():
             try:
@@ -220,10 +239,15 @@ class RedisBackend(ChannelBackend):
             except _CONNECTION_ERRORS as exc:
                 if self._connected:
                     logger.warning("channels: lost the Redis connection (%s); reconnecting", exc)
-                self._connected = False
-                await self._close_pubsub()
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, self.max_backoff)
+            except Exception:  # a bug of ours: the reader must not die of it, silently or not
+                self.reader_restarts += 1
+                logger.exception(
+                    "channels: the Redis reader failed; restarting it in %.1f s", delay
+                )
+            self._connected = False
+            await self._close_pubsub()
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, self.max_backoff)
 
     async def _connect(self) -> None:
         assert self._listener is not None
@@ -237,7 +261,9 @@ class RedisBackend(ChannelBackend):
             return
         for channel, last_id in list(self._last_ids.items()):
             for message in await self.history_after(channel, last_id):
-                self._accept(message)
+                room = self._accept(message)
+                if room is not None:
+                    await room
 
     async def _read(self) -> None:
         pubsub = self._pubsub
@@ -246,44 +272,64 @@ class RedisBackend(ChannelBackend):
             raw = await pubsub.get_message(timeout=None)
             batch = 0
             while raw is not None:
-                self._handle(raw)
+                room = self._handle(raw)
+                if room is not None:
+                    # a subscriber's backlog is full: its chance to run first (redis-py hands
+                    # over buffered messages without suspending, so a burst would otherwise
+                    # reach the subscribers faster than any of them can run)
+                    await room
                 batch += 1
                 # PERF: take what is already buffered before subscribers run, so each one wakes
                 # once per burst instead of once per message (bounded to stay fair to others)
                 raw = await pubsub.get_message(timeout=0.0) if batch < _READ_BATCH else None
+            await asyncio.sleep(0)  # a full batch: the subscribers' turn
 
-    def _handle(self, raw: dict[str, Any]) -> None:
+    def _handle(self, raw: dict[str, Any]) -> Awaitable[None] | None:
+        """Act on one pub/sub event; what to await before the next when a backlog was full."""
         kind = raw["type"]
         channel = raw["channel"].decode("utf-8", "surrogateescape")
         if kind == "message":
-            self._receive(channel, raw["data"])
-        elif kind == "subscribe":
+            return self._receive(channel, raw["data"])
+        if kind == "subscribe":
             confirmed = self._confirmations.get(channel)
             if confirmed is not None and not confirmed.done():
                 confirmed.set_result(None)
+        return None
 
-    def _receive(self, channel: str, data: bytes) -> None:
+    def _receive(self, channel: str, data: bytes) -> Awaitable[None] | None:
         message_id = None
-        if self.history:
-            raw_id, _, data = data.partition(b" ")
-            message_id = raw_id.decode("ascii", "replace")
         try:
+            if self.history:
+                raw_id, _, data = data.partition(b" ")
+                message_id = raw_id.decode("ascii")
+                id_key(message_id)
             message = Message.from_wire(channel, data, self._json, id=message_id)
-        except ValueError:
-            logger.warning("channels: ignored a message on %r not published by VelociPy", channel)
-            return
-        self._accept(message)
+        except ValueError:  # InvalidMessageId and UnicodeDecodeError included
+            self._skip_foreign(channel)
+            return None
+        return self._accept(message)
 
-    def _accept(self, message: Message) -> None:
+    def _skip_foreign(self, channel: str) -> None:
+        """Someone else published on the channel (``redis-cli PUBLISH``): skip it, say so once."""
+        self.foreign_messages += 1
+        log = logger.warning if self.foreign_messages == 1 else logger.debug
+        log(
+            "channels: skipped a message on %r that VelociPy did not publish "
+            "(%d so far; later ones are logged at DEBUG)",
+            channel,
+            self.foreign_messages,
+        )
+
+    def _accept(self, message: Message) -> Awaitable[None] | None:
         """Deliver once: with history, an id at or below the last one seen is a replay duplicate."""
         if message.id is not None:
             last = self._last_ids.get(message.channel)
             if last is not None and id_key(message.id) <= id_key(last):
-                return
+                return None
             if message.channel in self._channels:
                 self._last_ids[message.channel] = message.id
-        if self._deliver is not None:
-            self._deliver(message)
+        deliver = self._deliver
+        return None if deliver is None else deliver(message)
 
     async def _close_pubsub(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
