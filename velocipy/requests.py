@@ -73,7 +73,16 @@ class Connection:
     def _read_scheme_and_server(self) -> tuple[str, Address | None]:
         raise NotImplementedError
 
+    def _read_root_path(self) -> str:
+        return ""  # RSGI has none
+
     # --- the neutral API ------------------------------------------------------------------
+    @property
+    def root_path(self) -> str:
+        """Where the app is mounted (ASGI ``root_path``: a server's ``--root-path``, or the
+        prefix of an app that mounts this one); ``""`` at the top. ``path`` is below it."""
+        return self._read_root_path()
+
     @property
     def path_params(self) -> dict[str, Any]:
         """Path parameters, converted (``{"item_id": 3}`` for ``/items/{item_id:int}``)."""

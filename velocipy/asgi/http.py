@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
+from velocipy.asgi.mount import forward_http
 from velocipy.datastructures import Address, Headers
 from velocipy.exceptions import ClientDisconnect
 from velocipy.requests import Request
@@ -15,11 +16,24 @@ from velocipy.streaming import send_until_client_leaves
 Message: TypeAlias = dict[str, Any]
 
 
+def routed_path(scope: dict[str, Any]) -> str:
+    """The path the app routes on: ``path`` without a leading ``root_path`` (the server's
+    ``--root-path``, or the prefix the app is mounted under), as Starlette routes."""
+    path: str = scope["path"]
+    root: str = scope["root_path"]
+    if path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root) :] or "/"
+    return path
+
+
 class ASGIConnection:
     """Reads what requests and WebSockets share from an ASGI scope (mixed into both)."""
 
     __slots__ = ()
     _scope: dict[str, Any]
+
+    def _read_root_path(self) -> str:
+        return self._scope.get("root_path", "")  # type: ignore[no-any-return]
 
     def _read_headers(self) -> Headers:
         return Headers._from_lowercase(
@@ -142,6 +156,8 @@ async def send_response(response: Response, request: ASGIRequest, send: Any) -> 
         )
         if head or await _send_chunks(response.chunks(), request, send):
             await send({"type": "http.response.body", "body": b""})
+    elif response.kind == "asgi":  # a mounted ASGI app answers itself
+        await forward_http(response, request, send)  # type: ignore[arg-type]
 
 
 async def _send_file(

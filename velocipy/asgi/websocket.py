@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from velocipy.asgi.http import ASGIConnection
+from velocipy.asgi.http import ASGIConnection, routed_path
+from velocipy.asgi.mount import mounted_scope
 from velocipy.exceptions import WebSocketDisconnect
 from velocipy.websockets import CONNECTION_LOST, WebSocket
 
@@ -15,6 +16,7 @@ YIELD_EVERY_BYTES = 256 * 1024
 
 if TYPE_CHECKING:
     from velocipy.application import Application
+    from velocipy.mounts import MountedASGIApp
 
 
 class ASGIWebSocket(ASGIConnection, WebSocket):
@@ -36,7 +38,7 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
     _transport_errors = (OSError,)
 
     def __init__(self, app: Application, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        super().__init__(app, scope["path"])
+        super().__init__(app, scope["path"] if not scope.get("root_path") else routed_path(scope))
         self._scope = scope
         self._receive = receive
         self._transport_receive = receive
@@ -117,6 +119,9 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
         start = {"type": "websocket.http.response.start", "status": status, "headers": encoded}
         await self._send(start)
         await self._send({"type": "websocket.http.response.body", "body": body})
+
+    async def _transport_forward(self, mount: MountedASGIApp) -> None:
+        await mount.app(mounted_scope(self._scope, mount), self._receive, self._send)
 
     def _drop_peek(self) -> None:
         # A task waiting in receive() owns the pending read: leave it, so that it ends with the

@@ -13,6 +13,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from velocipy.responses import run_after_response
+from velocipy.rsgi.asgi_bridge import bridge_http
 from velocipy.rsgi.http import RSGIRequest, send_file, send_stream
 from velocipy.rsgi.websocket import RSGIWebSocket
 
@@ -45,8 +46,10 @@ class RSGIEntrypoint:
                 protocol.response_bytes(response.status_code, response.raw_headers, response.body)
             elif kind == "stream":
                 await send_stream(response, protocol)  # type: ignore[arg-type]
-            else:
+            elif kind == "file":
                 send_file(response, protocol)  # type: ignore[arg-type]
+            else:  # a mounted ASGI app answers itself, through the bridge
+                await bridge_http(response, request)  # type: ignore[arg-type]
             if response.background is not None:
                 await run_after_response(response)
         else:
