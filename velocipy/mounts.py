@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from velocipy.requests import Request
     from velocipy.websockets import WebSocket
 
-__all__ = ["ASGIApp", "ASGIAppResponse", "MountedASGIApp", "mount_kind"]
+__all__ = ["CONNECTION_KEY", "ASGIApp", "ASGIAppResponse", "MountedASGIApp", "mount_kind"]
 
 logger = logging.getLogger("velocipy")
 
@@ -40,6 +40,10 @@ ASGIApp: TypeAlias = Callable[
     [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
     Awaitable[None],
 ]
+
+#: The scope key under which a mounted app finds VelociPy's own Request or WebSocket (its
+#: headers, ``app``, ``state``, session): what ``velocipy.contrib`` integrations read.
+CONNECTION_KEY = "velocipy.connection"
 
 MOUNT_TAKES = (
     "mount() takes a handler(request) -> Response (such as StaticFiles) or an ASGI "

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from velocipy.mounts import CONNECTION_KEY
+
 if TYPE_CHECKING:
     from velocipy.asgi.http import ASGIRequest
     from velocipy.mounts import ASGIAppResponse, MountedASGIApp
+    from velocipy.requests import Connection
 
 
-def mounted_scope(scope: dict[str, Any], mount: MountedASGIApp) -> dict[str, Any]:
+def mounted_scope(
+    scope: dict[str, Any], mount: MountedASGIApp, connection: Connection
+) -> dict[str, Any]:
     """The scope a mounted app sees: ``root_path`` grows by the mount's prefix, ``path``
     stays the full path (as uvicorn's ``--root-path`` and Starlette's ``Mount`` give it)."""
     return {
         **scope,
         "root_path": scope.get("root_path", "") + mount.prefix,
         "state": mount.scope_state(),
+        CONNECTION_KEY: connection,
     }
 
 
@@ -28,7 +34,8 @@ async def forward_http(response: ASGIAppResponse, request: ASGIRequest, send: An
     extra = [(name.encode("latin-1"), value.encode()) for name, value in response.raw_headers]
     if extra:
         send = _adding_headers(send, extra)
-    await response.mount.app(mounted_scope(request._scope, response.mount), receive, send)
+    scope = mounted_scope(request._scope, response.mount, request)
+    await response.mount.app(scope, receive, send)
 
 
 def _replay(body: bytes, receive: Any) -> Any:

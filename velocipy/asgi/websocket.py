@@ -121,7 +121,7 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
         await self._send({"type": "websocket.http.response.body", "body": body})
 
     async def _transport_forward(self, mount: MountedASGIApp) -> None:
-        await mount.app(mounted_scope(self._scope, mount), self._receive, self._send)
+        await mount.app(mounted_scope(self._scope, mount, self), self._receive, self._send)
 
     def _drop_peek(self) -> None:
         # A task waiting in receive() owns the pending read: leave it, so that it ends with the

@@ -24,11 +24,13 @@ import logging
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from velocipy.mounts import CONNECTION_KEY
 from velocipy.rsgi.http import parse_address
 from velocipy.rsgi.websocket import warn_once
 
 if TYPE_CHECKING:
     from velocipy.mounts import ASGIAppResponse, MountedASGIApp
+    from velocipy.requests import Connection
     from velocipy.rsgi.http import RSGIRequest
     from velocipy.rsgi.websocket import RSGIWebSocket
 
@@ -40,7 +42,9 @@ NO_STATUS = 1005
 CONNECTION_LOST = 1006
 
 
-def bridged_scope(scope: Any, mount: MountedASGIApp, kind: str) -> dict[str, Any]:
+def bridged_scope(
+    scope: Any, mount: MountedASGIApp, kind: str, connection: Connection
+) -> dict[str, Any]:
     """An ASGI scope from granian's: ``root_path`` is the mount, ``path`` the full path."""
     headers = [(name.encode("latin-1"), value.encode()) for name, value in scope.headers.items()]
     if scope.authority and "host" not in scope.headers:  # HTTP/2 has :authority, no Host
@@ -63,6 +67,7 @@ def bridged_scope(scope: Any, mount: MountedASGIApp, kind: str) -> dict[str, Any
         "server": (server.host, server.port) if server else None,
         "state": mount.scope_state(),
         "extensions": {},
+        CONNECTION_KEY: connection,
     }
     if kind == "http":
         bridged["method"] = scope.method
@@ -81,7 +86,7 @@ async def bridge_http(response: ASGIAppResponse, request: RSGIRequest) -> None:
     mount = response.mount
     try:
         await mount.app(
-            bridged_scope(request._scope, mount, "http"), exchange.receive, exchange.send
+            bridged_scope(request._scope, mount, "http", request), exchange.receive, exchange.send
         )
     except Exception:
         logger.exception("mounted app at %s failed on %s", mount.prefix or "/", request.path)
@@ -177,7 +182,9 @@ async def bridge_websocket(websocket: RSGIWebSocket, mount: MountedASGIApp) -> N
     session = _WebSocketSession(websocket._protocol)
     try:
         await mount.app(
-            bridged_scope(websocket._scope, mount, "websocket"), session.receive, session.send
+            bridged_scope(websocket._scope, mount, "websocket", websocket),
+            session.receive,
+            session.send,
         )
     except Exception:
         logger.exception(

@@ -1,0 +1,1 @@
+"""Integrations with third-party libraries, each imported only when used (optional extras)."""
