@@ -14,9 +14,19 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import socketio
+from playwright.sync_api import sync_playwright
 from websockets.sync.client import connect
 
-from tests.support import REPO_ROOT, SERVERS, ServerProcess, free_port, running, server_argv
+from tests.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    REPO_ROOT,
+    SERVERS,
+    ServerProcess,
+    free_port,
+    running,
+    server_argv,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -24,9 +34,14 @@ TIMEOUT = 10.0
 
 
 @pytest.fixture(scope="module", params=SERVERS)
-def server(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def server(kind: str) -> Iterator[ServerProcess]:
     port = free_port()
-    argv = server_argv(str(request.param), "tests.interop.apps.mounts_app:app", port)
+    argv = server_argv(kind, "tests.interop.apps.mounts_app:app", port)
     with running(argv, port=port, cwd=REPO_ROOT) as process:
         yield process
         assert "Traceback" not in process.output(), process.output()
@@ -49,9 +64,11 @@ def test_graphql_query_and_mutation(server: ServerProcess) -> None:
     assert second == {"addNote": first["addNote"] + 1}  # type: ignore[index]
 
 
-def test_graphql_subscription_over_graphql_transport_ws(server: ServerProcess) -> None:
+def test_graphql_subscription_over_graphql_transport_ws(server: ServerProcess, kind: str) -> None:
     url = f"{server.ws_url}/graphql"
     with connect(url, subprotocols=["graphql-transport-ws"], open_timeout=TIMEOUT) as ws:
+        # RSGI cannot echo the subprotocol: Python's client accepts that, and it is logged
+        assert ws.subprotocol == (None if kind == "granian-rsgi" else "graphql-transport-ws")
         ws.send(json.dumps({"type": "connection_init"}))
         assert json.loads(ws.recv(TIMEOUT)) == {"type": "connection_ack"}
         subscribe = {"query": "subscription { count(upto: 3) }"}
@@ -59,6 +76,8 @@ def test_graphql_subscription_over_graphql_transport_ws(server: ServerProcess) -
         received = [json.loads(ws.recv(TIMEOUT)) for _ in range(4)]
     assert [m.get("payload") for m in received[:3]] == [{"data": {"count": n}} for n in (1, 2, 3)]
     assert received[3] == {"id": "1", "type": "complete"}
+    warned = "RSGI cannot send Sec-WebSocket-Protocol" in server.output()
+    assert warned == (kind == "granian-rsgi")
 
 
 def test_socketio_client_joins_a_room_and_receives_an_emit(server: ServerProcess) -> None:
@@ -106,3 +125,37 @@ def test_another_velocipy_app(server: ServerProcess) -> None:
     assert response.json() == {"root_path": "/inner", "path": "/where"}
     assert httpx.get(f"{server.url}/inner/nowhere", timeout=TIMEOUT).status_code == 404
     assert httpx.get(f"{server.url}/", timeout=TIMEOUT).text == "outer"
+
+
+SUBSCRIBE_FROM_THE_BROWSER = """(url) => new Promise((resolve) => {
+  const socket = new WebSocket(url, ["graphql-transport-ws"]);
+  const timer = setTimeout(() => resolve({opened: false, why: "timeout"}), 8000);
+  socket.onopen = () => socket.send(JSON.stringify({type: "connection_init"}));
+  socket.onmessage = (event) => { clearTimeout(timer); socket.close();
+                                  resolve({opened: true, protocol: socket.protocol,
+                                           first: event.data}); };
+  socket.onerror = () => { clearTimeout(timer); resolve({opened: false, why: "error"}); };
+})"""
+
+
+@pytest.mark.browser
+def test_a_browser_subscription_works_on_asgi_and_is_refused_by_the_browser_on_rsgi(
+    server: ServerProcess, kind: str
+) -> None:
+    """The documented consequence of RSGI's missing Sec-WebSocket-Protocol, in Chromium."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{server.url}/page", timeout=TIMEOUT * 1000)
+            result = page.evaluate(SUBSCRIBE_FROM_THE_BROWSER, f"{server.ws_url}/graphql")
+        finally:
+            browser.close()
+    if kind == "granian-rsgi":
+        assert result == {"opened": False, "why": "error"}
+    else:
+        assert result == {
+            "opened": True,
+            "protocol": "graphql-transport-ws",
+            "first": '{"type":"connection_ack"}',
+        }

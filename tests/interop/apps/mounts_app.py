@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.types import Info
 
-from velocipy import Request, VelociPy
+from velocipy import HTMLResponse, Request, VelociPy
 from velocipy.contrib.strawberry import GraphQL
 
 NOTES: list[str] = []
@@ -116,3 +116,9 @@ app.mount("/inner", inner)
 @app.get("/")
 async def index() -> str:
     return "outer"
+
+
+@app.get("/page")
+async def page() -> HTMLResponse:
+    """A same-origin page for the browser test (a GraphQL subscription from JavaScript)."""
+    return HTMLResponse("<!doctype html><title>mounts</title><p>graphql from a browser</p>")
