@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from velocipy.responses import Response
@@ -36,10 +36,8 @@ __all__ = ["CONNECTION_KEY", "ASGIApp", "ASGIAppResponse", "MountedASGIApp", "mo
 
 logger = logging.getLogger("velocipy")
 
-ASGIApp: TypeAlias = Callable[
-    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
-    Awaitable[None],
-]
+# (scope, receive, send): loose on purpose, so every ASGI library's own annotations fit.
+ASGIApp: TypeAlias = Callable[[Any, Any, Any], Awaitable[None]]
 
 #: The scope key under which a mounted app finds VelociPy's own Request or WebSocket (its
 #: headers, ``app``, ``state``, session): what ``velocipy.contrib`` integrations read.
