@@ -19,11 +19,12 @@ from .errors import (
     WorkerCrash,
 )
 from .messages import Headers
-from .websocket import WebSocketTestSession
+from .websocket import AsyncWebSocketTestSession, WebSocketTestSession
 
 __all__ = [
     "ASGIProtocolViolation",
     "AsyncTestClient",
+    "AsyncWebSocketTestSession",
     "ClientDisconnected",
     "Headers",
     "IncompleteResponse",

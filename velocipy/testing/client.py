@@ -10,7 +10,7 @@ import http
 import http.cookies
 import mimetypes
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Literal, Protocol
 from urllib.parse import quote, unquote, urlencode, urlsplit
@@ -21,7 +21,12 @@ from .asgi import ASGIDriver
 from .loop import LoopThread
 from .messages import Finished, Headers, RequestSpec, ResponseData
 from .rsgi import RSGIDriver
-from .websocket import WebSocketChannel, WebSocketTestSession, serve_websocket
+from .websocket import (
+    AsyncWebSocketTestSession,
+    WebSocketChannel,
+    WebSocketTestSession,
+    serve_websocket,
+)
 
 Interface = Literal["asgi", "rsgi"]
 HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
@@ -484,3 +489,39 @@ class AsyncTestClient:
 
     async def delete(self, url: str, **kwargs: Any) -> TestResponse:
         return await self.request("DELETE", url, **kwargs)
+
+    def websocket_connect(
+        self,
+        path: str,
+        headers: HeaderInput = None,
+        subprotocols: Iterable[str] | None = None,
+        **kwargs: Any,
+    ) -> _AsyncWebSocketConnect:
+        """``async with client.websocket_connect("/ws") as ws:``; ``WebSocketDenied`` when the
+        handshake is refused. Same arguments as :meth:`TestClient.websocket_connect`."""
+        connect = functools.partial(
+            self.sync.websocket_connect, path, headers, subprotocols, **kwargs
+        )
+        return _AsyncWebSocketConnect(connect)
+
+
+class _AsyncWebSocketConnect:
+    """What ``AsyncTestClient.websocket_connect`` returns: the handshake runs on ``async with``."""
+
+    def __init__(self, connect: Callable[[], WebSocketTestSession]) -> None:
+        self._connect = connect
+        self._session: AsyncWebSocketTestSession | None = None
+
+    async def __aenter__(self) -> AsyncWebSocketTestSession:
+        self._session = AsyncWebSocketTestSession(await asyncio.to_thread(self._connect))
+        return self._session
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
