@@ -37,6 +37,9 @@ ALLOWED_THIRD_PARTY = {"msgspec", "orjson", "python_multipart"}
 EXTRA_IMPORTS = {
     "velocipy.channels.backends.redis": {"redis"},
     "velocipy.testing.transport": {"httpx"},
+    "velocipy.testing.client": {"httpx"},  # redirects, cookies and decoding are httpx's
+    "velocipy.testing.pytest_plugin": {"pytest"},  # loaded by pytest only
+    "velocipy.contrib.strawberry": {"strawberry"},  # velocipy[graphql]
     "velocipy.templating": {"jinja2"},  # velocipy[templates]
 }
 
