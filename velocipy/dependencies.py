@@ -23,7 +23,7 @@ import asyncio
 import inspect
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeAlias, get_origin
+from typing import Annotated, Any, Literal, TypeAlias, get_origin
 
 import msgspec
 
@@ -66,27 +66,47 @@ Extract: TypeAlias = Callable[[Any, list[dict[str, Any]]], Any]
 BodyExtract: TypeAlias = Callable[[Any], Awaitable[Any]]
 
 
+DependencyScope: TypeAlias = Literal["request", "function"]
+SCOPES = ("request", "function")  # (another lane adds "app": one keyword for all of them)
+
+
 class Depends:
     """A parameter whose value a provider computes: ``Annotated[DB, Depends(get_db)]``.
 
     ``Depends()`` without a provider uses the annotated type itself (a class) as the provider.
     With ``use_cache=False`` the provider runs again for every parameter that asks for it,
     instead of once per request.
+
+    ``scope`` says when a ``yield`` provider's teardown runs: ``"request"`` (the default)
+    after the response was sent; ``"function"`` as soon as the handler returned, before the
+    response is sent, with the handler's exception thrown in at the ``yield`` if it raised.
     """
 
-    __slots__ = ("dependency", "use_cache")
+    __slots__ = ("dependency", "scope", "use_cache")
 
     def __init__(
-        self, dependency: Callable[..., Any] | None = None, *, use_cache: bool = True
+        self,
+        dependency: Callable[..., Any] | None = None,
+        *,
+        use_cache: bool = True,
+        scope: DependencyScope = "request",
     ) -> None:
         if dependency is not None and not callable(dependency):
             raise TypeError(f"Depends({dependency!r}): the provider must be callable")
+        if scope not in SCOPES:
+            raise ValueError(
+                f"Depends(scope={scope!r}): the scope is one of {', '.join(map(repr, SCOPES))}"
+            )
         self.dependency = dependency
         self.use_cache = use_cache
+        self.scope = scope
 
     def __repr__(self) -> str:
         name = getattr(self.dependency, "__qualname__", repr(self.dependency))
-        return f"Depends({name}{'' if self.use_cache else ', use_cache=False'})"
+        extra = "" if self.use_cache else ", use_cache=False"
+        if self.scope != "request":
+            extra += f", scope={self.scope!r}"
+        return f"Depends({name}{extra})"
 
 
 # --- reading a signature ----------------------------------------------------------------------
@@ -117,6 +137,7 @@ class Step:
     bindings: list[Binding] = field(default_factory=list)
     scheme: Any = None  # a security helper's OpenAPI description, when the provider is one
     form: FormBinder | None = None  # reads this step's form fields and uploads, if any
+    scope: str = "request"  # when a generator's teardown runs (Depends(scope=...))
 
 
 def _call_kind(provider: Callable[..., Any]) -> str:
@@ -233,12 +254,13 @@ class RoutePlan:
 
     # Running ----------------------------------------------------------------------------
     async def solve(
-        self, connection: Any, entered: list[Any]
+        self, connection: Any, entered: list[Any], function_entered: list[Any] | None = None
     ) -> tuple[dict[str, Any], BackgroundTasks | None]:
         """Call every provider; return the handler's keyword arguments and the request's
         ``BackgroundTasks`` (``None`` when nothing in the plan takes them).
 
-        Generators that were entered are appended to ``entered`` (the caller tears them down).
+        Generators that were entered are appended to ``entered`` (the caller tears them down),
+        those of ``scope="function"`` providers to ``function_entered`` when given.
         Validation errors of every step are collected into one ``RequestValidationError``.
         """
         steps = self.steps
@@ -251,7 +273,10 @@ class RoutePlan:
                 break
             if errors:
                 continue  # keep collecting errors, call nothing more
-            values[index] = await _enter(step, kwargs, entered)
+            target = entered
+            if function_entered is not None and step.scope == "function":
+                target = function_entered
+            values[index] = await _enter(step, kwargs, target)
         if errors:
             raise RequestValidationError(errors)
         return kwargs, (values[self.tasks_step] if self.tasks_step >= 0 else None)
@@ -323,7 +348,9 @@ class _Builder:
             raise TypeError(f"dependency cycle: {cycle}")
         if depends.use_cache and provider in self.cache:
             return self.cache[provider]
-        return self.add_step(provider, (*chain, provider), cached=depends.use_cache)
+        return self.add_step(
+            provider, (*chain, provider), cached=depends.use_cache, scope=depends.scope
+        )
 
     def add_step(
         self,
@@ -332,6 +359,7 @@ class _Builder:
         *,
         cached: bool,
         is_handler: bool = False,
+        scope: str = "request",
     ) -> int:
 
         provider = original if is_handler else self.overrides.get(original, original)
@@ -342,7 +370,10 @@ class _Builder:
             raise TypeError(f"cannot read the parameters of provider {provider!r}") from None
         hints = parameter_hints(target)
         step = Step(
-            provider, _call_kind(provider), scheme=getattr(provider, "openapi_scheme", None)
+            provider,
+            _call_kind(provider),
+            scheme=getattr(provider, "openapi_scheme", None),
+            scope=scope,
         )
         if is_handler and step.kind in ("asyncgen", "gen"):
             raise TypeError(f"handler {_name(provider)} cannot be a generator")
@@ -364,8 +395,9 @@ class _Builder:
                         raise TypeError(
                             f"{where}: Depends() needs a provider or a class annotation"
                         )
-                    depends = Depends(base, use_cache=depends.use_cache)
+                    depends = Depends(base, use_cache=depends.use_cache, scope=depends.scope)
                 index = self.add_provider(depends, chain or (original,), provider)
+                self.check_scopes(step, index, provider)
                 step.bindings.append(Binding(name, "depends", name, base, _REQUIRED, step=index))
                 continue
             annotation, marker = _split_annotated(hint)
@@ -452,6 +484,22 @@ class _Builder:
         if cached and not is_handler:
             self.cache[original] = index
         return index
+
+    def check_scopes(self, step: Step, index: int, provider: Callable[..., Any]) -> None:
+        """A ``yield`` provider of request scope outlives the handler: it cannot use a value
+        whose teardown ran when the handler returned (``scope="function"``)."""
+        used = self.steps[index]
+        if (
+            step.scope == "request"
+            and step.kind in ("asyncgen", "gen")
+            and used.scope == "function"
+            and used.kind in ("asyncgen", "gen")
+        ):
+            raise TypeError(
+                f"provider {_name(provider)} (scope 'request', torn down after the response) "
+                f"cannot depend on {_name(used.provider)} (scope 'function', torn down when "
+                "the handler returns): give it scope='function' too"
+            )
 
 
 def _check_scalar(where: str, annotation: Any) -> None:
@@ -556,22 +604,52 @@ def compile_http(
     make_response = response_maker(json.encode, status_code)
     call = handler if inspect.iscoroutinefunction(handler) else _in_thread(handler)
 
-    async def endpoint_with_dependencies(request: Request) -> Response:
+    if not any(step.scope == "function" for step in plan.steps):
+
+        async def endpoint_with_dependencies(request: Request) -> Response:
+            entered: list[Any] = []
+            try:
+                kwargs, tasks = await plan.solve(request, entered)
+                response = make_response(await call(**kwargs))
+            except BaseException as exc:
+                if entered:
+                    await close_entered(entered, exc)
+                raise
+            return _after_response(response, tasks, entered)
+
+        return Endpoint(endpoint_with_dependencies, plan=plan), _typed_pattern(plan, pattern)
+
+    async def endpoint_with_function_scope(request: Request) -> Response:
         entered: list[Any] = []
+        function_entered: list[Any] = []  # torn down when the handler returned
         try:
-            kwargs, tasks = await plan.solve(request, entered)
-            response = make_response(await call(**kwargs))
+            kwargs, tasks = await plan.solve(request, entered, function_entered)
+            try:
+                result = await call(**kwargs)
+            except BaseException as exc:
+                await close_entered(function_entered, exc)
+                raise
+            await close_entered(function_entered)
+            response = make_response(result)
         except BaseException as exc:
+            if function_entered:  # a provider or the teardown itself failed
+                await close_entered(function_entered, exc)
             if entered:
                 await close_entered(entered, exc)
             raise
-        if tasks:  # before teardown, so a task can still use what a provider yielded
-            add_after_response(response, tasks)
-        if entered:
-            teardown_after(response, entered)
-        return response
+        return _after_response(response, tasks, entered)
 
-    return Endpoint(endpoint_with_dependencies, plan=plan), _typed_pattern(plan, pattern)
+    return Endpoint(endpoint_with_function_scope, plan=plan), _typed_pattern(plan, pattern)
+
+
+def _after_response(
+    response: Response, tasks: BackgroundTasks | None, entered: list[Any]
+) -> Response:
+    if tasks:  # before teardown, so a task can still use what a provider yielded
+        add_after_response(response, tasks)
+    if entered:
+        teardown_after(response, entered)
+    return response
 
 
 def compile_websocket(
