@@ -36,7 +36,12 @@ from velocipy.forms import FormLimits
 from velocipy.json import JSONAdapter, get_adapter
 from velocipy.lifespan import Lifespan, LifespanFactory
 from velocipy.middleware.base import Middleware as ClassMiddleware
-from velocipy.middleware.chain import build_http_handler, build_websocket_handler
+from velocipy.middleware.chain import (
+    build_http_handler,
+    build_route_endpoint,
+    build_route_websocket_handler,
+    build_websocket_handler,
+)
 from velocipy.mounts import ASGIApp, mount_asgi, mount_kind
 from velocipy.params import Endpoint, compile_endpoint
 from velocipy.requests import Request
@@ -155,6 +160,8 @@ class Application(RouteDecorators):
             options.get("dependencies", ()),
             self.dependency_overrides,
         )
+        if options.get("middleware"):  # the route's (and its routers') own middleware
+            endpoint = build_route_endpoint(self, endpoint, options["middleware"])
         entry = self._http.entry_for(pattern)
         for method in methods:
             if method in entry.handlers:
@@ -206,6 +213,10 @@ class Application(RouteDecorators):
             )
         if options.get("receives") is not None:
             endpoint = _validating_messages(endpoint, options["receives"])
+        if options.get("middleware"):
+            endpoint = build_route_websocket_handler(  # type: ignore[assignment]
+                self, endpoint, options["middleware"]
+            )
         entry = self._websockets.entry_for(pattern)
         if "WS" in entry.endpoints:
             raise ValueError(

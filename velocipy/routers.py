@@ -29,6 +29,7 @@ class RouteOptions(TypedDict, total=False):
     operation_id: str
     receives: Any  # WebSocket routes: the message type receive_json() validates (AsyncAPI too)
     sends: Any  # WebSocket routes: the message type the handler sends (AsyncAPI)
+    middleware: Sequence[Any]  # this route's own: Middleware (or class) or async functions
 
 
 def merged_options(
@@ -190,13 +191,22 @@ class APIRouter(RouteDecorators):
         *,
         dependencies: Sequence[Depends] = (),
         tags: Sequence[str] = (),
+        middleware: Sequence[Any] = (),
     ) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"router prefix {prefix!r} must start with '/' and not end with '/'")
         self.prefix = prefix
         self.dependencies = tuple(dependencies)
         self.tags = tuple(tags)
+        #: Run around this router's routes only (after routing), outside each route's own.
+        self.middleware = tuple(middleware)
         self.definitions: list[RouteDefinition] = []
+
+    def _with_middleware(self, options: RouteOptions) -> RouteOptions:
+        if not self.middleware:
+            return options
+        middleware = (*self.middleware, *options.get("middleware", ()))
+        return RouteOptions(**{**options, "middleware": middleware})
 
     def add_route(
         self,
@@ -208,7 +218,7 @@ class APIRouter(RouteDecorators):
         status_code: int | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
-        options = merged_options(self.dependencies, self.tags, options)
+        options = self._with_middleware(merged_options(self.dependencies, self.tags, options))
         self.definitions.append(
             RouteDefinition(
                 "http", self.prefix + path, handler, tuple(methods), name, status_code, options
@@ -223,7 +233,7 @@ class APIRouter(RouteDecorators):
         name: str | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
-        options = merged_options(self.dependencies, self.tags, options)
+        options = self._with_middleware(merged_options(self.dependencies, self.tags, options))
         self.definitions.append(
             RouteDefinition("websocket", self.prefix + path, handler, name=name, options=options)
         )
