@@ -234,3 +234,43 @@ def test_a_neutral_handler_still_mounts(tmp_path: Any, client_for: ClientFactory
     app = VelociPy()
     app.mount("/static", StaticFiles(directory=tmp_path))
     assert client_for(app).get("/static/a.txt").text == "static"
+
+
+def test_a_failed_lifespan_startup_of_the_mounted_app_fails_ours(
+    make_client: ClientFactory,
+) -> None:
+    async def failing(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert scope["type"] == "lifespan"
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "no database"})
+
+    app = VelociPy()
+    app.mount("/sub", failing)
+    with pytest.raises(Exception, match="lifespan startup failed: no database"):
+        with make_client(app):
+            pass
+
+
+def test_the_origin_guard_runs_before_the_mounted_app(client_for: ClientFactory) -> None:
+    app = VelociPy(websocket_origins=["https://app.example"])
+    sub = RecordingApp()
+    app.mount("/graphql", sub)
+    client = client_for(app)
+    with client.websocket_connect("/graphql", headers={"origin": "https://app.example"}) as ws:
+        ws.send_text("ok")
+        assert ws.receive_text() == "/graphql|/graphql|ok"
+    with pytest.raises(WebSocketDenied) as denied:
+        with client.websocket_connect("/graphql", headers={"origin": "https://evil.example"}):
+            pass
+    assert denied.value.status_code == 403
+
+
+def test_a_declared_body_over_the_limit_is_refused_before_the_mounted_app(
+    client_for: ClientFactory,
+) -> None:
+    app = VelociPy(max_body_size=1000)
+    sub = RecordingApp()
+    app.mount("/graphql", sub)
+    client = client_for(app)
+    assert client.post("/graphql", content=b"x" * 1000).status_code == 201  # at the limit
+    assert client.post("/graphql", content=b"x" * 1001).status_code == 413  # above it
