@@ -7,7 +7,8 @@ VelociPy app). Which one it is, is decided here, once, at registration; anything
 refused with a message saying what ``mount`` takes.
 
 An ASGI application gets what Starlette's ``Mount`` and uvicorn's ``--root-path`` give it:
-``root_path`` is the mount's prefix and ``path`` the full request path. Both the prefix itself
+``root_path`` is the mount's prefix and ``path`` the full request path (a VelociPy app, which
+routes on ``path`` alone, gets the path below the mount). Both the prefix itself
 (``POST /graphql``) and everything under it reach the app, for HTTP and WebSocket. Its lifespan
 runs inside the outer app's startup and shutdown, whichever server runs them.
 
@@ -32,7 +33,14 @@ if TYPE_CHECKING:
     from velocipy.requests import Request
     from velocipy.websockets import WebSocket
 
-__all__ = ["CONNECTION_KEY", "ASGIApp", "ASGIAppResponse", "MountedASGIApp", "mount_kind"]
+__all__ = [
+    "CONNECTION_KEY",
+    "ASGIApp",
+    "ASGIAppResponse",
+    "MountedASGIApp",
+    "below_root_path",
+    "mount_kind",
+]
 
 logger = logging.getLogger("velocipy")
 
@@ -107,14 +115,25 @@ class MountedASGIApp:
     the lifespan driver (startup and shutdown of the mounted app inside the outer app's)."""
 
     def __init__(self, app: ASGIApp, prefix: str) -> None:
+        from velocipy.application import Application  # it imports this module
+
         self.app = app
         self.prefix = prefix
+        #: A VelociPy app routes on ``path`` alone (checking ``root_path`` on every request
+        #: would cost every route): it is given the path below the mount.
+        self.routes_below = isinstance(app, Application)
         #: The mounted app's lifespan state, shallow-copied into each of its scopes.
         self.state: dict[str, Any] = {}
         self._lifespan: _LifespanDriver | None = None
 
     def scope_state(self) -> dict[str, Any]:
         return dict(self.state)
+
+    def scope_path(self, path: str) -> str:
+        """``path`` for the mounted app: the full path, or below the mount for a VelociPy app."""
+        if self.routes_below and path.startswith(self.prefix):
+            return path[len(self.prefix) :] or "/"
+        return path
 
     # A plain function of one argument, the request: compiled like any other handler.
     def endpoint(self) -> Callable[[Request], Awaitable[Response]]:
@@ -203,6 +222,21 @@ class _LifespanDriver:
             if not self._task.done():
                 self._task.cancel()
             self._task = None
+
+
+def below_root_path(app: ASGIApp) -> ASGIApp:
+    """``app`` (a VelociPy app) as an ASGI app for another framework's mount or a server's
+    ``--root-path``: its ``path`` is given without the ``root_path`` in front, which is what
+    it routes on. (VelociPy's own ``mount`` does this by itself.)"""
+
+    async def serve_below_root_path(scope: Any, receive: Any, send: Any) -> None:
+        root = scope.get("root_path", "")
+        path = scope.get("path")
+        if root and path is not None and path.startswith(root):
+            scope = {**scope, "path": path[len(root) :] or "/"}
+        await app(scope, receive, send)
+
+    return serve_below_root_path
 
 
 def mount_asgi(app: Application, prefix: str, target: ASGIApp) -> MountedASGIApp:

@@ -79,8 +79,8 @@ class Connection:
     # --- the neutral API ------------------------------------------------------------------
     @property
     def root_path(self) -> str:
-        """Where the app is mounted (ASGI ``root_path``: a server's ``--root-path``, or the
-        prefix of an app that mounts this one); ``""`` at the top. ``path`` is below it."""
+        """Where the app is mounted: the ASGI ``root_path`` (the prefix of the VelociPy app
+        that mounts this one, below which ``path`` is); ``""`` at the top and on RSGI."""
         return self._read_root_path()
 
     @property

@@ -13,8 +13,9 @@ import pytest
 
 from tests.conftest import ClientFactory
 from velocipy import Request, Response, VelociPy
+from velocipy.mounts import below_root_path
 from velocipy.staticfiles import StaticFiles
-from velocipy.testing import WebSocketDenied
+from velocipy.testing import TestClient, WebSocketDenied
 
 
 class RecordingApp:
@@ -274,3 +275,21 @@ def test_a_declared_body_over_the_limit_is_refused_before_the_mounted_app(
     client = client_for(app)
     assert client.post("/graphql", content=b"x" * 1000).status_code == 201  # at the limit
     assert client.post("/graphql", content=b"x" * 1001).status_code == 413  # above it
+
+
+def test_a_velocipy_app_inside_starlette_routes_below_its_root_path() -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    inner = VelociPy()
+
+    @inner.get("/where")
+    async def where(request: Request) -> dict[str, str]:
+        return {"root_path": request.root_path, "path": request.path}
+
+    host = Starlette(routes=[Mount("/v", app=below_root_path(inner))])
+    with TestClient(host) as client:  # Starlette speaks ASGI only
+        assert client.get("/v/where").json() == {"root_path": "/v", "path": "/where"}
+    bare = Starlette(routes=[Mount("/v", app=inner)])
+    with TestClient(bare) as client:  # without it: the full path, which it does not route
+        assert client.get("/v/where").status_code == 404

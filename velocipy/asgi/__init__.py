@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from velocipy.asgi.http import ASGIRequest, complete_messages, routed_path, send_response
+from velocipy.asgi.http import ASGIRequest, complete_messages, send_response
 from velocipy.asgi.websocket import ASGIWebSocket
 from velocipy.responses import run_after_response
 
@@ -33,7 +33,7 @@ class ASGIEntrypoint:
             request = _new_object(ASGIRequest)
             request.app = self
             request.method = scope["method"]
-            request.path = scope["path"] if not scope.get("root_path") else routed_path(scope)
+            request.path = scope["path"]
             request._scope = scope
             request._receive = receive
             handle_http = self.handle_http  # PERF: an instance attribute, read then called

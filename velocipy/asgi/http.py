@@ -16,16 +16,6 @@ from velocipy.streaming import send_until_client_leaves
 Message: TypeAlias = dict[str, Any]
 
 
-def routed_path(scope: dict[str, Any]) -> str:
-    """The path the app routes on: ``path`` without a leading ``root_path`` (the server's
-    ``--root-path``, or the prefix the app is mounted under), as Starlette routes."""
-    path: str = scope["path"]
-    root: str = scope["root_path"]
-    if path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
-        return path[len(root) :] or "/"
-    return path
-
-
 class ASGIConnection:
     """Reads what requests and WebSockets share from an ASGI scope (mixed into both)."""
 

@@ -19,6 +19,7 @@ def mounted_scope(
     stays the full path (as uvicorn's ``--root-path`` and Starlette's ``Mount`` give it)."""
     return {
         **scope,
+        "path": mount.scope_path(scope["path"]),
         "root_path": scope.get("root_path", "") + mount.prefix,
         "state": mount.scope_state(),
         CONNECTION_KEY: connection,

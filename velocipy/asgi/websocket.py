@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from velocipy.asgi.http import ASGIConnection, routed_path
+from velocipy.asgi.http import ASGIConnection
 from velocipy.asgi.mount import mounted_scope
 from velocipy.exceptions import WebSocketDisconnect
 from velocipy.websockets import CONNECTION_LOST, WebSocket
@@ -38,7 +38,7 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
     _transport_errors = (OSError,)
 
     def __init__(self, app: Application, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        super().__init__(app, scope["path"] if not scope.get("root_path") else routed_path(scope))
+        super().__init__(app, scope["path"])
         self._scope = scope
         self._receive = receive
         self._transport_receive = receive

@@ -58,7 +58,7 @@ def bridged_scope(
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": _HTTP_VERSIONS.get(scope.http_version, "1.1"),
         "scheme": scheme,
-        "path": scope.path,
+        "path": mount.scope_path(scope.path),
         "raw_path": quote(scope.path, safe=_RAW_PATH_SAFE).encode("ascii"),
         "query_string": scope.query_string.encode("latin-1", "replace"),
         "root_path": mount.prefix,
