@@ -120,6 +120,21 @@ def test_starlette_app_with_its_own_middleware(server: ServerProcess) -> None:
     }
 
 
+def test_bodies_stream_both_ways_through_the_mount(server: ServerProcess) -> None:
+    """A 2 MiB upload sent in 64 KiB parts reaches the mounted app as a stream, and its answer
+    streams back: on RSGI through the bridge (granian's body iterator, response_stream)."""
+    parts = [bytes([n % 251]) * 65536 for n in range(32)]
+    with httpx.stream(
+        "POST", f"{server.url}/starlette/echo", content=iter(parts), timeout=TIMEOUT
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["x-starlette-middleware"] == "ran"
+        assert "content-length" not in response.headers  # streamed, not collected
+        sizes = [int(line) for line in response.iter_lines() if line]
+    assert sum(sizes) == 32 * 65536
+    assert len(sizes) > 1  # it arrived in parts
+
+
 def test_another_velocipy_app(server: ServerProcess) -> None:
     response = httpx.get(f"{server.url}/inner/where", timeout=TIMEOUT)
     assert response.json() == {"root_path": "/inner", "path": "/where"}

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import socketio
@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request as StarletteRequest
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, StreamingResponse
 from starlette.routing import Route
 from strawberry.types import Info
 
@@ -90,8 +90,25 @@ async def starlette_where(request: StarletteRequest) -> JSONResponse:
     )
 
 
+async def starlette_echo(request: StarletteRequest) -> StreamingResponse:
+    """Reads the body as a stream, then streams back each part's size, one line at a time.
+    (Starlette's streamed response listens for a disconnect on ``receive`` while it sends, so
+    the body is read before the answer starts.)"""
+    sizes = [len(chunk) async for chunk in request.stream() if chunk]
+
+    async def lines() -> AsyncIterator[bytes]:
+        for size in sizes:
+            yield f"{size}\n".encode()
+
+    return StreamingResponse(lines(), media_type="text/plain")
+
+
 starlette_app = Starlette(
-    routes=[Route("/where", starlette_where, name="where")], middleware=[Middleware(Tagging)]
+    routes=[
+        Route("/where", starlette_where, name="where"),
+        Route("/echo", starlette_echo, methods=["POST"]),
+    ],
+    middleware=[Middleware(Tagging)],
 )
 
 inner = VelociPy()
