@@ -72,3 +72,31 @@ def test_context_getter_must_be_async() -> None:
 
     with pytest.raises(TypeError, match="context_getter must be an async function"):
         GraphQL(strawberry.Schema(query=Query), context_getter=sync_context)
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription
+    async def greetings(self, info: Info) -> AsyncIterator[str]:
+        yield f"hello {info.context['user']}"
+
+
+def test_a_subscription_gets_the_context_once_per_connection(
+    client_for: ClientFactory,
+) -> None:
+    EVENTS.clear()
+    app = VelociPy()
+    schema = strawberry.Schema(query=Query, subscription=Subscription)
+    app.mount("/graphql", GraphQL(schema, context_getter=context))
+    client = client_for(app)
+    headers = {"x-user": "ada"}
+    with client.websocket_connect(
+        "/graphql", headers=headers, subprotocols=["graphql-transport-ws"]
+    ) as ws:
+        ws.send_json({"type": "connection_init"})
+        assert ws.receive_json() == {"type": "connection_ack"}
+        subscribe = {"query": "subscription { greetings }"}
+        ws.send_json({"id": "1", "type": "subscribe", "payload": subscribe})
+        assert ws.receive_json()["payload"] == {"data": {"greetings": "hello ada"}}
+        assert ws.receive_json() == {"id": "1", "type": "complete"}
+    assert EVENTS == ["session open", "session closed"]

@@ -214,9 +214,11 @@ class _WebSocketSession:
             message = await self.transport.receive()
         except RuntimeError:  # RSGIProtocolClosed: gone without a close frame
             self.state = "closed"
+            self.transport = None
             return {"type": "websocket.disconnect", "code": CONNECTION_LOST}
         if message.kind == 0:
             self.state = "closed"
+            self.transport = None
             return {"type": "websocket.disconnect", "code": NO_STATUS}
         if message.kind == 2:
             return {"type": "websocket.receive", "text": message.data}
@@ -265,3 +267,6 @@ class _WebSocketSession:
 
     def finish(self) -> None:
         self.close()
+        # granian finishes the connection when its transport is released; the app's tasks
+        # may keep this session (its receive and send) alive after it returned
+        self.transport = None
