@@ -150,7 +150,7 @@ def test_an_app_scoped_provider_cannot_read_the_request() -> None:
 
 
 def test_an_unknown_scope_is_refused() -> None:
-    with pytest.raises(TypeError, match=r"Depends\(scope='worker'\): the scope is one of"):
+    with pytest.raises(ValueError, match=r"Depends\(scope='worker'\): the scope is one of"):
         Depends(lambda: 1, scope="worker")
 
 

@@ -41,6 +41,9 @@ EXTRA_IMPORTS = {
     "velocipy.templating": {"jinja2", "markupsafe"},  # velocipy[templates]
     "velocipy.contrib.sqlalchemy": {"sqlalchemy"},  # velocipy[sqlalchemy]
     "velocipy.security.tokens": {"jwt"},  # velocipy[jwt]
+    "velocipy.testing.client": {"httpx"},  # redirects, cookies and decoding are httpx's
+    "velocipy.testing.pytest_plugin": {"pytest"},  # loaded by pytest only
+    "velocipy.contrib.strawberry": {"strawberry"},  # velocipy[graphql]
 }
 
 

@@ -266,11 +266,11 @@ def test_json_response_uses_status_headers_and_media_type(classes_client: Any) -
 
 
 def test_redirect_response(classes_client: Any) -> None:
-    response = classes_client.get("/redirect")
+    response = classes_client.get("/redirect", follow_redirects=False)
     assert response.status_code == 307
     assert response.headers["location"] == "/target%20path?x=1&y=%C3%A9"
     assert response.content == b""
-    permanent = classes_client.get("/redirect-301")
+    permanent = classes_client.get("/redirect-301", follow_redirects=False)
     assert permanent.status_code == 301
     assert permanent.headers["location"] == "https://example.com/new"
 

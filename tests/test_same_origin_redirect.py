@@ -37,7 +37,7 @@ def login_app() -> VelociPy:
     ],
 )
 def test_redirect_stays_on_the_site(client_for: Any, target: str, location: str) -> None:
-    client = client_for(login_app())
+    client = client_for(login_app(), follow_redirects=False)
     response = client.post("/login", params={"next": target})
     assert response.status_code == 303
     assert response.headers["location"] == location

@@ -29,7 +29,7 @@ def test_limits_block(client_for: Any) -> None:
 
 def test_redirect_block(client_for: Any) -> None:
     _, redirect_app = page_apps()
-    client = client_for(redirect_app)
+    client = client_for(redirect_app, follow_redirects=False)
     kept = client.post("/login", params={"next": "/account"})
     assert (kept.status_code, kept.headers["location"]) == (303, "/account")
     refused = client.post("/login", params={"next": "//evil.example"})

@@ -36,7 +36,13 @@ from velocipy.forms import FormLimits
 from velocipy.json import JSONAdapter, get_adapter
 from velocipy.lifespan import Lifespan, LifespanFactory
 from velocipy.middleware.base import Middleware as ClassMiddleware
-from velocipy.middleware.chain import build_http_handler, build_websocket_handler
+from velocipy.middleware.chain import (
+    build_http_handler,
+    build_route_endpoint,
+    build_route_websocket_handler,
+    build_websocket_handler,
+)
+from velocipy.mounts import ASGIApp, mount_asgi, mount_kind
 from velocipy.params import Endpoint, compile_endpoint
 from velocipy.problems import Problem, problem_response
 from velocipy.requests import Request
@@ -173,6 +179,8 @@ class Application(RouteDecorators):
 
             scope = f"{','.join(methods)} {path}"
             endpoint = limited_endpoint(endpoint, limits_of(options["rate_limit"]), scope)
+        if options.get("middleware"):  # the route's (and its routers') own middleware
+            endpoint = build_route_endpoint(self, endpoint, options["middleware"])
         entry = self._http.entry_for(pattern)
         for method in methods:
             if method in entry.handlers:
@@ -227,6 +235,10 @@ class Application(RouteDecorators):
             handshakes = limits_of(options.get("rate_limit", ()))
             messages = options.get("message_rate_limit")
             endpoint = limited_websocket(endpoint, handshakes, messages, f"WS {path}")
+        if options.get("middleware"):
+            endpoint = build_route_websocket_handler(  # type: ignore[assignment]
+                self, endpoint, options["middleware"]
+            )
         entry = self._websockets.entry_for(pattern)
         if "WS" in entry.endpoints:
             raise ValueError(
@@ -292,31 +304,59 @@ class Application(RouteDecorators):
             )
         self._names[name] = (pattern, handler)
 
-    def mount(self, path: str, handler: MountedHandler, *, name: str | None = None) -> None:
-        """Send every request under ``path`` to ``handler(request) -> Response`` (sync or async).
+    def mount(
+        self, path: str, handler: MountedHandler | ASGIApp, *, name: str | None = None
+    ) -> None:
+        """Send every request under ``path`` to ``handler``: a neutral handler or an ASGI app.
 
-        The rest of the path is ``request.path_params["path"]`` (``""`` for ``path + "/"``), and
-        ``url_for(name, path=...)`` builds URLs under the mount. ``StaticFiles`` is such a
-        handler. A mount is one more route decided here: other routes pay nothing for it.
+        A neutral handler, ``handler(request) -> Response`` (sync or async; ``StaticFiles``
+        is one), sees the rest of the path as ``request.path_params["path"]`` (``""`` for
+        ``path + "/"``). An ASGI application, ``app(scope, receive, send)``, gets HTTP and
+        WebSocket connections to ``path`` and below with ``root_path`` set to ``path``, and
+        its lifespan runs in this app's (see :mod:`velocipy.mounts`). ``url_for(name,
+        path=...)`` builds URLs under the mount. Anything else is refused here, with what
+        mount takes. A mount is one more route decided here: other routes pay nothing for it.
         """
+        kind = mount_kind(handler)
         prefix = path.rstrip("/")
         if prefix and (not prefix.startswith("/") or "{" in prefix or "}" in prefix):
             raise ValueError(f"mount path {path!r} must start with '/' and have no parameters")
         pattern = PathPattern.parse(f"{prefix}/{{path:path}}")
-        entry = self._http.entry_for(pattern)
-        if entry.endpoints:
-            raise ValueError(f"mount path {path!r}: {pattern.template!r} is already routed")
+        entries = [self._http.entry_for(pattern)]
+        if kind == "asgi" and prefix:  # the mount path itself: POST /graphql
+            entries.append(self._http.entry_for(PathPattern.parse(prefix)))
+        for entry in entries:
+            if entry.endpoints:
+                raise ValueError(
+                    f"mount path {path!r}: {entry.pattern.template!r} is already routed"
+                )
         if name is not None:
             self._remember_name(name, pattern, handler)
-        serve_mounted = _mounted_endpoint(handler)
+        if kind == "asgi":
+            mounted = mount_asgi(self, prefix, handler)  # type: ignore[arg-type]
+            serve_mounted = mounted.endpoint()
+            self._mount_websockets(prefix, mounted.websocket_endpoint())
+        else:
+            serve_mounted = _mounted_endpoint(handler)  # type: ignore[arg-type]
         serve_mounted.__qualname__ = f"the mount at {prefix or '/'} ({type(handler).__name__})"
         endpoint = Endpoint(serve_mounted)
-        for method in HTTP_METHODS:
-            entry.endpoints[method] = endpoint
-            entry.handlers[method] = serve_mounted
-        entry.allow = ", ".join(sorted(HTTP_METHODS))
+        for entry in entries:
+            for method in HTTP_METHODS:
+                entry.endpoints[method] = endpoint
+                entry.handlers[method] = serve_mounted
+            entry.allow = ", ".join(sorted(HTTP_METHODS))
         label = name or type(handler).__name__
         self._routes.append(RouteInfo("mount", pattern.template, ("*",), label, handler))
+
+    def _mount_websockets(self, prefix: str, handler: WebSocketHandler) -> None:
+        templates = [f"{prefix}/{{path:path}}", prefix] if prefix else ["/{path:path}"]
+        for template in templates:
+            entry = self._websockets.entry_for(PathPattern.parse(template))
+            if "WS" in entry.endpoints:
+                raise ValueError(f"mount path {prefix!r}: WebSocket {template!r} is already routed")
+            handler.__qualname__ = f"the mount at {prefix or '/'}"
+            entry.endpoints["WS"] = handler
+            entry.handlers["WS"] = handler
 
     def include_router(
         self,

@@ -31,7 +31,7 @@ from collections.abc import (
     Sequence,
 )
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Self, TypeAlias, get_origin
+from typing import Annotated, Any, Literal, Self, TypeAlias, get_origin
 
 import msgspec
 
@@ -71,9 +71,12 @@ __all__ = [
 ]
 
 _REQUIRED: Any = inspect.Parameter.empty
-SCOPES = ("request", "app")
 Extract: TypeAlias = Callable[[Any, list[dict[str, Any]]], Any]
 BodyExtract: TypeAlias = Callable[[Any], Awaitable[Any]]
+
+
+DependencyScope: TypeAlias = Literal["request", "function", "app"]
+SCOPES = ("request", "function", "app")
 
 
 class Depends:
@@ -81,8 +84,14 @@ class Depends:
 
     ``Depends()`` without a provider uses the annotated type itself (a class) as the provider.
     With ``use_cache=False`` the provider runs again for every parameter that asks for it,
-    instead of once per request. ``scope="app"`` makes one value per worker, at start-up or on
-    first use, torn down at shutdown (see ``velocipy.appscope``); ``"request"`` is the default.
+    instead of once per request.
+
+    ``scope`` says how long a provider's value lives: ``"request"`` (the default) for one
+    request, a ``yield`` provider's teardown running after the response was sent;
+    ``"function"`` as for a request, but the teardown runs as soon as the handler returned,
+    before the response is sent, with the handler's exception thrown in at the ``yield`` if it
+    raised; ``"app"`` one value per worker, made at start-up or on first use and torn down at
+    shutdown (see ``velocipy.appscope``).
     """
 
     __slots__ = ("dependency", "scope", "scopes", "use_cache")
@@ -92,12 +101,12 @@ class Depends:
         dependency: Callable[..., Any] | None = None,
         *,
         use_cache: bool = True,
-        scope: str = "request",
+        scope: DependencyScope = "request",
     ) -> None:
         if dependency is not None and not callable(dependency):
             raise TypeError(f"Depends({dependency!r}): the provider must be callable")
         if scope not in SCOPES:
-            raise TypeError(
+            raise ValueError(
                 f"Depends(scope={scope!r}): the scope is one of {', '.join(map(repr, SCOPES))}"
             )
         self.dependency = dependency
@@ -107,8 +116,10 @@ class Depends:
 
     def __repr__(self) -> str:
         name = getattr(self.dependency, "__qualname__", repr(self.dependency))
-        scope = "" if self.scope == "request" else f", scope={self.scope!r}"
-        return f"Depends({name}{'' if self.use_cache else ', use_cache=False'}{scope})"
+        extra = "" if self.use_cache else ", use_cache=False"
+        if self.scope != "request":
+            extra += f", scope={self.scope!r}"
+        return f"Depends({name}{extra})"
 
 
 # --- reading a signature ----------------------------------------------------------------------
@@ -141,6 +152,7 @@ class Step:
     scheme: Any = None  # a security helper's OpenAPI description, when the provider is one
     form: FormBinder | None = None  # reads this step's form fields and uploads, if any
     scopes: tuple[str, ...] = ()  # the OAuth2 scopes every ``Security`` above it asked for
+    scope: str = "request"  # when a generator's teardown runs (Depends(scope=...))
 
 
 def _call_kind(provider: Callable[..., Any]) -> str:
@@ -261,12 +273,13 @@ class RoutePlan:
 
     # Running ----------------------------------------------------------------------------
     async def solve(
-        self, connection: Any, entered: list[Any]
+        self, connection: Any, entered: list[Any], function_entered: list[Any] | None = None
     ) -> tuple[dict[str, Any], BackgroundTasks | None]:
         """Call every provider; return the handler's keyword arguments and the request's
         ``BackgroundTasks`` (``None`` when nothing in the plan takes them).
 
-        Generators that were entered are appended to ``entered`` (the caller tears them down).
+        Generators that were entered are appended to ``entered`` (the caller tears them down),
+        those of ``scope="function"`` providers to ``function_entered`` when given.
         Validation errors of every step are collected into one ``RequestValidationError``.
         """
         steps = self.steps
@@ -279,7 +292,10 @@ class RoutePlan:
                 break
             if errors:
                 continue  # keep collecting errors, call nothing more
-            values[index] = await _enter(step, kwargs, entered)
+            target = entered
+            if function_entered is not None and step.scope == "function":
+                target = function_entered
+            values[index] = await _enter(step, kwargs, target)
         if errors:
             raise RequestValidationError(errors)
         return kwargs, (values[self.tasks_step] if self.tasks_step >= 0 else None)
@@ -365,7 +381,13 @@ class _Builder:
             self.steps.append(Step(self.plan.app_scope.register(effective), "async"))
             self.cache[provider, scopes] = len(self.steps) - 1
             return self.cache[provider, scopes]
-        return self.add_step(provider, (*chain, provider), cached=depends.use_cache, scopes=scopes)
+        return self.add_step(
+            provider,
+            (*chain, provider),
+            cached=depends.use_cache,
+            scopes=scopes,
+            scope=depends.scope,
+        )
 
     def add_step(
         self,
@@ -375,6 +397,7 @@ class _Builder:
         cached: bool,
         is_handler: bool = False,
         scopes: tuple[str, ...] = (),
+        scope: str = "request",
     ) -> int:
         # at registration, never per request
         from velocipy.security.oauth2 import SecurityScopes, scopes_extractor
@@ -391,6 +414,7 @@ class _Builder:
             _call_kind(provider),
             scheme=getattr(provider, "openapi_scheme", None),
             scopes=scopes,
+            scope=scope,
         )
         if is_handler and step.kind in ("asyncgen", "gen"):
             raise TypeError(f"handler {_name(provider)} cannot be a generator")
@@ -414,6 +438,7 @@ class _Builder:
                         )
                     depends = Depends(base, use_cache=depends.use_cache, scope=depends.scope)
                 index = self.add_provider(depends, chain or (original,), provider, scopes)
+                self.check_scopes(step, index, provider)
                 step.bindings.append(Binding(name, "depends", name, base, _REQUIRED, step=index))
                 continue
             annotation, marker = _split_annotated(hint)
@@ -510,6 +535,22 @@ class _Builder:
         if cached and not is_handler:
             self.cache[original, scopes] = index
         return index
+
+    def check_scopes(self, step: Step, index: int, provider: Callable[..., Any]) -> None:
+        """A ``yield`` provider of request scope outlives the handler: it cannot use a value
+        whose teardown ran when the handler returned (``scope="function"``)."""
+        used = self.steps[index]
+        if (
+            step.scope == "request"
+            and step.kind in ("asyncgen", "gen")
+            and used.scope == "function"
+            and used.kind in ("asyncgen", "gen")
+        ):
+            raise TypeError(
+                f"provider {_name(provider)} (scope 'request', torn down after the response) "
+                f"cannot depend on {_name(used.provider)} (scope 'function', torn down when "
+                "the handler returns): give it scope='function' too"
+            )
 
 
 def _check_scalar(where: str, annotation: Any) -> None:
@@ -645,22 +686,52 @@ def compile_http(
     make_response = response_maker(json.encode, status_code)
     call = handler if inspect.iscoroutinefunction(handler) else _in_thread(handler)
 
-    async def endpoint_with_dependencies(request: Request) -> Response:
+    if not any(step.scope == "function" for step in plan.steps):
+
+        async def endpoint_with_dependencies(request: Request) -> Response:
+            entered: list[Any] = []
+            try:
+                kwargs, tasks = await plan.solve(request, entered)
+                response = make_response(await call(**kwargs))
+            except BaseException as exc:
+                if entered:
+                    await close_entered(entered, exc)
+                raise
+            return _after_response(response, tasks, entered)
+
+        return Endpoint(endpoint_with_dependencies, plan=plan), _typed_pattern(plan, pattern)
+
+    async def endpoint_with_function_scope(request: Request) -> Response:
         entered: list[Any] = []
+        function_entered: list[Any] = []  # torn down when the handler returned
         try:
-            kwargs, tasks = await plan.solve(request, entered)
-            response = make_response(await call(**kwargs))
+            kwargs, tasks = await plan.solve(request, entered, function_entered)
+            try:
+                result = await call(**kwargs)
+            except BaseException as exc:
+                await close_entered(function_entered, exc)
+                raise
+            await close_entered(function_entered)
+            response = make_response(result)
         except BaseException as exc:
+            if function_entered:  # a provider or the teardown itself failed
+                await close_entered(function_entered, exc)
             if entered:
                 await close_entered(entered, exc)
             raise
-        if tasks:  # before teardown, so a task can still use what a provider yielded
-            add_after_response(response, tasks)
-        if entered:
-            teardown_after(response, entered)
-        return response
+        return _after_response(response, tasks, entered)
 
-    return Endpoint(endpoint_with_dependencies, plan=plan), _typed_pattern(plan, pattern)
+    return Endpoint(endpoint_with_function_scope, plan=plan), _typed_pattern(plan, pattern)
+
+
+def _after_response(
+    response: Response, tasks: BackgroundTasks | None, entered: list[Any]
+) -> Response:
+    if tasks:  # before teardown, so a task can still use what a provider yielded
+        add_after_response(response, tasks)
+    if entered:
+        teardown_after(response, entered)
+    return response
 
 
 def compile_websocket(

@@ -70,7 +70,16 @@ class Connection:
     def _read_scheme_and_server(self) -> tuple[str, Address | None]:
         raise NotImplementedError
 
+    def _read_root_path(self) -> str:
+        return ""  # RSGI has none
+
     # --- the neutral API ------------------------------------------------------------------
+    @property
+    def root_path(self) -> str:
+        """Where the app is mounted: the ASGI ``root_path`` (the prefix of the VelociPy app
+        that mounts this one, below which ``path`` is); ``""`` at the top and on RSGI."""
+        return self._read_root_path()
+
     @property
     def path_params(self) -> dict[str, Any]:
         """Path parameters, converted (``{"item_id": 3}`` for ``/items/{item_id:int}``)."""

@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 HeadersInput = Mapping[str, str] | Sequence[tuple[str, str]] | None
-BodyKind = Literal["bytes", "stream", "file"]
+BodyKind = Literal["bytes", "stream", "file", "asgi"]  # "asgi": a mounted app (mounts.py)
 AfterResponse: TypeAlias = Callable[[], Awaitable[None]]
 """Work a response carries for after it was sent (background tasks, dependency teardown)."""
 

@@ -38,6 +38,7 @@ class RouteOptions(TypedDict, total=False):
     message_rate_limit: RateLimit  # WebSocket: messages per connection (token bucket; 1008)
     cache: ResponseCache  # GET/HEAD routes: answer from the cache (velocipy/caching.py)
     etag: bool | Callable[[Request], Any]  # weak ETag from the body, or from a version function
+    middleware: Sequence[Any]  # this route's own: Middleware (or class) or async functions
 
 
 def merged_options(
@@ -206,6 +207,7 @@ class APIRouter(RouteDecorators):
         tags: Sequence[str] = (),
         rate_limit: RateLimit | Sequence[RateLimit] = (),
         guards: Sequence[Guard] = (),
+        middleware: Sequence[Any] = (),
     ) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"router prefix {prefix!r} must start with '/' and not end with '/'")
@@ -213,6 +215,8 @@ class APIRouter(RouteDecorators):
         self.dependencies = tuple(dependencies)
         self.tags = tuple(tags)
         self.guards = tuple(guards)
+        #: Run around this router's routes only (after routing), outside each route's own.
+        self.middleware = tuple(middleware)
         self.definitions: list[RouteDefinition] = []
         self.rate_limits: tuple[RateLimit, ...] = ()
         if rate_limit:  # one budget for all of this router's routes (unless a limit is named)
@@ -220,6 +224,12 @@ class APIRouter(RouteDecorators):
 
             scope = f"router {prefix or '/'} {id(self):x}"
             self.rate_limits = tuple(limit.named(scope) for limit in limits_of(rate_limit))
+
+    def _with_middleware(self, options: RouteOptions) -> RouteOptions:
+        if not self.middleware:
+            return options
+        middleware = (*self.middleware, *options.get("middleware", ()))
+        return RouteOptions(**{**options, "middleware": middleware})
 
     def add_route(
         self,
@@ -231,8 +241,10 @@ class APIRouter(RouteDecorators):
         status_code: int | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
-        options = self._with_rate_limits(
-            merged_options(self.dependencies, self.tags, options, self.guards)
+        options = self._with_middleware(
+            self._with_rate_limits(
+                merged_options(self.dependencies, self.tags, options, self.guards)
+            )
         )
         self.definitions.append(
             RouteDefinition(
@@ -248,8 +260,10 @@ class APIRouter(RouteDecorators):
         name: str | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
-        options = self._with_rate_limits(
-            merged_options(self.dependencies, self.tags, options, self.guards)
+        options = self._with_middleware(
+            self._with_rate_limits(
+                merged_options(self.dependencies, self.tags, options, self.guards)
+            )
         )
         self.definitions.append(
             RouteDefinition("websocket", self.prefix + path, handler, name=name, options=options)

@@ -21,6 +21,7 @@ from velocipy.requests import Connection
 
 if TYPE_CHECKING:
     from velocipy.application import Application
+    from velocipy.mounts import MountedASGIApp
 
 __all__ = ["WebSocket", "WebSocketState"]
 
@@ -121,6 +122,10 @@ class WebSocket(Connection):
         self, status: int, headers: Sequence[tuple[str, str]] = (), body: bytes = b""
     ) -> None:
         """Refuse the handshake with an HTTP status (headers and body where the server can)."""
+        raise NotImplementedError
+
+    async def _transport_forward(self, mount: MountedASGIApp) -> None:
+        """Run the mounted ASGI app on this connection (handshake still pending)."""
         raise NotImplementedError
 
     def offered_subprotocols(self) -> list[str]:
@@ -353,6 +358,22 @@ class WebSocket(Connection):
         check = self._message_check
         if check is not None:
             await check(self)
+
+    async def forward_to_asgi(self, mount: MountedASGIApp) -> None:
+        """Hand this connection, handshake pending, to a mounted ASGI application.
+
+        From here the mounted app owns it (accept, frames, close): this object is closed.
+        """
+        if self.connection_state is not _CONNECTING:
+            raise WebSocketStateError(
+                "only a WebSocket whose handshake is pending can be handed to a mounted app"
+            )
+        self.connection_state = _CLOSED
+        try:
+            await self._transport_forward(mount)
+        finally:
+            if self._close_callbacks is not None:
+                self._run_close_callbacks()
 
     async def _fail(self, code: int, reason: str) -> NoReturn:
         """Close for a protocol-level problem and end the handler's loop."""

@@ -153,7 +153,7 @@ def test_each_coding_compresses_bytes_streams_and_files(
         assert response.headers["content-encoding"] == coding
         assert response.headers["vary"] == "Accept-Encoding"
         assert "content-length" not in response.headers or path == "/text"
-        assert DECODE[coding](response.content).decode() == TEXT + (
+        assert DECODE[coding](response.raw_content).decode() == TEXT + (
             " " if path == "/stream" else ""
         )
         if path == "/text":

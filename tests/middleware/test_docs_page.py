@@ -27,7 +27,7 @@ def test_block_runs_and_answers(index: int, client_for: ClientFactory) -> None:
     app = namespace["app"]
     assert isinstance(app, VelociPy)
     assert app._middleware, "every block on this page adds middleware"
-    client = client_for(app)
+    client = client_for(app, follow_redirects=False)
     if not any(route.kind == "http" for route in app.routes):  # the origin guard's block
         with client.websocket_connect("/live", headers={"origin": "https://app.example.com"}):
             pass

@@ -57,7 +57,7 @@ def test_trusted_host_rejects_bad_patterns() -> None:
 def test_https_redirect(make_client: ClientFactory, protocol: str) -> None:
     app = make_app()
     app.add_middleware(HTTPSRedirectMiddleware)
-    client = make_client(app)
+    client = make_client(app, follow_redirects=False)
     response = client.get("http://example.com/where?x=1")
     assert response.status_code == 307
     assert response.headers["location"] == "https://example.com/where?x=1"
@@ -76,7 +76,7 @@ def test_https_redirect(make_client: ClientFactory, protocol: str) -> None:
 def test_https_redirect_permanent(client_for: ClientFactory) -> None:
     app = make_app()
     app.add_middleware(HTTPSRedirectMiddleware, status_code=308)
-    assert client_for(app).get("/where").status_code == 308
+    assert client_for(app, follow_redirects=False).get("/where").status_code == 308
     with pytest.raises(ValueError, match="redirect"):
         HTTPSRedirectMiddleware(status_code=200)
 

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any, TypeAlias
 
+from velocipy.asgi.mount import forward_http
 from velocipy.datastructures import Address, Headers
 from velocipy.exceptions import ClientDisconnect
 from velocipy.requests import Request
@@ -20,6 +21,9 @@ class ASGIConnection:
 
     __slots__ = ()
     _scope: dict[str, Any]
+
+    def _read_root_path(self) -> str:
+        return self._scope.get("root_path", "")  # type: ignore[no-any-return]
 
     def _read_headers(self) -> Headers:
         return Headers._from_lowercase(
@@ -150,6 +154,8 @@ async def send_response(response: Response, request: ASGIRequest, send: Any) -> 
             await send({"type": "http.response.body", "body": b""})
         elif await _send_chunks(response.chunks(), request, send):
             await send({"type": "http.response.body", "body": b""})
+    elif response.kind == "asgi":  # a mounted ASGI app answers itself
+        await forward_http(response, request, send)  # type: ignore[arg-type]
 
 
 async def _send_file(

@@ -8,6 +8,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from velocipy.asgi.http import ASGIConnection
+from velocipy.asgi.mount import mounted_scope
 from velocipy.exceptions import WebSocketDisconnect
 from velocipy.websockets import CONNECTION_LOST, WebSocket
 
@@ -15,6 +16,7 @@ YIELD_EVERY_BYTES = 256 * 1024
 
 if TYPE_CHECKING:
     from velocipy.application import Application
+    from velocipy.mounts import MountedASGIApp
 
 
 class ASGIWebSocket(ASGIConnection, WebSocket):
@@ -117,6 +119,9 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
         start = {"type": "websocket.http.response.start", "status": status, "headers": encoded}
         await self._send(start)
         await self._send({"type": "websocket.http.response.body", "body": body})
+
+    async def _transport_forward(self, mount: MountedASGIApp) -> None:
+        await mount.app(mounted_scope(self._scope, mount, self), self._receive, self._send)
 
     def _drop_peek(self) -> None:
         # A task waiting in receive() owns the pending read: leave it, so that it ends with the

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 from velocipy.exceptions import HTTPException
 from velocipy.middleware.base import CallNext, Middleware, defines_dispatch, defines_handshake
+from velocipy.params import Endpoint
 from velocipy.requests import Request
 from velocipy.responses import JSONResponse, Response
 from velocipy.websockets import WebSocket, WebSocketState
@@ -23,7 +24,12 @@ from velocipy.websockets import WebSocket, WebSocketState
 if TYPE_CHECKING:
     from velocipy.application import Application
 
-__all__ = ["build_http_handler", "build_websocket_handler"]
+__all__ = [
+    "build_http_handler",
+    "build_route_endpoint",
+    "build_route_websocket_handler",
+    "build_websocket_handler",
+]
 
 logger = logging.getLogger("velocipy")
 
@@ -50,6 +56,41 @@ def build_http_handler(app: Application, middleware: Sequence[AnyMiddleware]) ->
         return app._finalize(request, response)
 
     return handle_with_middleware
+
+
+def _instances(middleware: Sequence[Any]) -> list[AnyMiddleware]:
+    return [item() if isinstance(item, type) else item for item in middleware]
+
+
+def build_route_endpoint(
+    app: Application, endpoint: Endpoint, middleware: Sequence[Any]
+) -> Endpoint:
+    """``endpoint`` behind a route's (or its routers') middleware, bound once, here.
+
+    The layers run after routing, around this route alone; errors inside are mapped by each
+    layer as the app's own middleware does. Routes without such middleware never come here.
+    """
+    layers = [
+        m for m in _instances(middleware) if not isinstance(m, Middleware) or defines_dispatch(m)
+    ]
+    if not layers:
+        return endpoint
+    invoke, respond, takes_request = endpoint.invoke, endpoint.respond, endpoint.takes_request
+
+    async def run_endpoint(request: Request) -> Response:
+        return respond(await (invoke(request) if takes_request else invoke()))
+
+    call: CallNext = run_endpoint
+    for layer in reversed(layers):
+        call = _bind(app, layer, call)
+    return Endpoint(call, plan=endpoint.plan)
+
+
+def build_route_websocket_handler(
+    app: Application, handler: WebSocketHandler, middleware: Sequence[Any]
+) -> WebSocketHandler:
+    """A WebSocket route's handler behind its routers' handshake hooks."""
+    return build_websocket_handler(app, _instances(middleware), handler)
 
 
 def _bind(app: Application, middleware: AnyMiddleware, call_next: CallNext) -> CallNext:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from velocipy.exceptions import StartupError
 from velocipy.responses import run_after_response
+from velocipy.rsgi.asgi_bridge import bridge_http
 from velocipy.rsgi.http import RSGIRequest, send_file, send_stream
 from velocipy.rsgi.websocket import RSGIWebSocket
 
@@ -49,8 +50,10 @@ class RSGIEntrypoint:
                 if failure is not None:  # the body failed after the response started
                     await run_after_response(response, failure)
                     return
-            else:
+            elif kind == "file":
                 send_file(response, protocol)  # type: ignore[arg-type]
+            else:  # a mounted ASGI app answers itself, through the bridge
+                await bridge_http(response, request)  # type: ignore[arg-type]
             if response.background is not None:
                 await run_after_response(response)
         else:

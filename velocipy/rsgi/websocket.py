@@ -13,6 +13,7 @@ from velocipy.websockets import WebSocket
 
 if TYPE_CHECKING:
     from velocipy.application import Application
+    from velocipy.mounts import MountedASGIApp
 
 logger = logging.getLogger("velocipy")
 
@@ -81,6 +82,11 @@ class RSGIWebSocket(RSGIConnection, WebSocket):
             )
         self.release()
         self._protocol.close(None)
+
+    async def _transport_forward(self, mount: MountedASGIApp) -> None:
+        from velocipy.rsgi.asgi_bridge import bridge_websocket  # it imports this module
+
+        await bridge_websocket(self, mount)
 
     async def _transport_reject(
         self, status: int, headers: Sequence[tuple[str, str]] = (), body: bytes = b""

@@ -1,7 +1,8 @@
 """Test VelociPy apps (or any ASGI/RSGI app) in process: ``TestClient`` and its errors.
 
-This package imports only the standard library and msgspec, so app authors can use it in their
-own test suites without installing servers.
+This package imports only the standard library, msgspec and httpx (whose client follows
+redirects, keeps cookies and decodes bodies for ``TestClient``), so app authors can use it in
+their own test suites without installing servers.
 """
 
 from .client import AsyncTestClient, TestClient, TestResponse
@@ -20,11 +21,12 @@ from .errors import (
 )
 from .messages import Headers
 from .transcripts import TranscriptError, TranscriptMismatch, replay_transcript
-from .websocket import WebSocketTestSession
+from .websocket import AsyncWebSocketTestSession, WebSocketTestSession
 
 __all__ = [
     "ASGIProtocolViolation",
     "AsyncTestClient",
+    "AsyncWebSocketTestSession",
     "ClientDisconnected",
     "Headers",
     "IncompleteResponse",

@@ -7,21 +7,26 @@ import base64
 import contextlib
 import functools
 import http
-import http.cookies
 import mimetypes
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Literal, Protocol
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
+import httpx
 import msgspec
 
 from .asgi import ASGIDriver
 from .loop import LoopThread
 from .messages import Finished, Headers, RequestSpec, ResponseData
 from .rsgi import RSGIDriver
-from .websocket import WebSocketChannel, WebSocketTestSession, serve_websocket
+from .websocket import (
+    AsyncWebSocketTestSession,
+    WebSocketChannel,
+    WebSocketTestSession,
+    serve_websocket,
+)
 
 Interface = Literal["asgi", "rsgi"]
 HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
@@ -48,12 +53,34 @@ class TestResponse:
 
     __test__ = False
 
-    def __init__(self, data: ResponseData, method: str, url: str) -> None:
+    def __init__(
+        self,
+        data: ResponseData,
+        method: str,
+        url: str,
+        history: list[TestResponse] | None = None,
+    ) -> None:
         self.status_code = data.status
         self.headers = Headers(data.headers)
         self.content = data.body
+        #: The body as sent, before ``Content-Encoding`` was decoded (``content`` is decoded).
+        self.raw_content = data.body
         self.method = method
         self.url = url
+        self.history = history or []
+
+    @classmethod
+    def from_httpx(
+        cls, response: httpx.Response, history: list[TestResponse] | None = None
+    ) -> TestResponse:
+        """From httpx's response (body already decoded): what the client finally received."""
+        headers = response.extensions.get(_HEADERS)
+        if headers is None:
+            headers = [(name.lower(), value) for name, value in response.headers.multi_items()]
+        data = ResponseData(response.status_code, headers, response.content)
+        answer = cls(data, response.request.method, str(response.request.url), history)
+        answer.raw_content = response.extensions.get(_RAW, response.content)
+        return answer
 
     @property
     def reason_phrase(self) -> str:
@@ -210,6 +237,7 @@ class TestClient:
         headers: HeaderInput = None,
         cookies: Mapping[str, str] | None = None,
         client_address: tuple[str, int] = ("127.0.0.1", 50000),
+        follow_redirects: bool = True,
     ) -> None:
         if interface not in ("asgi", "rsgi"):
             raise ValueError(f"interface must be 'asgi' or 'rsgi', not {interface!r}")
@@ -219,7 +247,10 @@ class TestClient:
         self.timeout = timeout
         self.chunk_size = chunk_size
         self.headers = _header_pairs(headers)
-        self.cookies: dict[str, str] = dict(cookies or {})
+        self.follow_redirects = follow_redirects
+        self._http = httpx.Client(
+            transport=_DriverTransport(self), base_url=self.base_url, cookies=dict(cookies or {})
+        )
         self.client_address = client_address
         self.raise_server_exceptions = raise_server_exceptions
         self._driver: Driver
@@ -293,10 +324,11 @@ class TestClient:
         extra_query = urlencode(_param_pairs(params))
         query = "&".join(part for part in (query, extra_query) if part)
         netloc = target.netloc or base.netloc
-        merged = {**self.cookies, **(cookies or {})}
+        full_url = f"{scheme}://{netloc}{raw_path}" + (f"?{query}" if query else "")
         defaults = [("host", netloc), ("user-agent", "velocipy-testclient"), ("accept", "*/*")]
-        if merged:
-            defaults.append(("cookie", "; ".join(f"{k}={v}" for k, v in merged.items())))
+        cookie = self._cookie_header(full_url, cookies)
+        if cookie:
+            defaults.append(("cookie", cookie))
         given = [*self.headers, *_header_pairs(headers)]
         given_names = {name for name, _ in given}
         wire = [(n, v) for n, v in [*defaults, *extra_headers] if n not in given_names] + given
@@ -311,19 +343,27 @@ class TestClient:
             headers=wire,
             body=body,
         )
-        full_url = f"{scheme}://{netloc}{raw_path}" + (f"?{query}" if query else "")
         return spec, full_url
 
-    def _store_cookies(self, response: TestResponse) -> None:
-        for header in response.headers.get_list("set-cookie"):
-            jar: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
-            with contextlib.suppress(http.cookies.CookieError):
-                jar.load(header)
-            for name, morsel in jar.items():
-                if morsel["max-age"] in ("0", "-1") or morsel.value == "":
-                    self.cookies.pop(name, None)
-                else:
-                    self.cookies[name] = morsel.value
+    @property
+    def cookies(self) -> httpx.Cookies:
+        """The cookie jar (httpx's): kept by each cookie's Domain, Path, Secure and expiry,
+        sent where they say. A mapping of name to value; assign a dict to replace it."""
+        return self._http.cookies
+
+    @cookies.setter
+    def cookies(self, cookies: Mapping[str, str] | httpx.Cookies) -> None:
+        self._http.cookies = cookies  # type: ignore[assignment]
+
+    def _cookie_header(self, url: str, extra: Mapping[str, str] | None) -> str | None:
+        """The Cookie header the jar sends to ``url``, with ``extra`` cookies added."""
+        probe = httpx.Request("GET", url)
+        self._http.cookies.set_cookie_header(probe)
+        extra = extra or {}
+        sent = probe.headers.get("cookie", "")
+        pairs = [pair for pair in sent.split("; ") if pair and pair.split("=")[0] not in extra]
+        pairs += [f"{name}={value}" for name, value in extra.items()]  # these win
+        return "; ".join(pairs) or None
 
     # HTTP
 
@@ -340,8 +380,12 @@ class TestClient:
         data: FormInput = None,
         files: Any = None,
         timeout: float | None = None,
+        follow_redirects: bool | None = None,
     ) -> TestResponse:
         """Send one request; ``content`` as an iterable reaches the app as separate chunks.
+
+        Redirects are followed unless ``follow_redirects=False`` (here or on the client);
+        ``response.history`` holds the answers that redirected.
 
         ``data=`` sends a form (``application/x-www-form-urlencoded``); with ``files=`` too, or
         ``files=`` alone, a ``multipart/form-data`` body; both take httpx's shapes.
@@ -362,12 +406,15 @@ class TestClient:
         elif not sized:
             extra.append(("transfer-encoding", "chunked"))
         spec, full_url = self._request_spec(method, url, params, headers, cookies, chunks, extra)
-        limit = self.timeout if timeout is None else timeout
-        with self._running_loop() as loop:
-            data_out = loop.run(self._driver.http(spec), limit, f"{spec.method} {full_url}")
-        response = TestResponse(data_out, spec.method, full_url)
-        self._store_cookies(response)
-        return response
+        wire = [(name.encode("latin-1"), _header_bytes(value)) for name, value in spec.headers]
+        first = httpx.Request(spec.method, full_url, headers=wire, content=b"".join(chunks))
+        first.extensions.update({_SPEC: spec, _TIMEOUT: timeout})
+        follow = self.follow_redirects if follow_redirects is None else follow_redirects
+        # httpx follows redirects, keeps cookies by their attributes and decodes bodies
+        # (gzip, deflate; br and zstd when brotli and zstandard are installed)
+        answer = self._http.send(first, follow_redirects=follow)
+        history = [TestResponse.from_httpx(hop) for hop in answer.history]
+        return TestResponse.from_httpx(answer, history)
 
     def get(self, url: str, **kwargs: Any) -> TestResponse:
         return self.request("GET", url, **kwargs)
@@ -432,6 +479,63 @@ class TestClient:
         )
 
 
+_SPEC = "velocipy.spec"  # the first hop's request as TestClient built it
+_TIMEOUT = "velocipy.timeout"
+_HEADERS = "velocipy.headers"  # the response headers exactly as the driver read them
+_RAW = "velocipy.raw"  # the body as it came over the wire, before any decoding
+
+
+def spec_from_httpx(request: httpx.Request, client: TestClient) -> RequestSpec:
+    """The wire request for an httpx request (a redirect's next hop, an httpx.Client's)."""
+    url = request.url
+    raw_path, _, query = url.raw_path.partition(b"?")
+    scheme = "https" if url.scheme == "https" else "http"
+    port = url.port or (443 if scheme == "https" else 80)
+    headers = [(name.lower(), value) for name, value in request.headers.multi_items()]
+    body, _ = _body_chunks(request.read(), client.chunk_size)
+    return RequestSpec(
+        method=request.method,
+        scheme=scheme,
+        server=(url.host, port),
+        client=client.client_address,
+        path=unquote(raw_path.decode("ascii")),
+        raw_path=raw_path,
+        query_string=query,
+        headers=headers,
+        body=body,
+    )
+
+
+class _DriverTransport(httpx.BaseTransport):
+    """httpx's side of :class:`TestClient`: each hop goes to the app through its driver."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        client = self.client
+        # the first hop as TestClient built it; redirects (which copy extensions) are httpx's
+        spec = request.extensions.pop(_SPEC, None) or spec_from_httpx(request, client)
+        timeout = request.extensions.get(_TIMEOUT)
+        limit = client.timeout if timeout is None else timeout
+        with client._running_loop() as loop:
+            data = loop.run(client._driver.http(spec), limit, f"{spec.method} {request.url}")
+        headers = [(name.encode("latin-1"), _header_bytes(value)) for name, value in data.headers]
+        return httpx.Response(
+            data.status,
+            headers=headers,
+            content=data.body,
+            extensions={_HEADERS: data.headers, _RAW: data.body},
+        )
+
+
+def _header_bytes(value: str) -> bytes:
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:  # RSGI header values are str: UTF-8 on the wire
+        return value.encode()
+
+
 class AsyncTestClient:
     """The test client for ``async def`` tests: ``await client.get("/")``.
 
@@ -446,7 +550,7 @@ class AsyncTestClient:
         self.sync = TestClient(app, interface, **options)
 
     @property
-    def cookies(self) -> dict[str, str]:
+    def cookies(self) -> httpx.Cookies:
         return self.sync.cookies
 
     async def __aenter__(self) -> AsyncTestClient:
@@ -484,3 +588,39 @@ class AsyncTestClient:
 
     async def delete(self, url: str, **kwargs: Any) -> TestResponse:
         return await self.request("DELETE", url, **kwargs)
+
+    def websocket_connect(
+        self,
+        path: str,
+        headers: HeaderInput = None,
+        subprotocols: Iterable[str] | None = None,
+        **kwargs: Any,
+    ) -> _AsyncWebSocketConnect:
+        """``async with client.websocket_connect("/ws") as ws:``; ``WebSocketDenied`` when the
+        handshake is refused. Same arguments as :meth:`TestClient.websocket_connect`."""
+        connect = functools.partial(
+            self.sync.websocket_connect, path, headers, subprotocols, **kwargs
+        )
+        return _AsyncWebSocketConnect(connect)
+
+
+class _AsyncWebSocketConnect:
+    """What ``AsyncTestClient.websocket_connect`` returns: the handshake runs on ``async with``."""
+
+    def __init__(self, connect: Callable[[], WebSocketTestSession]) -> None:
+        self._connect = connect
+        self._session: AsyncWebSocketTestSession | None = None
+
+    async def __aenter__(self) -> AsyncWebSocketTestSession:
+        self._session = AsyncWebSocketTestSession(await asyncio.to_thread(self._connect))
+        return self._session
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()

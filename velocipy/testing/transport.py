@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote
 
 try:
     import httpx
@@ -21,30 +20,9 @@ except ImportError:  # pragma: no cover - httpx ships with the dev extra
         "(or use velocipy.testing.TestClient, which needs nothing extra)"
     ) from None
 
-from .client import Interface, TestClient
-from .messages import RequestSpec
+from .client import Interface, TestClient, spec_from_httpx
 
 __all__ = ["AsyncVelociPyTransport", "VelociPyTransport"]
-
-
-def _spec(request: httpx.Request, body: bytes, client: TestClient) -> RequestSpec:
-    url = request.url
-    raw_path, _, query = url.raw_path.partition(b"?")
-    scheme = "https" if url.scheme == "https" else "http"
-    port = url.port or (443 if scheme == "https" else 80)
-    headers = [(name.lower(), value) for name, value in request.headers.multi_items()]
-    size = client.chunk_size
-    return RequestSpec(
-        method=request.method,
-        scheme=scheme,
-        server=(url.host, port),
-        client=client.client_address,
-        path=unquote(raw_path.decode("ascii")),
-        raw_path=raw_path,
-        query_string=query,
-        headers=headers,
-        body=[body[i : i + size] for i in range(0, len(body), size)],
-    )
 
 
 class VelociPyTransport(httpx.BaseTransport):
@@ -55,7 +33,8 @@ class VelociPyTransport(httpx.BaseTransport):
         self.client = TestClient(app, interface, **options)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        spec = _spec(request, request.read(), self.client)
+        request.read()
+        spec = spec_from_httpx(request, self.client)
         with self.client._running_loop() as loop:
             data = loop.run(
                 self.client._driver.http(spec), self.client.timeout, f"{spec.method} {request.url}"
@@ -82,8 +61,8 @@ class AsyncVelociPyTransport(httpx.AsyncBaseTransport):
         self.sync = VelociPyTransport(app, interface, **options)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        body = await request.aread()
-        spec = _spec(request, body, self.sync.client)
+        await request.aread()
+        spec = spec_from_httpx(request, self.sync.client)
         client = self.sync.client
 
         def run() -> httpx.Response:

@@ -241,3 +241,66 @@ class WebSocketTestSession:
 
     def receive_json(self, timeout: float | None = None) -> Any:
         return msgspec.json.decode(self.receive(timeout))
+
+
+class AsyncWebSocketTestSession:
+    """A connected WebSocket for ``async def`` tests: ``AsyncTestClient.websocket_connect``.
+
+    Every call runs the synchronous session's in a worker thread, so the test's own event
+    loop keeps running while it waits (a handler that needs another task of the test's, a
+    second client, to make progress does not deadlock).
+    """
+
+    def __init__(self, session: WebSocketTestSession) -> None:
+        self.sync = session
+
+    @property
+    def subprotocol(self) -> str | None:
+        return self.sync.subprotocol
+
+    @property
+    def headers(self) -> Headers:
+        return self.sync.headers
+
+    @property
+    def close_code(self) -> int | None:
+        return self.sync.close_code
+
+    @property
+    def close_reason(self) -> str | None:
+        return self.sync.close_reason
+
+    async def __aenter__(self) -> AsyncWebSocketTestSession:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        await asyncio.to_thread(self.sync.close, code, reason)
+
+    async def send_text(self, data: str) -> None:
+        await asyncio.to_thread(self.sync.send_text, data)
+
+    async def send_bytes(self, data: bytes) -> None:
+        await asyncio.to_thread(self.sync.send_bytes, data)
+
+    async def send_json(self, data: Any, mode: Literal["text", "binary"] = "text") -> None:
+        await asyncio.to_thread(self.sync.send_json, data, mode)
+
+    async def receive(self, timeout: float | None = None) -> str | bytes:
+        return await asyncio.to_thread(self.sync.receive, timeout)
+
+    async def receive_text(self, timeout: float | None = None) -> str:
+        return await asyncio.to_thread(self.sync.receive_text, timeout)
+
+    async def receive_bytes(self, timeout: float | None = None) -> bytes:
+        return await asyncio.to_thread(self.sync.receive_bytes, timeout)
+
+    async def receive_json(self, timeout: float | None = None) -> Any:
+        return await asyncio.to_thread(self.sync.receive_json, timeout)

@@ -177,7 +177,9 @@ def test_each_template_renders_a_complete_project(template: str, tmp_path: Path)
 
     tests = "\n".join((out / p).read_text() for p in written if p.parts[0] == "tests")
     assert "from velocipy.testing import TestClient" in tests
-    assert 'params=["asgi", "rsgi"]' in tests
+    # VelociPy's pytest plugin gives `client` on the app velocipy_app names, ASGI and RSGI
+    assert pyproject["tool"]["pytest"]["ini_options"]["velocipy_app"] == "my_shop.main:app"
+    assert "(client: TestClient)" in tests
 
 
 @pytest.mark.parametrize("server", ["asgi", "rsgi"])
