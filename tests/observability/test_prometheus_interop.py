@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
 
-from tests.support import REPO_ROOT, SERVERS, free_port, running, server_argv
+from tests.support import REPO_ROOT, SERVERS, free_port, running, server_argv, wait_until
 
 pytestmark = pytest.mark.interop
 
@@ -81,5 +81,14 @@ def test_counts_are_summed_over_two_workers(kind: str, tmp_path: Path) -> None:
         assert len(pids) == 2, f"one worker answered all {made} requests"
         assert requests_of(scrape(server.url), "/pid/{n}") == made
         assert requests_of(scrape(server.url), "/pid/{n}") == made  # any worker answers the same
+        with httpx.Client(base_url=server.url, timeout=10) as client:  # one worker: one connection
+            worker = client.post("/listen").json()["pid"]
+            for _ in range(5):
+                assert client.post("/say").json()["pid"] == worker
+        # each worker writes its queued messages every 0.1 s; a scrape sums the live workers'
+        assert wait_until(
+            lambda: scrape(server.url).get(("velocipy_channel_queued_messages", ())) == 2
+        )
+        assert scrape(server.url)["velocipy_channel_messages_dropped_total", ()] == 3
         assert "Traceback" not in server.output()
     assert list(tmp_path.glob("counter_*.db"))  # the workers wrote their values there

@@ -11,8 +11,9 @@ as the connection, with one event per message.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from velocipy.observability.channel_hooks import wrap_deliver, wrap_publish
 from velocipy.observability.instrument import (
     HTTPHandler,
     Instrument,
@@ -26,6 +27,10 @@ from velocipy.observability.instrument import (
 from velocipy.requests import Connection, Request
 from velocipy.responses import Response
 from velocipy.websockets import WebSocket
+
+if TYPE_CHECKING:
+    from velocipy.channels import Channels
+    from velocipy.channels.messages import Message
 
 __all__ = ["OpenTelemetry"]
 
@@ -79,6 +84,56 @@ class OpenTelemetry(Instrument):
         self._trace, self._context, self._propagate = trace, context, propagate
         self._server, self._error = SpanKind.SERVER, Status(StatusCode.ERROR)
         self.tracer = trace.get_tracer("velocipy", tracer_provider=tracer_provider)
+        self._kinds = SpanKind
+
+    def trace_channels(self, hub: Channels) -> None:
+        """Spans for ``hub``: ``publish {channel}`` (PRODUCER) around each publish and
+        ``deliver {channel}`` (CONSUMER) around each fan-out to this process's subscribers.
+
+        Call it before the hub starts. With the memory backend the fan-out runs inside the
+        publish, so its span is the publish span's child; a Redis message carries no trace
+        context, so there a deliver span starts its own trace.
+        """
+        tracer, error, kinds = self.tracer, self._error, self._kinds
+
+        def attributes(channel: str, operation: str) -> dict[str, Any]:
+            return {
+                "messaging.system": "velocipy.channels",
+                "messaging.destination.name": channel,
+                "messaging.operation.type": operation,
+            }
+
+        def traced_publish(publish: Any) -> Any:
+            async def publish_in_span(channel: str, message: Any, **options: Any) -> bool:
+                with tracer.start_as_current_span(
+                    f"publish {channel}",
+                    kind=kinds.PRODUCER,
+                    attributes=attributes(channel, "send"),
+                ) as span:
+                    taken: bool = await publish(channel, message, **options)
+                    if not taken:
+                        span.set_status(error)
+                    return taken
+
+            return publish_in_span
+
+        def traced_deliver(deliver: Any) -> Any:
+            def deliver_in_span(message: Message) -> None:
+                channel = message.channel
+                with tracer.start_as_current_span(
+                    f"deliver {channel}",
+                    kind=kinds.CONSUMER,
+                    attributes=attributes(channel, "receive"),
+                ) as span:
+                    span.set_attribute(
+                        "velocipy.channels.subscribers", len(hub._subscribers.get(channel, ()))
+                    )
+                    deliver(message)
+
+            return deliver_in_span
+
+        wrap_publish(hub, traced_publish)
+        wrap_deliver(hub, traced_deliver)
 
     def wrap_http(self, handle_http: HTTPHandler) -> HTTPHandler:
         app, tracer, trace, context = self.app, self.tracer, self._trace, self._context

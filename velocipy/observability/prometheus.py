@@ -1,18 +1,22 @@
 """Prometheus metrics through prometheus_client (the ``prometheus`` extra).
 
 Requests by method, route template and status (a counter and a latency histogram), requests in
-flight, open WebSockets and their messages in and out. With
-``PROMETHEUS_MULTIPROC_DIR`` set (as ``--workers N`` needs) the values live in
-prometheus_client's per-process files and the metrics route sums every worker's.
+flight, open WebSockets and their messages in and out, Channels queued messages and drops
+(:meth:`Prometheus.watch_channels`). With ``PROMETHEUS_MULTIPROC_DIR`` set (as ``--workers N``
+needs) the values live in prometheus_client's per-process files and the metrics route sums
+every worker's.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from velocipy.observability.channel_hooks import count_drops, queued_messages
 from velocipy.observability.instrument import (
     HTTPHandler,
     Instrument,
@@ -29,6 +33,7 @@ from velocipy.websockets import WebSocket
 
 if TYPE_CHECKING:
     from velocipy.application import Application
+    from velocipy.channels import Channels
 
 __all__ = ["Prometheus"]
 
@@ -92,6 +97,55 @@ class Prometheus(Instrument):
             ("route", "direction"),
             **common,
         )
+        self._live, self._common, self._hubs = live, common, list[Any]()
+
+    def watch_channels(self, hub: Channels, *, interval: float = 1.0) -> None:
+        """Export ``hub``'s queued messages and drops (call it before the hub starts).
+
+        ``velocipy_channel_messages_dropped_total`` counts every message a slow subscriber lost
+        and every subscriber dropped for falling behind. ``velocipy_channel_queued_messages``
+        is what waits in this process's subscriber backlogs: read at each scrape, and in
+        multiprocess mode also written every ``interval`` seconds by each worker (the scrape
+        sums the workers' last values).
+        """
+        client = self._client
+        if not self._hubs:
+            self.queued = client.Gauge(
+                "channel_queued_messages",
+                "Channels messages waiting in subscriber backlogs",
+                **self._live,
+                **self._common,
+            )
+            self.dropped = client.Counter(
+                "channel_messages_dropped",
+                "Channels messages lost by slow subscribers, and subscribers dropped",
+                **self._common,
+            )
+        self._hubs.append(hub)
+        count_drops(hub, self.dropped.inc)
+        if self.multiprocess_dir is not None:
+            sampler: list[asyncio.Task[None]] = []
+
+            async def sample_every_interval() -> None:
+                while True:
+                    self._sample_channels()
+                    await asyncio.sleep(interval)
+
+            def start() -> None:
+                sampler.append(asyncio.ensure_future(sample_every_interval()))
+
+            async def stop() -> None:
+                for task in sampler:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+            self.app.lifespan.on_startup.append(start)
+            self.app.lifespan.on_shutdown.insert(0, stop)
+
+    def _sample_channels(self) -> None:
+        if self._hubs:
+            self.queued.set(sum(queued_messages(hub) for hub in self._hubs))
 
     def install(self, app: Application) -> None:
         super().install(app)
@@ -109,6 +163,7 @@ class Prometheus(Instrument):
         """The text exposition of every metric (of every worker in multiprocess mode)."""
         client = self._client
         registry = self.registry
+        self._sample_channels()
         if self.multiprocess_dir is not None:
             from prometheus_client import multiprocess
 
