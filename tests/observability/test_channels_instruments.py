@@ -1,4 +1,4 @@
-"""Channels under OpenTelemetry and Prometheus: publish and deliver spans, drops, queued messages."""
+"""Channels under OpenTelemetry and Prometheus: publish and deliver spans, drops, backlogs."""
 
 from __future__ import annotations
 
