@@ -162,3 +162,18 @@ def test_request_id_reaches_handler_response_and_log_lines(server: ServerProcess
         ws.send("yo")
         ws.recv(timeout=5)
     assert wait_until(lambda: "handler-line id=ws-red room red got yo" in server.output())
+
+
+def test_a_client_leaving_a_stream_still_gets_its_line(server: ServerProcess) -> None:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        with client.stream("GET", "/endless", headers={"x-request-id": "req-leave"}) as response:
+            assert len(next(response.iter_bytes())) > 0
+    # the server notices the departure, closes the body, and the line says what was sent
+    assert wait_until(
+        lambda: any(line["request_id"] == "req-leave" for line in access_lines(server)),
+        timeout=10,
+    ), server.output()
+    (line,) = [line for line in access_lines(server) if line["request_id"] == "req-leave"]
+    assert line["status"] == 200
+    assert line["route"] == "/endless"
+    assert line["bytes"] >= 1000

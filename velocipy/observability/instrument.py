@@ -78,8 +78,12 @@ def client_text(connection: Connection) -> str:
 
 
 # --- when the response is sent -----------------------------------------------------------
-_stream_watchers: dict[int, list[Callable[[int], None]]] = {}
+# id(response) -> (the response, its watchers): the response is held so that its id cannot be
+# reused while the entry exists. A stream whose body is never asked for (a server that failed
+# before its first chunk) leaves its entry: the oldest go beyond _MAX_PENDING_STREAMS.
+_stream_watchers: dict[int, tuple[Response, list[Callable[[int], None]]]] = {}
 _stream_variants: dict[type[Response], type[Response]] = {}
+_MAX_PENDING_STREAMS = 10_000
 
 
 def when_sent(request: Request, response: Response, done: Callable[[int], None]) -> None:
@@ -94,12 +98,14 @@ def when_sent(request: Request, response: Response, done: Callable[[int], None])
     elif kind == "file":
         done(response.content_length)  # type: ignore[attr-defined]
     else:
-        watchers = _stream_watchers.get(id(response))
-        if watchers is None:
-            _stream_watchers[id(response)] = [done]
-            response.__class__ = _counting_variant(type(response))
-        else:
-            watchers.append(done)
+        pending = _stream_watchers.get(id(response))
+        if pending is not None and pending[0] is response:
+            pending[1].append(done)
+            return
+        if len(_stream_watchers) >= _MAX_PENDING_STREAMS:
+            del _stream_watchers[next(iter(_stream_watchers))]
+        _stream_watchers[id(response)] = (response, [done])
+        response.__class__ = _counting_variant(type(response))
 
 
 def _counting_variant(cls: type[Response]) -> type[Response]:
@@ -108,7 +114,9 @@ def _counting_variant(cls: type[Response]) -> type[Response]:
     if variant is None:
 
         def chunks(self: Any) -> AsyncIterator[bytes]:
-            return _counted(cls.chunks(self), _stream_watchers.pop(id(self), []))  # type: ignore[attr-defined]
+            pending = _stream_watchers.pop(id(self), None)
+            watchers = pending[1] if pending is not None and pending[0] is self else []
+            return _counted(cls.chunks(self), watchers)  # type: ignore[attr-defined]
 
         namespace = {"__slots__": (), "chunks": chunks}
         variant = _stream_variants[cls] = type(cls.__name__, (cls,), namespace)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -60,3 +61,13 @@ async def chat(websocket: WebSocket) -> None:
 @app.websocket("/private")
 async def private(websocket: WebSocket) -> None:
     await websocket.close()  # before accept: the handshake is refused (403)
+
+
+@app.get("/endless")
+async def endless() -> StreamingResponse:
+    async def chunks() -> AsyncIterator[bytes]:
+        while True:
+            yield b"y" * 1000
+            await asyncio.sleep(0.01)
+
+    return StreamingResponse(chunks(), media_type="text/plain")
