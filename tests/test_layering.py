@@ -38,6 +38,8 @@ EXTRA_IMPORTS = {
     "velocipy.channels.backends.redis": {"redis"},
     "velocipy.testing.transport": {"httpx"},
     "velocipy.templating": {"jinja2"},  # velocipy[templates]
+    "velocipy.observability.otel": {"opentelemetry"},  # velocipy[otel]
+    "velocipy.observability.prometheus": {"prometheus_client"},  # velocipy[prometheus]
 }
 
 

@@ -10,6 +10,8 @@ import asyncio
 import json
 import logging
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -259,3 +261,31 @@ def test_prometheus_counts_requests_and_websockets(client_for: ClientFactory) ->
         found["velocipy_websocket_messages_total", (("direction", "out"), ("route", "/ws/{room}"))]
         == 1
     )
+
+
+def test_the_optional_libraries_load_only_with_their_instrument() -> None:
+    probe = (
+        "import sys, velocipy.observability\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('prometheus', 'opentelemetry'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("library", "instrument", "extra"),
+    [("prometheus_client", "Prometheus", "prometheus"), ("opentelemetry", "OpenTelemetry", "otel")],
+)
+def test_a_missing_extra_says_how_to_install_it(library: str, instrument: str, extra: str) -> None:
+    probe = (
+        f"import sys; sys.modules[{library!r}] = None\n"
+        "from velocipy import observability\n"
+        f"observability.{instrument}()"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: ")
+    assert f"install the {extra} extra (pip install -e '.[{extra}]' in a clone)" in last
