@@ -289,3 +289,16 @@ def test_a_missing_extra_says_how_to_install_it(library: str, instrument: str, e
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError: ")
     assert f"install the {extra} extra (pip install -e '.[{extra}]' in a clone)" in last
+
+
+def test_prometheus_counts_unknown_methods_as_other(client_for: ClientFactory) -> None:
+    app = routes(VelociPy())
+    app.add_instrument(Prometheus())
+    client = client_for(app)
+    for method in ("FOO", "BAR", "GET"):
+        client.request(method, "/items/1")
+    found = samples(client.get("/metrics").text)
+    route = ("route", "/items/{item_id}")
+    assert found["velocipy_requests_total", (("method", "_OTHER"), route, ("status", "405"))] == 2
+    assert found["velocipy_requests_total", (("method", "GET"), route, ("status", "200"))] == 1
+    assert not any(("method", "FOO") in labels for _, labels in found)

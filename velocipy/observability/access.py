@@ -8,11 +8,10 @@ server: it reads the neutral request, response and WebSocket, never a server's o
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import sys
 import time
-import uuid
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -58,7 +57,7 @@ def _incoming_id(connection: Connection, header: str) -> str:
     given = connection.headers.get(header)
     if given and len(given) <= _MAX_ID_LENGTH and given.isascii() and given.isprintable():
         return given
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # PERF: what uuid4().hex is, without its UUID object
 
 
 class RequestID(Instrument):
@@ -199,10 +198,16 @@ class AccessLog(Instrument):
         return logged
 
     def _write(self, fields: dict[str, Any]) -> None:
+        logger = self.logger
+        if not logger.isEnabledFor(logging.INFO):
+            return
         if self.format == "json":
-            self.logger.info(json.dumps(fields, separators=(",", ":")))
+            line = self.app.json.encode(fields).decode()
         else:
-            self.logger.info(format_text(fields))
+            line = format_text(fields)
+        # PERF: the record is made directly: logger.info() would also look for its caller's
+        # frame (about a third of a logged line's cost), which says nothing about a request.
+        logger.handle(logger.makeRecord(logger.name, logging.INFO, "access", 0, line, (), None))
 
 
 def format_text(fields: dict[str, Any]) -> str:

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 __all__ = ["Prometheus"]
 
 UNMATCHED = "<unmatched>"  # the route label of a request no route matched (a 404)
+_KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
 DEFAULT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -176,8 +179,18 @@ class Prometheus(Instrument):
         return Response(body, 200, None, content_type)
 
     def wrap_http(self, handle_http: HTTPHandler) -> HTTPHandler:
-        app, clock = self.app, time.perf_counter
-        requests, latency, in_flight = self.requests, self.latency, self.in_flight
+        app, clock, in_flight = self.app, time.perf_counter, self.in_flight
+        # PERF: the two children of each (method, route, status), found once; the keys are
+        # bounded: route templates, and methods outside the standard ones count as "_OTHER"
+        children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+        def children_of(method: str, route: str, status: int) -> tuple[Any, Any]:
+            labels = (method, route, str(status))
+            found = children[method, route, status] = (
+                self.requests.labels(*labels),
+                self.latency.labels(*labels),
+            )
+            return found
 
         async def measured(request: Request) -> Response:
             start = clock()
@@ -190,10 +203,13 @@ class Prometheus(Instrument):
 
             def done(size: int) -> None:
                 in_flight.dec()
-                route = http_route(app, request) or UNMATCHED
-                labels = (request.method, route, str(response.status_code))
-                requests.labels(*labels).inc()
-                latency.labels(*labels).observe(clock() - start)
+                method = request.method
+                if method not in _KNOWN_METHODS:
+                    method = "_OTHER"
+                key = (method, http_route(app, request) or UNMATCHED, response.status_code)
+                counted, timed = children.get(key) or children_of(*key)
+                counted.inc()
+                timed.observe(clock() - start)
 
             when_sent(request, response, done)
             return response

@@ -50,21 +50,23 @@ def _timed(endpoint: Endpoint) -> None:
 
 
 def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.3f}"
+    """Milliseconds with three decimals (PERF: integer formatting; a float's costs more)."""
+    micros = round(seconds * 1_000_000)
+    return f"{micros // 1000}.{micros % 1000:03d}"
 
 
 def server_timing_header(marks: list[float], end: float) -> str:
     arrival, called, returned = marks
-    parts = []
-    if called:
-        parts.append(f"route;dur={_ms(called - arrival)}")
-        if returned:
-            parts.append(
-                f'handler;dur={_ms(returned - called)};desc="parameters/validation/handler"'
-            )
-            parts.append(f"encode;dur={_ms(end - returned)}")
-    parts.append(f"total;dur={_ms(end - arrival)}")
-    return ", ".join(parts)
+    total = f"total;dur={_ms(end - arrival)}"
+    if not called:
+        return total
+    route = f"route;dur={_ms(called - arrival)}"
+    if not returned:
+        return f"{route}, {total}"
+    return (
+        f"{route}, handler;dur={_ms(returned - called)};"
+        f'desc="parameters/validation/handler", encode;dur={_ms(end - returned)}, {total}'
+    )
 
 
 class ServerTiming(Instrument):
