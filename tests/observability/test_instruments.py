@@ -302,3 +302,25 @@ def test_prometheus_counts_unknown_methods_as_other(client_for: ClientFactory) -
     assert found["velocipy_requests_total", (("method", "_OTHER"), route, ("status", "405"))] == 2
     assert found["velocipy_requests_total", (("method", "GET"), route, ("status", "200"))] == 1
     assert not any(("method", "FOO") in labels for _, labels in found)
+
+
+def test_a_request_that_crashes_in_debug_mode_is_still_logged_and_counted(
+    client_for: ClientFactory,
+) -> None:
+    logger, lines = access_logger()
+    app = VelociPy(debug=True)
+    metrics = Prometheus()
+    app.add_instrument(AccessLog(logger=logger))
+    app.add_instrument(metrics)
+
+    @app.get("/crash")
+    async def crash() -> None:
+        raise RuntimeError("boom")
+
+    client = client_for(app, raise_server_exceptions=False)
+    client.get("/crash", headers={"x-request-id": "c-1"})
+    assert re.fullmatch(r'\S+ "GET /crash" route=/crash 500 0B [\d.]+ms id=c-1', lines.lines[0])
+    found = samples(client.get("/metrics").text)
+    labels = (("method", "GET"), ("route", "/crash"), ("status", "500"))
+    assert found["velocipy_requests_total", labels] == 1
+    assert found["velocipy_requests_in_flight", ()] == 1  # the metrics request alone

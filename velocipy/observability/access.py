@@ -15,6 +15,7 @@ import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal
 
+from velocipy.application import loggable
 from velocipy.observability.instrument import (
     HTTPHandler,
     Instrument,
@@ -137,24 +138,36 @@ class AccessLog(Instrument):
     def wrap_http(self, handle_http: HTTPHandler) -> HTTPHandler:
         app, write, clock = self.app, self._write, time.perf_counter
 
-        async def logged(request: Request) -> Response:
-            start = clock()
-            response = await handle_http(request)
-            request_id = _request_id.get()
-
-            def done(size: int) -> None:
-                fields = {
+        def line(request: Request, status: int, size: int, start: float) -> None:
+            write(
+                {
                     "type": "http",
                     "client": client_text(request),
                     "method": request.method,
                     "path": request.path,
                     "route": http_route(app, request),
-                    "status": response.status_code,
+                    "status": status,
                     "bytes": size,
                     "duration_ms": round((clock() - start) * 1000, 3),
-                    "request_id": request_id,
+                    "request_id": _request_id.get(),
                 }
-                write(fields)
+            )
+
+        async def logged(request: Request) -> Response:
+            start = clock()
+            try:
+                response = await handle_http(request)
+            except BaseException:  # debug mode re-raises: the server answers 500
+                line(request, 500, 0, start)
+                raise
+            request_id = _request_id.get()
+
+            def done(size: int) -> None:
+                token = _request_id.set(request_id)  # a stream ends outside the request
+                try:
+                    line(request, response.status_code, size, start)
+                finally:
+                    _request_id.reset(token)
 
             when_sent(request, response, done)
             return response
@@ -212,8 +225,6 @@ class AccessLog(Instrument):
 
 def format_text(fields: dict[str, Any]) -> str:
     """``client "METHOD path" route=... status [close=...] bytes duration id=...``."""
-    from velocipy.application import loggable
-
     parts = [
         fields["client"],
         f'"{fields["method"]} {loggable(fields["path"])}"',

@@ -192,24 +192,27 @@ class Prometheus(Instrument):
             )
             return found
 
+        def done_with(request: Request, status: int, start: float) -> None:
+            in_flight.dec()
+            method = request.method
+            if method not in _KNOWN_METHODS:
+                method = "_OTHER"
+            key = (method, http_route(app, request) or UNMATCHED, status)
+            counted, timed = children.get(key) or children_of(*key)
+            counted.inc()
+            timed.observe(clock() - start)
+
         async def measured(request: Request) -> Response:
             start = clock()
             in_flight.inc()
             try:
                 response = await handle_http(request)
-            except BaseException:
-                in_flight.dec()
+            except BaseException:  # debug mode re-raises: the server answers 500
+                done_with(request, 500, start)
                 raise
 
             def done(size: int) -> None:
-                in_flight.dec()
-                method = request.method
-                if method not in _KNOWN_METHODS:
-                    method = "_OTHER"
-                key = (method, http_route(app, request) or UNMATCHED, response.status_code)
-                counted, timed = children.get(key) or children_of(*key)
-                counted.inc()
-                timed.observe(clock() - start)
+                done_with(request, response.status_code, start)
 
             when_sent(request, response, done)
             return response
