@@ -324,3 +324,12 @@ def test_a_request_that_crashes_in_debug_mode_is_still_logged_and_counted(
     labels = (("method", "GET"), ("route", "/crash"), ("status", "500"))
     assert found["velocipy_requests_total", labels] == 1
     assert found["velocipy_requests_in_flight", ()] == 1  # the metrics request alone
+
+
+def test_a_missing_multiprocess_directory_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    missing = str(tmp_path / "absent")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", missing)
+    with pytest.raises(ValueError, match="is not a directory: create it"):
+        Prometheus()

@@ -72,6 +72,11 @@ class Prometheus(Instrument):
         client = _import_prometheus_client()
         self.path = path
         self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+        if self.multiprocess_dir is not None and not os.path.isdir(self.multiprocess_dir):
+            raise ValueError(
+                f"PROMETHEUS_MULTIPROC_DIR={self.multiprocess_dir!r} is not a directory: "
+                "create it (empty) before the server starts"
+            )
         self.registry = client.CollectorRegistry()
         self._client = client
         live = {"multiprocess_mode": "livesum"}
