@@ -61,13 +61,17 @@ def routes(app: VelociPy) -> VelociPy:
 
 
 def test_no_instrument_keeps_the_bare_dispatchers() -> None:
+    from velocipy.application import Application
+
     app = routes(VelociPy())
     assert app.handle_http == app._dispatch_http
-    assert app.handle_websocket == app.handle_websocket.__self__.handle_websocket  # bound method
-    assert type(app.handle_websocket).__name__ == "method"
+    assert app.handle_websocket.__func__ is Application.handle_websocket  # type: ignore[attr-defined]
     app.add_instrument(Health())  # routes only: still no wrapper around requests
     assert app.handle_http == app._dispatch_http
-    assert type(app.handle_websocket).__name__ == "method"
+    assert app.handle_websocket.__func__ is Application.handle_websocket  # type: ignore[attr-defined]
+    app.add_instrument(RequestID())
+    assert app.handle_http.__name__ == "with_request_id"
+    assert app.handle_websocket.__name__ == "with_request_id"
 
 
 def test_instruments_wrap_middleware_added_before_and_after() -> None:
