@@ -3,9 +3,10 @@
 The plain app of the benchmark (``peers.velocipy_app``) is measured bare and with one instrument
 added, on the ``json`` and ``path-param`` scenarios over ASGI and RSGI. ``health`` only adds
 routes: it must cost the others nothing. Short runs (``-n`` requests; the difference of an ``n``
-and a ``3n`` run, as bench/instructions.py does).
+and a ``3n`` run, as bench/instructions.py does; below about 1,000 requests the
+run-to-run noise of the process start, some million instructions, is thousands a request).
 
-    python bench/observability.py -n 300
+    python bench/observability.py --scenario json
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ def main() -> None:
     parser.add_argument("--instrument", nargs="*", default=list(INSTRUMENTS))
     parser.add_argument("--scenario", nargs="*", default=["json", "path-param"])
     parser.add_argument("--interface", nargs="*", default=["asgi", "rsgi"])
-    parser.add_argument("-n", type=int, default=300)
+    parser.add_argument("-n", type=int, default=2000)
     args = parser.parse_args()
     for scenario in args.scenario:
         for interface in args.interface:
