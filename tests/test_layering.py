@@ -44,6 +44,8 @@ EXTRA_IMPORTS = {
     "velocipy.testing.client": {"httpx"},  # redirects, cookies and decoding are httpx's
     "velocipy.testing.pytest_plugin": {"pytest"},  # loaded by pytest only
     "velocipy.contrib.strawberry": {"strawberry"},  # velocipy[graphql]
+    "velocipy.observability.otel": {"opentelemetry"},  # velocipy[otel]
+    "velocipy.observability.prometheus": {"prometheus_client"},  # velocipy[prometheus]
 }
 
 

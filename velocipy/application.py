@@ -60,6 +60,7 @@ from velocipy.sse import EventSourceResponse
 from velocipy.websockets import CLOSE_INTERNAL_ERROR, SENDABLE_CLOSE_CODES, WebSocket
 
 if TYPE_CHECKING:
+    from velocipy.observability.instrument import Instrument
     from velocipy.security.guards import Guard
 
 __all__ = ["Application"]
@@ -123,6 +124,7 @@ class Application(RouteDecorators):
         self._names: dict[str, tuple[PathPattern, Callable[..., Any]]] = {}
         self._exception_handlers: dict[type[BaseException], ExceptionHandler] = {}
         self._middleware: list[Middleware | ClassMiddleware] = []
+        self._instruments: list[Instrument] = []
         self.handle_http: Callable[[Request], Awaitable[Response]] = self._dispatch_http
         for item in middleware:
             self._middleware.append(item() if isinstance(item, type) else item)
@@ -407,12 +409,27 @@ class Application(RouteDecorators):
         self._middleware.append(middleware_class(**options))
         self._build_middleware_chain()
 
+    def add_instrument(self, instrument: Instrument) -> None:
+        """Watch every request and WebSocket with ``instrument`` (velocipy.observability).
+
+        Instruments wrap the whole middleware chain, the first added outermost; an app without
+        any keeps the bare dispatchers (decided here, never per request).
+        """
+        instrument.install(self)
+        self._instruments.append(instrument)
+        self._build_middleware_chain()
+
     def _build_middleware_chain(self) -> None:
         """Decided at registration: an app without middleware keeps the bare dispatchers."""
-        self.handle_http = build_http_handler(self, self._middleware)
-        self.handle_websocket = build_websocket_handler(  # type: ignore[method-assign,assignment]
+        handle_http = build_http_handler(self, self._middleware)
+        handle_websocket = build_websocket_handler(
             self, self._middleware, MethodType(Application.handle_websocket, self)
         )
+        for instrument in reversed(self._instruments):
+            handle_http = instrument.wrap_http(handle_http)
+            handle_websocket = instrument.wrap_websocket(handle_websocket)
+        self.handle_http = handle_http
+        self.handle_websocket = handle_websocket  # type: ignore[method-assign,assignment]
 
     # --- lifespan -------------------------------------------------------------------------
     async def startup(self) -> None:
