@@ -45,6 +45,7 @@ from velocipy.routers import (
     APIRouter,
     RouteDecorators,
     RouteOptions,
+    check_route_options,
     merged_options,
     register_definitions,
 )
@@ -141,6 +142,7 @@ class Application(RouteDecorators):
         status_code: int | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
+        check_route_options(handler, options)
         options = merged_options(self.dependencies, (), options)
         methods = [m.upper() for m in methods]
         unknown = sorted(set(methods) - HTTP_METHODS)
@@ -192,6 +194,7 @@ class Application(RouteDecorators):
     ) -> None:
         if not inspect.iscoroutinefunction(handler):
             raise TypeError(f"WebSocket handler {handler.__qualname__} must be an async function")
+        check_route_options(handler, options, websocket=True)
         options = merged_options(self.dependencies, (), options)
         pattern = PathPattern.parse(path)
         endpoint: WebSocketHandler = handler

@@ -45,6 +45,7 @@ from velocipy.params import (
     response_maker,
     validation_errors,
 )
+from velocipy.registration import check_path_placeholders, check_query_parameter
 from velocipy.requests import Connection, Request
 from velocipy.responses import Response
 from velocipy.routing import PathPattern
@@ -436,8 +437,7 @@ class _Builder:
                 source = marker.source if marker is not None else "query"
                 alias = marker.alias if marker is not None else None
                 key = alias or (name.replace("_", "-") if source == "header" else name)
-                if not is_handler:
-                    _check_scalar(where, annotation)
+                check_query_parameter(provider, name, annotation)
                 extract = _scalar_extractor(name, source, alias, annotation, default)
                 step.bindings.append(Binding(name, source, key, annotation, default, extract))
         if form_fields:
@@ -452,21 +452,6 @@ class _Builder:
         if cached and not is_handler:
             self.cache[original] = index
         return index
-
-
-def _check_scalar(where: str, annotation: Any) -> None:
-    """A provider parameter read from the query/header/cookie must have a type text converts to."""
-    inner = _unwrap_optional(annotation)[0]
-    try:
-        unbindable = isinstance(msgspec.inspect.type_info(inner), msgspec.inspect.CustomType)
-    except TypeError:
-        unbindable = True
-    if unbindable:
-        raise TypeError(
-            f"{where}: cannot bind a {getattr(inner, '__name__', inner)!s}; "
-            "annotate it with Depends(provider), or a type read from the query, a header "
-            "or a cookie"
-        )
 
 
 def _take(connection: Any, errors: list[dict[str, Any]]) -> Any:
@@ -551,6 +536,13 @@ def compile_http(
 ) -> tuple[Endpoint, PathPattern]:
     """The endpoint of an HTTP route with dependencies (``compile_endpoint`` sends them here)."""
     plan = RoutePlan(handler, pattern, json, dependencies, overrides=overrides)
+    bindings = [binding for step in plan.steps for binding in step.bindings]
+    check_path_placeholders(
+        handler,
+        pattern,
+        {binding.key for binding in bindings if binding.source == "path"},
+        any(binding.source == "connection" for binding in bindings),
+    )
     if overrides is not None:
         overrides.plans.append(plan)
     make_response = response_maker(json.encode, status_code)

@@ -23,6 +23,7 @@ from velocipy.background import BackgroundTasks, add_after_response
 from velocipy.exceptions import HTTPException, RequestValidationError
 from velocipy.form_params import FormBinder, FormField, form_binder, is_upload_annotation
 from velocipy.json import JSONAdapter, JSONDecodeError
+from velocipy.registration import check_handler, check_path_placeholders, check_query_parameter
 from velocipy.requests import Request, invalid_json_error
 from velocipy.responses import Response
 from velocipy.routing import PathPattern, converter_for_annotation
@@ -152,11 +153,12 @@ def compile_endpoint(
     # --- dependencies: a route using Depends is planned in velocipy/dependencies.py ----------
     from velocipy import dependencies as planned
 
+    hints = parameter_hints(handler)
+    check_handler(handler, pattern, hints)
     if dependencies or planned.uses_dependencies(handler):
         return planned.compile_http(handler, pattern, json, status_code, dependencies, overrides)
     # --- end dependencies: everything below is the plain path, unchanged -------------------
     signature = inspect.signature(handler)
-    hints = parameter_hints(handler)
     path_names = {p.name for p in pattern.params}
     pattern = pattern.with_converters(
         {n: _unwrap_optional(_split_annotated(hints[n])[0])[0] for n in path_names if n in hints}
@@ -197,9 +199,16 @@ def compile_endpoint(
         ):
             body_extractors.append((name, _body_extractor(annotation, default, json)))
         else:
+            check_query_parameter(handler, name, annotation)
             source = marker.source if marker is not None else "query"
             alias = marker.alias if marker is not None else None
             extractors.append((name, _scalar_extractor(name, source, alias, annotation, default)))
+    check_path_placeholders(
+        handler,
+        pattern,
+        bound_from_path,
+        any(extract is _take_request for _, extract in extractors),
+    )
     if len(body_extractors) > 1:
         raise TypeError(
             f"handler {handler.__qualname__} declares {len(body_extractors)} body parameters; "

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 if TYPE_CHECKING:
     from velocipy.dependencies import Depends
 
-__all__ = ["APIRouter", "RouteDecorators", "RouteOptions"]
+__all__ = ["APIRouter", "RouteDecorators", "RouteOptions", "check_route_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
@@ -29,6 +29,18 @@ class RouteOptions(TypedDict, total=False):
     operation_id: str
     receives: Any  # WebSocket routes: the message type receive_json() validates (AsyncAPI too)
     sends: Any  # WebSocket routes: the message type the handler sends (AsyncAPI)
+
+
+def check_route_options(
+    handler: Callable[..., Any], options: Mapping[str, Any], *, websocket: bool = False
+) -> None:
+    """Refuse an unknown keyword (``status_cod=201``) where the route is registered; the
+    accepted keys are ``RouteOptions``'s own, whoever adds to it."""
+    from velocipy.registration import check_options
+
+    allowed = RouteOptions.__required_keys__ | RouteOptions.__optional_keys__
+    keywords = ("name",) if websocket else ("name", "status_code")
+    check_options(handler, options, allowed, keywords)
 
 
 def merged_options(
@@ -208,6 +220,7 @@ class APIRouter(RouteDecorators):
         status_code: int | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
+        check_route_options(handler, options)
         options = merged_options(self.dependencies, self.tags, options)
         self.definitions.append(
             RouteDefinition(
@@ -223,6 +236,7 @@ class APIRouter(RouteDecorators):
         name: str | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
+        check_route_options(handler, options, websocket=True)
         options = merged_options(self.dependencies, self.tags, options)
         self.definitions.append(
             RouteDefinition("websocket", self.prefix + path, handler, name=name, options=options)
