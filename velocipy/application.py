@@ -233,8 +233,9 @@ class Application(RouteDecorators):
         if self._openapi is None:
             from velocipy.openapi import build_openapi
 
-            document = build_openapi(self)
-            self._openapi = (document, self.json.encode(document))
+            self._openapi = (build_openapi(self), b"")
+        if not self._openapi[1]:
+            self._openapi = (self._openapi[0], self.json.encode(self._openapi[0]))
         return self._openapi
 
     def asyncapi(self) -> dict[str, Any]:
@@ -248,8 +249,9 @@ class Application(RouteDecorators):
         if self._asyncapi is None:
             from velocipy.asyncapi import build_asyncapi
 
-            document = build_asyncapi(self)
-            self._asyncapi = (document, self.json.encode(document))
+            self._asyncapi = (build_asyncapi(self), b"")
+        if not self._asyncapi[1]:
+            self._asyncapi = (self._asyncapi[0], self.json.encode(self._asyncapi[0]))
         return self._asyncapi
 
     def _remember_name(self, name: str, pattern: PathPattern, handler: Callable[..., Any]) -> None:
@@ -344,7 +346,17 @@ class Application(RouteDecorators):
 
     # --- lifespan -------------------------------------------------------------------------
     async def startup(self) -> None:
-        """Run the lifespan startup (once per worker)."""
+        """Run the lifespan startup (once per worker); the API documents are built first, so a
+        route they cannot describe stops the start, not a later request for them."""
+        if not self.lifespan.started:
+            if self.openapi_url is not None and self._openapi is None:
+                from velocipy.openapi import build_openapi
+
+                self._openapi = (build_openapi(self), b"")  # encoded when first asked for
+            if self.asyncapi_url is not None and self._asyncapi is None:
+                from velocipy.asyncapi import build_asyncapi
+
+                self._asyncapi = (build_asyncapi(self), b"")
         await self.lifespan.startup()
 
     async def shutdown(self) -> None:

@@ -25,8 +25,6 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Gene
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeAlias, get_origin
 
-import msgspec
-
 from velocipy.background import BackgroundTasks, add_after_response
 from velocipy.exceptions import RequestValidationError
 from velocipy.form_params import FormBinder, FormField, form_binder, is_upload_annotation
@@ -545,7 +543,7 @@ def compile_http(
     )
     if overrides is not None:
         overrides.plans.append(plan)
-    make_response = response_maker(json.encode, status_code)
+    make_response = response_maker(json.encode, status_code, handler)
     call = handler if inspect.iscoroutinefunction(handler) else _in_thread(handler)
 
     async def endpoint_with_dependencies(request: Request) -> Response:

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import functools
 import inspect
+import logging
 import re
 import types
 import typing
@@ -23,7 +24,12 @@ from velocipy.background import BackgroundTasks, add_after_response
 from velocipy.exceptions import HTTPException, RequestValidationError
 from velocipy.form_params import FormBinder, FormField, form_binder, is_upload_annotation
 from velocipy.json import JSONAdapter, JSONDecodeError
-from velocipy.registration import check_handler, check_path_placeholders, check_query_parameter
+from velocipy.registration import (
+    check_handler,
+    check_path_placeholders,
+    check_query_parameter,
+    described_as,
+)
 from velocipy.requests import Request, invalid_json_error
 from velocipy.responses import Response
 from velocipy.routing import PathPattern, converter_for_annotation
@@ -34,6 +40,7 @@ if typing.TYPE_CHECKING:
 __all__ = ["Body", "Cookie", "File", "Form", "Header", "Query", "compile_endpoint"]
 
 _REQUIRED: Any = inspect.Parameter.empty
+logger = logging.getLogger("velocipy")
 
 
 def _unchanged(response: Response) -> Response:
@@ -215,7 +222,7 @@ def compile_endpoint(
             "a request has one JSON body, so declare one parameter (a Struct with every field)"
         )
     is_async = inspect.iscoroutinefunction(handler)
-    make_response = response_maker(json.encode, status_code)
+    make_response = response_maker(json.encode, status_code, handler)
     call = handler if is_async else _in_thread(handler)
 
     if form_fields or tasks_name is not None:
@@ -460,16 +467,24 @@ def _plain(body: bytes, status: int, headers: list[tuple[str, str]]) -> Response
 
 
 def response_maker(
-    encode: Callable[[Any], bytes], status_code: int | None
+    encode: Callable[[Any], bytes],
+    status_code: int | None,
+    handler: Callable[..., Any] | None = None,
 ) -> Callable[[Any], Response]:
-    """Turn what a handler returned into a Response (decided per value, cheapest checks first)."""
+    """Turn what a handler returned into a Response (decided per value, cheapest checks first).
+
+    A value that cannot be encoded is one log line naming ``handler`` and a 500.
+    """
     ok = status_code or 200
 
     def make_response(result: Any) -> Response:
         kind = type(result)
         if kind is dict or kind is list:  # PERF: the usual JSON result, built inline
             response = _new_response(Response)
-            response.body = encode(result)
+            try:
+                response.body = encode(result)
+            except (TypeError, ValueError) as exc:
+                return unencodable_result(handler, result, exc)
             response.status_code = ok
             response.raw_headers = [_JSON]
             response.background = None
@@ -482,6 +497,22 @@ def response_maker(
             return _plain(b"", status_code or 204, [])
         if kind is bytes:
             return _plain(result, ok, [_OCTETS])
-        return _plain(encode(result), ok, [_JSON])
+        try:
+            return _plain(encode(result), ok, [_JSON])
+        except (TypeError, ValueError) as exc:
+            return unencodable_result(handler, result, exc)
 
     return make_response
+
+
+def unencodable_result(handler: Callable[..., Any] | None, result: Any, exc: Exception) -> Response:
+    """Log one line that says which handler returned what, and what it may return; a 500."""
+    who = described_as(handler) if handler is not None else "a handler"
+    logger.error(
+        "%s returned %s, which cannot be encoded as JSON (%s); return dict, list, str, bytes, "
+        "None, a msgspec.Struct, a dataclass or a Response",
+        who,
+        type(result).__qualname__,
+        exc,
+    )
+    return _plain(b'{"detail":"Internal Server Error"}', 500, [_JSON])

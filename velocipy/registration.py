@@ -65,7 +65,7 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-# --- route options -------------------------------------------------------------------------------
+# --- route options ---------------------------------------------------------------------------
 def check_options(
     handler: Callable[..., Any],
     options: Mapping[str, Any],
@@ -90,7 +90,7 @@ def check_options(
     )
 
 
-# --- the handler itself ----------------------------------------------------------------------------
+# --- the handler itself ---------------------------------------------------------------------
 def check_handler(handler: Callable[..., Any], pattern: Any, hints: Mapping[str, Any]) -> None:
     """What an HTTP handler's definition alone rules out: a generator, a return annotation
     that cannot be encoded, a path parameter typed against its template's converter."""
@@ -130,7 +130,7 @@ def _check_return(handler: Callable[..., Any], target: Callable[..., Any]) -> No
 
 
 def _unencodable(annotation: Any) -> Any:
-    """The part of a return annotation neither a Response nor encodable by msgspec, or None."""
+    """The class in a return annotation that is neither a Response nor encodable, or None."""
     from velocipy.responses import Response
 
     if get_origin(annotation) is Annotated:
@@ -149,22 +149,30 @@ def _unencodable(annotation: Any) -> Any:
     if origin is not None and isinstance(origin, type) and issubclass(origin, Response):
         return None
     try:
-        msgspec.json.schema(annotation)
+        info = msgspec.inspect.type_info(annotation)
     except (TypeError, ValueError):
-        return _custom_part(annotation)
+        return annotation
+    for cls in _custom_classes(info, set()):
+        if cls is not object and not issubclass(cls, Response):
+            return cls
     return None
 
 
-def _custom_part(annotation: Any) -> Any:
-    """The innermost type that makes ``annotation`` unencodable (``Thing`` in ``list[Thing]``)."""
-    for argument in get_args(annotation):
-        if argument is Ellipsis:
-            continue
-        try:
-            msgspec.json.schema(argument)
-        except (TypeError, ValueError):
-            return _custom_part(argument)
-    return annotation
+def _custom_classes(info: Any, seen: set[int]) -> Iterable[type]:
+    """Every ``CustomType`` class inside a ``msgspec.inspect`` type, depth first."""
+    if id(info) in seen:
+        return
+    seen.add(id(info))
+    if isinstance(info, msgspec.inspect.CustomType):
+        yield info.cls
+        return
+    for name in getattr(info, "__struct_fields__", ()):
+        value = getattr(info, name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, msgspec.inspect.Field):
+                item = item.type
+            if isinstance(item, msgspec.inspect.Type):
+                yield from _custom_classes(item, seen)
 
 
 def _looks_like_a_model(annotation: Any) -> bool:
@@ -208,7 +216,7 @@ def _bare(annotation: Any) -> Any:
     return annotation
 
 
-# --- parameters ----------------------------------------------------------------------------------
+# --- parameters ------------------------------------------------------------------------------
 def check_path_placeholders(
     handler: Callable[..., Any], pattern: Any, bound: Iterable[str], takes_request: bool
 ) -> None:
