@@ -18,6 +18,7 @@ import contextlib
 import logging
 import random
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from velocipy.channels.backends.base import ChannelBackend, Deliver, id_key
 from velocipy.channels.messages import Message
@@ -26,12 +27,13 @@ from velocipy.json import JSONAdapter, get_adapter
 try:
     import redis.asyncio as aioredis
     from redis.asyncio.client import PubSub
+    from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
     from redis.exceptions import RedisError
-    from redis.retry import Retry
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     raise ImportError(
-        "the Redis channels backend needs redis-py: pip install 'velocipy[redis]'"
+        "the Redis channels backend needs redis-py: pip install -e '.[redis]' in a clone of "
+        "VelociPy, or pip install 'redis>=5'"
     ) from exc
 
 __all__ = ["RedisBackend"]
@@ -81,6 +83,7 @@ class RedisBackend(ChannelBackend):
         self._connected = False
         self._publish_failing = False
         self._script: Any = None
+        self._last_error: BaseException | None = None
 
     def _new_client(self, read_timeout: float | None) -> aioredis.Redis:
         return aioredis.Redis.from_url(
@@ -107,6 +110,13 @@ class RedisBackend(ChannelBackend):
         # Redis that is down at startup is retried in the background, like any outage.
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(first_connection), self.connect_timeout)
+        if not first_connection.done():
+            logger.warning(
+                "channels: Redis at %s is unreachable at start-up (%s); retrying in the "
+                "background, and messages published until it answers are lost",
+                _shown_url(self.url),
+                self._last_error or f"no answer within {self.connect_timeout:g} s",
+            )
 
     async def stop(self) -> None:
         self._deliver = None
@@ -218,6 +228,7 @@ class RedisBackend(ChannelBackend):
             except asyncio.CancelledError:
                 raise
             except _CONNECTION_ERRORS as exc:
+                self._last_error = exc
                 if self._connected:
                     logger.warning("channels: lost the Redis connection (%s); reconnecting", exc)
                 self._connected = False
@@ -289,4 +300,13 @@ class RedisBackend(ChannelBackend):
         pubsub, self._pubsub = self._pubsub, None
         if pubsub is not None:
             with contextlib.suppress(*_CONNECTION_ERRORS, RuntimeError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
+
+
+def _shown_url(url: str) -> str:
+    """``url`` without its password, for a log line."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
