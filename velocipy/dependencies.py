@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeAlias, get_origin
 
 from velocipy.background import BackgroundTasks, add_after_response
+from velocipy.every_error import body_errors
 from velocipy.exceptions import RequestValidationError
 from velocipy.form_params import FormBinder, FormField, form_binder, is_upload_annotation
 from velocipy.json import JSONAdapter
@@ -268,8 +269,11 @@ async def _arguments(
             kwargs[binding.name] = binding.extract(connection, errors)
         elif binding.body is not None:
             body = binding
-    if body is not None and body.body is not None and not errors:
-        kwargs[body.name] = await body.body(connection)
+    if body is not None and body.body is not None:
+        if errors:  # the body's problems join the others in the one 422
+            errors += await body_errors(body.body, connection)
+        else:
+            kwargs[body.name] = await body.body(connection)
     if step.form is not None and not errors:
         kwargs.update(await step.form(await connection.form(), errors))
     return kwargs

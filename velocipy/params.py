@@ -21,6 +21,7 @@ from typing import Annotated, Any, TypeAlias, Union, get_args, get_origin
 import msgspec
 
 from velocipy.background import BackgroundTasks, add_after_response
+from velocipy.every_error import body_errors, field_errors
 from velocipy.exceptions import HTTPException, RequestValidationError
 from velocipy.form_params import FormBinder, FormField, form_binder, is_upload_annotation
 from velocipy.json import JSONAdapter, JSONDecodeError
@@ -266,8 +267,11 @@ def compile_endpoint(
     async def invoke_with_values(request: Request) -> Any:
         errors: list[dict[str, Any]] = []
         kwargs = {name: extract(request, errors) for name, extract in extractors}
-        if body is not None and not errors:
-            kwargs[body[0]] = await body[1](request)
+        if body is not None:
+            if errors:  # the body's problems join the others in the one 422
+                errors += await body_errors(body[1], request)
+            else:
+                kwargs[body[0]] = await body[1](request)
         if errors:
             raise RequestValidationError(errors)
         return await call(**kwargs)
@@ -297,8 +301,11 @@ def _form_or_tasks_endpoint(
             if binder is not None and not errors:
                 form = await request.form()
                 kwargs.update(await binder(form, errors))
-            elif body is not None and not errors:
-                kwargs[body[0]] = await body[1](request)
+            elif body is not None:
+                if errors:  # the body's problems join the others in the one 422
+                    errors += await body_errors(body[1], request)
+                else:
+                    kwargs[body[0]] = await body[1](request)
             if errors:
                 raise RequestValidationError(errors)
             tasks = None
@@ -445,8 +452,9 @@ def _body_extractor(
             raise invalid_json_error(exc) from None
         try:
             return msgspec.convert(data, target)
-        except msgspec.ValidationError as exc:
-            raise RequestValidationError(validation_errors(exc)) from None
+        except msgspec.ValidationError as exc:  # every field's error, found on this path only
+            errors = field_errors(data, target, ["body"], validation_errors(exc))
+            raise RequestValidationError(errors) from None
 
     return extract
 
