@@ -35,6 +35,7 @@ from velocipy.exceptions import (
 from velocipy.forms import FormLimits
 from velocipy.json import JSONAdapter, get_adapter
 from velocipy.lifespan import Lifespan, LifespanFactory
+from velocipy.loop_watch import watch_loop_enabled, watching_the_loop
 from velocipy.middleware.base import Middleware as ClassMiddleware
 from velocipy.middleware.chain import build_http_handler, build_websocket_handler
 from velocipy.params import Endpoint, compile_endpoint
@@ -98,6 +99,7 @@ class Application(RouteDecorators):
     ) -> None:
         # Unset, debug follows VELOCIPY_DEBUG, which `velocipy run --debug` sets for the app.
         self.debug = _env_flag("VELOCIPY_DEBUG") if debug is None else debug
+        self._watch_loop = watch_loop_enabled()  # velocipy run: name handlers that block it
         self.json: JSONAdapter = get_adapter(json_adapter)
         self.max_body_size = max_body_size
         self.ws_max_message_size = ws_max_message_size
@@ -149,7 +151,7 @@ class Application(RouteDecorators):
         if unknown or not methods:
             raise ValueError(f"route {path!r}: unknown HTTP method(s) {unknown or methods}")
         endpoint, pattern = compile_endpoint(
-            handler,
+            watching_the_loop(handler) if self._watch_loop and _is_async(handler) else handler,
             PathPattern.parse(path),
             self.json,
             status_code,
@@ -555,6 +557,10 @@ def _error_response(
     except (TypeError, ValueError):
         body = json.encode({"detail": str(detail)})
     return Response(body, status, headers, "application/json")
+
+
+def _is_async(handler: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(handler) and not inspect.isasyncgenfunction(handler)
 
 
 def _env_flag(name: str) -> bool:

@@ -268,6 +268,7 @@ class Supervisor:
             log_level=self.config.log_level,
             access_log=self.config.access_log,
             debug=self.config.debug,
+            watch_loop=self.config.reload or self.config.debug,
             app_reason=self.config.location.reason,
         )
         try:
