@@ -133,7 +133,11 @@ def ws_probe(
         help="Scripted: seconds of quiet, after input ends, before exiting. "
         f"(default: {DEFAULT_IDLE_TIMEOUT:g})",
     ),
-    jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per frame on stdout."),
+    jsonl: bool = typer.Option(
+        False,
+        "--jsonl",
+        help="One JSON object per event on stdout (open, sent, received, pong, close).",
+    ),
     reconnect: bool = typer.Option(
         False, "--reconnect", help="Reconnect with backoff when the server restarts."
     ),
@@ -181,6 +185,6 @@ def register(app: typer.Typer) -> None:
         "ws-probe",
         help=HELP,
         short_help="Talk to a WebSocket, interactively or from a script.",
-        no_args_is_help=True,
+        no_args_is_help=False,  # "missing TARGET" and one usage line, not the whole help
         cls=PlainHelpCommand,
     )(ws_probe)
