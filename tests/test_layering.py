@@ -37,7 +37,7 @@ ALLOWED_THIRD_PARTY = {"msgspec", "orjson", "python_multipart"}
 EXTRA_IMPORTS = {
     "velocipy.channels.backends.redis": {"redis"},
     "velocipy.testing.transport": {"httpx"},
-    "velocipy.templating": {"jinja2"},  # velocipy[templates]
+    "velocipy.templating": {"jinja2"},  # the templates extra
 }
 
 

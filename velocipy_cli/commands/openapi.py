@@ -44,8 +44,9 @@ def openapi(
     """Print the app's OpenAPI 3.1 document (or, with --asyncapi, its AsyncAPI 3.0 one).
 
     APP is found as `velocipy run` finds it: module:attr or path/to/file.py[:attr], else the app
-    setting of [tool.velocipy] in pyproject.toml, else main.py, app.py or api.py. No server is
-    started: the app is imported in this process.
+    setting of [tool.velocipy] in pyproject.toml, else the first of main.py, app.py, api.py
+    found in the current folder, then in app/, then in the package named by [project] (PKG/ or
+    src/PKG/). No server is started: the app is imported in this process.
     """
     loaded = import_app(app_spec, Path.cwd())
     kind = "asyncapi" if asyncapi else "openapi"

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from velocipy_cli.console import console, fail
+from velocipy_cli.console import console, fail, raw_line
 from velocipy_cli.dev.reports import AppFailure
 from velocipy_cli.discovery import DiscoveryError, LoadedApp, discover_app, load_app
 from velocipy_cli.help import PlainHelpCommand
@@ -55,8 +55,9 @@ def routes(
     """List every HTTP and WebSocket route: methods, path, handler, name, summary.
 
     APP is found as `velocipy run` finds it: module:attr or path/to/file.py[:attr], else the app
-    setting of [tool.velocipy], else main.py, app.py or api.py. In a pipe, one route a line,
-    tab-separated: methods, path, handler, name, summary.
+    setting of [tool.velocipy] in pyproject.toml, else the first of main.py, app.py, api.py
+    found in the current folder, then in app/, then in the package named by [project] (PKG/ or
+    src/PKG/). In a pipe, one route a line, tab-separated: methods, path, handler, name, summary.
     """
     loaded = import_app(app_spec, Path.cwd())
     listed = getattr(loaded.app, "routes", None)
@@ -65,7 +66,7 @@ def routes(
     rows = route_rows(listed)
     if not console.is_terminal:
         for line in route_lines(rows):
-            console.out(line, highlight=False)
+            raw_line(line)
         return
     console.print(f"[bold]Routes of {escape(loaded.target)}[/]", soft_wrap=True)
     table = route_table(rows)

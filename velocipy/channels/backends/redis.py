@@ -1,4 +1,6 @@
-"""The Redis backend (``pip install 'velocipy[redis]'``): pub/sub across workers and machines.
+"""The Redis backend: pub/sub across workers and machines (the ``redis`` extra).
+
+``pip install -e '.[redis]'`` in a clone of VelociPy installs redis-py.
 
 Per process: one pub/sub connection owned by a reader task, and a small client for publishing.
 When Redis goes away the reader reconnects with exponential backoff (0.1 s doubling to 5 s, with
