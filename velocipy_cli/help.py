@@ -27,22 +27,23 @@ class PlainHelpCommand(TyperCommand):
             if isinstance(param, TyperArgument):
                 _plain_argument(param)
 
+    # Contexts are typed Any: typer's click is a vendored copy in recent releases, click before.
     def make_context(
         self,
         info_name: str | None,
         args: list[str],
-        parent: click.Context | None = None,
+        parent: Any = None,
         **extra: Any,
-    ) -> click.Context:
+    ) -> Any:
         given = list(args)
         try:
-            ctx = super().make_context(info_name, args, parent, **extra)  # type: ignore[arg-type]
+            ctx = super().make_context(info_name, args, parent, **extra)
         except _click_errors.UsageError as exc:
             raise _in_our_words(exc, given) from None
         ctx.meta["velocipy.args"] = given
         return ctx
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except OneLineUsageError:
