@@ -36,10 +36,12 @@ def velocipy(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
     [
         (["run", "--port", "abc"], "error: --port must be a whole number, not 'abc'"),
         (["run", "--port=abc"], "error: --port must be a whole number, not 'abc'"),
-        (["run", "--server", "gunicorn"], "error: --server must be uvicorn or granian, not 'gunicorn'"),
+        (["run", "--server", "gunicorn"],
+         "error: --server must be uvicorn or granian, not 'gunicorn'"),
         (["run", "--interface", "wsgi"], "error: --interface must be asgi or rsgi, not 'wsgi'"),
         (["run", "--port", "70000"], "error: --port: 70000 is above the maximum of 65535"),
-        (["ws-probe", "/ws", "--max-size", "lots"], "error: --max-size must be a whole number, not 'lots'"),
+        (["ws-probe", "/ws", "--max-size", "lots"],
+         "error: --max-size must be a whole number, not 'lots'"),
         (["run", "--prot", "1"], "error: no such option: --prot"),
     ],
 )  # fmt: skip
