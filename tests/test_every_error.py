@@ -70,6 +70,30 @@ def test_body_path_free_errors_come_together_with_query_header_and_cookie(protoc
     ]
 
 
+def test_a_path_parameter_that_does_not_convert_joins_the_others(protocol: str) -> None:
+    with TestClient(app, interface=protocol) as client:  # type: ignore[arg-type]
+        response = client.post(
+            "/items/abc?limit=lots", json=THREE_BAD, headers={"cookie": "session=1"}
+        )
+        only_path = client.post(
+            "/items/abc?limit=2",
+            json={"name": "pen", "price": 1.5, "quantity": 2},
+            headers={"x-tenant": "7", "cookie": "session=9"},
+        )
+    assert response.status_code == 422
+    assert locs(response.json()) == [
+        ["path", "shop_id"],
+        ["query", "limit"],
+        ["header", "x-tenant"],
+        ["body", "name"],
+        ["body", "price"],
+        ["body", "quantity"],
+    ]
+    assert response.json()["detail"][0]["msg"] == "'abc' is not a whole number"
+    assert only_path.status_code == 422
+    assert locs(only_path.json()) == [["path", "shop_id"]]
+
+
 def test_a_valid_request_still_passes(protocol: str) -> None:
     with TestClient(app, interface=protocol) as client:  # type: ignore[arg-type]
         ok = client.post(

@@ -29,6 +29,7 @@ from velocipy.dependencies import (
 from velocipy.exceptions import (
     ClientDisconnect,
     HTTPException,
+    RequestValidationError,
     WebSocketDisconnect,
     WebSocketException,
 )
@@ -50,7 +51,7 @@ from velocipy.routers import (
     merged_options,
     register_definitions,
 )
-from velocipy.routing import PathPattern, RouteEntry, RouteInfo, RouteTable
+from velocipy.routing import PathPattern, PathValidationError, RouteEntry, RouteInfo, RouteTable
 from velocipy.sse import EventSourceResponse
 from velocipy.websockets import CLOSE_INTERNAL_ERROR, SENDABLE_CLOSE_CODES, WebSocket
 
@@ -423,6 +424,8 @@ class Application(RouteDecorators):
         return response
 
     async def _response_for_error(self, request: Request, exc: Exception) -> Response:
+        if isinstance(exc, PathValidationError) and exc.entry is not None:
+            exc = await _with_other_errors(request, exc)
         try:
             handler = self._handler_for(type(exc))
             if handler is not None:
@@ -507,6 +510,20 @@ class Application(RouteDecorators):
         except ValueError:  # WebSocketException with an unsendable code or an over-long reason
             code = code if code in SENDABLE_CLOSE_CODES else 1008
             await websocket.close(code, reason.encode()[:123].decode("utf-8", "ignore"))
+
+
+async def _with_other_errors(request: Request, exc: PathValidationError) -> Exception:
+    """A path parameter did not convert: add the rest of the request's errors (query, header,
+    cookie, body) so one 422 lists every problem."""
+    endpoint = exc.entry.endpoints.get(request.method)
+    other_errors = getattr(endpoint, "other_errors", None)
+    if other_errors is None:
+        return exc
+    try:
+        more = await other_errors(request)
+    except Exception:  # the path's own 422 is still the right answer
+        return exc
+    return RequestValidationError([*exc.errors, *more]) if more else exc
 
 
 def _validating_messages(endpoint: WebSocketHandler, receives: Any) -> WebSocketHandler:

@@ -565,7 +565,21 @@ def compile_http(
             teardown_after(response, entered)
         return response
 
-    return Endpoint(endpoint_with_dependencies, plan=plan), _typed_pattern(plan, pattern)
+    endpoint = Endpoint(endpoint_with_dependencies, plan=plan)
+
+    async def other_errors(request: Request) -> list[dict[str, Any]]:
+        """Every binding's errors but the path's (providers are not called)."""
+        errors: list[dict[str, Any]] = []
+        for step in plan.steps:
+            for binding in step.bindings:
+                if binding.source in ("query", "header", "cookie") and binding.extract:
+                    binding.extract(request, errors)
+                elif binding.body is not None:
+                    errors += await body_errors(binding.body, request)
+        return errors
+
+    endpoint.other_errors = other_errors
+    return endpoint, _typed_pattern(plan, pattern)
 
 
 def compile_websocket(

@@ -2,8 +2,8 @@
 
 msgspec stops at the first error of a body, which keeps the success path fast. When it fails,
 the body is validated again here, field by field (nested Structs, dataclasses and TypedDicts
-too), so the 422 lists every field that does not fit; and a request whose query, header or
-cookie already failed still has its body checked, so the answer lists those together.
+too), so the 422 lists every field that does not fit; and a request whose path, query, header
+or cookie already failed still has its body checked, so the answer lists those together.
 """
 
 from __future__ import annotations

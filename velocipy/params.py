@@ -59,7 +59,7 @@ class Endpoint:
     Endpoints that build their Response themselves leave ``respond`` as it is.
     """
 
-    __slots__ = ("invoke", "plan", "respond", "takes_request")
+    __slots__ = ("invoke", "other_errors", "plan", "respond", "takes_request")
 
     def __init__(
         self,
@@ -73,6 +73,9 @@ class Endpoint:
         self.respond = respond
         self.plan = plan  # the dependency plan, for OpenAPI (velocipy/dependencies.py)
         self.takes_request = takes_request
+        # Failure path only: the errors of everything but the path, for a request whose path
+        # parameter did not convert (every problem in one 422). None: nothing else is read.
+        self.other_errors: Callable[[Request], Awaitable[list[dict[str, Any]]]] | None = None
 
 
 class Param:
@@ -222,6 +225,10 @@ def compile_endpoint(
             f"handler {handler.__qualname__} declares {len(body_extractors)} body parameters; "
             "a request has one JSON body, so declare one parameter (a Struct with every field)"
         )
+    other_errors = _other_errors(
+        [extract for name, extract in extractors if name not in bound_from_path],
+        body_extractors[0][1] if body_extractors else None,
+    )
     is_async = inspect.iscoroutinefunction(handler)
     make_response = response_maker(json.encode, status_code, handler)
     call = handler if is_async else _in_thread(handler)
@@ -235,13 +242,13 @@ def compile_endpoint(
         binder = form_binder(form_fields, validation_errors) if form_fields else None
         body = body_extractors[0] if body_extractors else None
         invoke = _form_or_tasks_endpoint(extractors, body, binder, tasks_name, call, make_response)
-        return Endpoint(invoke), pattern
+        return _checked(Endpoint(invoke), other_errors), pattern
 
     if not extractors and not body_extractors:
-        return Endpoint(call, make_response, takes_request=False), pattern
+        return _checked(Endpoint(call, make_response, takes_request=False), other_errors), pattern
 
     if len(extractors) == 1 and extractors[0][1] is _take_request and not body_extractors:
-        return Endpoint(call, make_response), pattern
+        return _checked(Endpoint(call, make_response), other_errors), pattern
 
     takes_only_path_params = bound_from_path == path_names == {name for name, _ in extractors}
     if takes_only_path_params and not body_extractors:
@@ -255,12 +262,12 @@ def compile_endpoint(
                 # PERF: passed by position: a call with **values costs about 1k instructions more
                 return call(request._path_params[only])
 
-            return Endpoint(invoke_with_path_param, make_response), pattern
+            return _checked(Endpoint(invoke_with_path_param, make_response), other_errors), pattern
 
         def invoke_with_path_params(request: Request) -> Awaitable[Any]:
             return call(**request._path_params)  # PERF: set by dispatch
 
-        return Endpoint(invoke_with_path_params, make_response), pattern
+        return _checked(Endpoint(invoke_with_path_params, make_response), other_errors), pattern
 
     body = body_extractors[0] if body_extractors else None
 
@@ -276,7 +283,32 @@ def compile_endpoint(
             raise RequestValidationError(errors)
         return await call(**kwargs)
 
-    return Endpoint(invoke_with_values, make_response), pattern
+    return _checked(Endpoint(invoke_with_values, make_response), other_errors), pattern
+
+
+def _other_errors(
+    extractors: list[Extractor], body: Callable[[Request], Awaitable[Any]] | None
+) -> Callable[[Request], Awaitable[list[dict[str, Any]]]] | None:
+    """What ``Endpoint.other_errors`` runs: every extractor but the path's, then the body."""
+    if not extractors and body is None:
+        return None
+
+    async def other_errors(request: Request) -> list[dict[str, Any]]:
+        errors: list[dict[str, Any]] = []
+        for extract in extractors:
+            extract(request, errors)
+        if body is not None:
+            errors += await body_errors(body, request)
+        return errors
+
+    return other_errors
+
+
+def _checked(
+    endpoint: Endpoint, other_errors: Callable[[Request], Awaitable[list[dict[str, Any]]]] | None
+) -> Endpoint:
+    endpoint.other_errors = other_errors
+    return endpoint
 
 
 def _form_or_tasks_endpoint(
