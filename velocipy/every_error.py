@@ -52,10 +52,10 @@ def _errors(data: Any, target: Any, loc: list[str | int]) -> ErrorList:
     errors: ErrorList = []
     for key, annotation, required in fields:
         if key not in data:
-            if required:
+            if required:  # located at the object, as msgspec (and form fields) do
                 errors.append(
                     {
-                        "loc": [*loc, key],
+                        "loc": list(loc),
                         "msg": f"Object missing required field `{key}`",
                         "type": "missing",
                     }
