@@ -380,24 +380,35 @@ def test_a_returned_value_that_cannot_be_encoded_is_one_log_line_naming_the_hand
         @app.get("/nested")
         async def nested():
             return {"thing": Thing()}
+
+        def one() -> int:
+            return 1
+
+        @app.get("/provided")
+        async def provided(n: Annotated[int, Depends(one)]):
+            return [Thing()] * n
         """,
     )
     caplog.set_level(logging.ERROR, logger="velocipy")
     with TestClient(app, interface=protocol) as client:  # type: ignore[arg-type]
         first = client.get("/thing")
         second = client.get("/nested")
+        third = client.get("/provided")  # a route with dependencies encodes elsewhere
         assert client.get("/openapi.json").status_code == 200  # the server is still up
-    assert first.status_code == second.status_code == 500
+    assert first.status_code == second.status_code == third.status_code == 500
     assert first.json() == {"detail": "Internal Server Error"}
     records = [r for r in caplog.records if r.name == "velocipy"]
-    assert len(records) == 2
+    assert len(records) == 3
     file = tmp_path / "returns_thing.py"
-    one, two = (record.getMessage() for record in records)
+    one, two, three = (record.getMessage() for record in records)
+    assert three.startswith(
+        f"handler provided ({file}:{_line_of(file, 'def provided')}) returned list, which"
+    )
     assert one.startswith(f"handler thing ({file}:{_line_of(file, 'def thing')}) returned Thing,")
     assert two.startswith(
         f"handler nested ({file}:{_line_of(file, 'def nested')}) returned dict, which"
     )
-    for message in (one, two):
+    for message in (one, two, three):
         assert "\n" not in message
         assert "cannot be encoded as JSON" in message
         assert "return dict, list, str, bytes, None, a msgspec.Struct" in message

@@ -39,7 +39,7 @@ from velocipy.lifespan import Lifespan, LifespanFactory
 from velocipy.loop_watch import watch_loop_enabled, watching_the_loop
 from velocipy.middleware.base import Middleware as ClassMiddleware
 from velocipy.middleware.chain import build_http_handler, build_websocket_handler
-from velocipy.params import Endpoint, compile_endpoint
+from velocipy.params import Endpoint, compile_endpoint, unencodable_result_response
 from velocipy.requests import Request
 from velocipy.responses import FileResponse, JSONResponse, Response
 from velocipy.routers import (
@@ -426,6 +426,9 @@ class Application(RouteDecorators):
     async def _response_for_error(self, request: Request, exc: Exception) -> Response:
         if isinstance(exc, PathValidationError) and exc.entry is not None:
             exc = await _with_other_errors(request, exc)
+        unencodable = unencodable_result_response(exc)
+        if unencodable is not None:
+            return unencodable
         try:
             handler = self._handler_for(type(exc))
             if handler is not None:
