@@ -62,6 +62,10 @@ def test_run_debug_names_a_handler_that_blocks_the_loop(tmp_path: Path) -> None:
         output = wait_for_output(server, WARNING)
     finally:
         server.stop()
+    # the banner names the app it will load and says debug is on
+    assert "  app    main:app, found main.py (no APP given)\n" in output
+    assert "  debug  on: VELOCIPY_DEBUG=1" in output
+    assert "(or its only VelociPy instance)" not in output
     lines = [line for line in output.splitlines() if WARNING in line]
     assert len(lines) == 1, output
     assert lines[0].startswith("handler slow_report (main.py:9) kept the event loop busy for")
