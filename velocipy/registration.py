@@ -8,7 +8,6 @@ wrong in production. Everything here runs once per route, never per request.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 import os
 import types
@@ -61,6 +60,8 @@ def _refuse(handler: Callable[..., Any], message: str) -> RouteDefinitionError:
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    import difflib  # only when a route is refused
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -231,6 +232,8 @@ def check_path_placeholders(
     for spec in pattern.params:
         if spec.name in names:
             continue
+        import difflib  # only when a route is refused
+
         parameters = list(inspect.signature(handler).parameters)
         close = difflib.get_close_matches(spec.name, parameters, n=1, cutoff=0.6)
         hint = f" (did you mean to name {close[0]!r} {spec.name!r}?)" if close else ""
