@@ -95,6 +95,21 @@ def test_a_path_parameter_that_does_not_convert_joins_the_others(protocol: str) 
     assert locs(only_path.json()) == [["path", "shop_id"]]
 
 
+def test_a_route_with_dependencies_lists_path_provider_and_body_errors(protocol: str) -> None:
+    with TestClient(app, interface=protocol) as client:  # type: ignore[arg-type]
+        response = client.put("/shops/x/items?size=big", json=THREE_BAD)
+        fine = client.put("/shops/2/items?size=3", json={"name": "a", "price": 1, "quantity": 1})
+    assert response.status_code == 422
+    assert locs(response.json()) == [
+        ["path", "shop_id"],
+        ["query", "size"],  # the provider's parameter: checked, the provider not called
+        ["body", "name"],
+        ["body", "price"],
+        ["body", "quantity"],
+    ]
+    assert fine.json() == {"shop": 2, "size": 3}
+
+
 def test_a_valid_request_still_passes(protocol: str) -> None:
     with TestClient(app, interface=protocol) as client:  # type: ignore[arg-type]
         ok = client.post(

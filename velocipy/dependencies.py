@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeAlias, get_origin
 
 from velocipy.background import BackgroundTasks, add_after_response
-from velocipy.every_error import body_errors
+from velocipy.every_error import body_errors, plan_errors
 from velocipy.exceptions import RequestValidationError
 from velocipy.form_params import FormBinder, FormField, form_binder, is_upload_annotation
 from velocipy.json import JSONAdapter
@@ -566,19 +566,7 @@ def compile_http(
         return response
 
     endpoint = Endpoint(endpoint_with_dependencies, plan=plan)
-
-    async def other_errors(request: Request) -> list[dict[str, Any]]:
-        """Every binding's errors but the path's (providers are not called)."""
-        errors: list[dict[str, Any]] = []
-        for step in plan.steps:
-            for binding in step.bindings:
-                if binding.source in ("query", "header", "cookie") and binding.extract:
-                    binding.extract(request, errors)
-                elif binding.body is not None:
-                    errors += await body_errors(binding.body, request)
-        return errors
-
-    endpoint.other_errors = other_errors
+    endpoint.other_errors = plan_errors(plan)
     return endpoint, _typed_pattern(plan, pattern)
 
 

@@ -18,7 +18,7 @@ import msgspec
 
 from velocipy.exceptions import HTTPException, RequestValidationError
 
-__all__ = ["body_errors", "field_errors"]
+__all__ = ["body_errors", "field_errors", "plan_errors"]
 
 ErrorList = list[dict[str, Any]]
 
@@ -36,6 +36,23 @@ async def body_errors(read_body: Callable[[Any], Awaitable[Any]], connection: An
     except HTTPException:
         return []
     return []
+
+
+def plan_errors(plan: Any) -> Callable[[Any], Awaitable[ErrorList]]:
+    """A dependency plan's ``Endpoint.other_errors``: every binding's errors but the path's,
+    read without calling any provider (the steps are read per call: overrides re-plan)."""
+
+    async def other_errors(request: Any) -> ErrorList:
+        errors: ErrorList = []
+        for step in plan.steps:
+            for binding in step.bindings:
+                if binding.source in ("query", "header", "cookie") and binding.extract:
+                    binding.extract(request, errors)
+                elif binding.body is not None:
+                    errors += await body_errors(binding.body, request)
+        return errors
+
+    return other_errors
 
 
 def field_errors(data: Any, target: Any, loc: list[str | int], first: ErrorList) -> ErrorList:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from velocipy import Cookie, Header, VelociPy
+from velocipy import Cookie, Depends, Header, VelociPy
 
 app = VelociPy()
 
@@ -49,3 +49,14 @@ async def create_in_shop(
 @app.post("/orders")
 async def create_order(order: Order) -> dict[str, int]:
     return {"count": order.count}
+
+
+def page_size(size: int = 10) -> int:
+    return size
+
+
+@app.put("/shops/{shop_id}/items")
+async def replace_item(
+    shop_id: int, item: Item, size: Annotated[int, Depends(page_size)]
+) -> dict[str, int]:
+    return {"shop": shop_id, "size": size}
