@@ -327,7 +327,7 @@ def test_assigning_dependency_overrides_replaces_them(client_for: Any) -> None:
     async def broken(x: Unbindable) -> str:
         return ""
 
-    with pytest.raises(TypeError, match="cannot bind"):
+    with pytest.raises(TypeError, match="'x': Unbindable cannot be read from the query string"):
         app.dependency_overrides = {real: broken}
     assert client.get("/").text == "defaulted"  # a refused assignment changes nothing
     assert list(app.dependency_overrides) == [real]
@@ -432,7 +432,9 @@ def test_an_unbindable_provider_parameter_is_an_error_at_registration() -> None:
         return ""
 
     app = VelociPy()
-    with pytest.raises(TypeError, match=r"provider .*repo, parameter 'session': cannot bind"):
+    with pytest.raises(
+        TypeError, match=r"test_dependencies.py:\d+: .*repo: parameter 'session': Session cannot"
+    ):
 
         @app.get("/")
         async def index(r: Annotated[str, Depends(repo)]) -> str:
@@ -472,7 +474,7 @@ def test_a_broken_override_is_refused_and_the_old_plan_stands() -> None:
     async def broken(x: Unbindable) -> str:
         return ""
 
-    with pytest.raises(TypeError, match="cannot bind"):
+    with pytest.raises(TypeError, match="Unbindable cannot be read from the query string"):
         app.dependency_overrides[real] = broken
     assert real not in app.dependency_overrides
     assert TestClient(app).get("/").text == "real"

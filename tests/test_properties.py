@@ -34,7 +34,7 @@ SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[Heal
 def _router_app() -> VelociPy:
     app = VelociPy()
 
-    async def handler() -> None:
+    async def handler(request: Request) -> None:  # the path parameters stay on the request
         return None
 
     for template in (

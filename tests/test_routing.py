@@ -283,9 +283,9 @@ def test_conflicting_routes_are_refused_at_registration(
 ) -> None:
     app = VelociPy()
 
-    async def one() -> None: ...
+    async def one(request: Request) -> None: ...  # reads request.path_params itself
 
-    async def two() -> None: ...
+    async def two(request: Request) -> None: ...
 
     app.add_route(first, one, ["GET"])
     with pytest.raises(ValueError, match=message.replace("{", r"\{").replace("}", r"\}")):

@@ -88,5 +88,5 @@ def test_missing_extra_names_the_install_command() -> None:
     last_line = done.stderr.strip().splitlines()[-1]
     assert last_line == (
         "ImportError: velocipy.templating needs Jinja2, which is not installed: "
-        "pip install 'velocipy[templates]'"
+        "pip install -e '.[templates]' in a clone of VelociPy, or pip install 'jinja2>=3.1'"
     )

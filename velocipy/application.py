@@ -29,12 +29,14 @@ from velocipy.dependencies import (
 from velocipy.exceptions import (
     ClientDisconnect,
     HTTPException,
+    RequestValidationError,
     WebSocketDisconnect,
     WebSocketException,
 )
 from velocipy.forms import FormLimits
 from velocipy.json import JSONAdapter, get_adapter
 from velocipy.lifespan import Lifespan, LifespanFactory
+from velocipy.loop_watch import watch_loop_enabled, watching_the_loop
 from velocipy.middleware.base import Middleware as ClassMiddleware
 from velocipy.middleware.chain import (
     build_http_handler,
@@ -43,7 +45,7 @@ from velocipy.middleware.chain import (
     build_websocket_handler,
 )
 from velocipy.mounts import ASGIApp, mount_asgi, mount_kind
-from velocipy.params import Endpoint, compile_endpoint
+from velocipy.params import Endpoint, compile_endpoint, unencodable_result_response
 from velocipy.problems import Problem, problem_response
 from velocipy.requests import Request
 from velocipy.responses import FileResponse, JSONResponse, Response, replaced_after_failure
@@ -52,10 +54,11 @@ from velocipy.routers import (
     APIRouter,
     RouteDecorators,
     RouteOptions,
+    check_route_options,
     merged_options,
     register_definitions,
 )
-from velocipy.routing import PathPattern, RouteEntry, RouteInfo, RouteTable
+from velocipy.routing import PathPattern, PathValidationError, RouteEntry, RouteInfo, RouteTable
 from velocipy.sse import EventSourceResponse
 from velocipy.websockets import CLOSE_INTERNAL_ERROR, SENDABLE_CLOSE_CODES, WebSocket
 
@@ -110,6 +113,7 @@ class Application(RouteDecorators):
     ) -> None:
         # Unset, debug follows VELOCIPY_DEBUG, which `velocipy run --debug` sets for the app.
         self.debug = _env_flag("VELOCIPY_DEBUG") if debug is None else debug
+        self._watch_loop = watch_loop_enabled()  # velocipy run: name handlers that block it
         self.json: JSONAdapter = get_adapter(json_adapter)
         self.max_body_size = max_body_size
         self.ws_max_message_size = ws_max_message_size
@@ -159,13 +163,14 @@ class Application(RouteDecorators):
         status_code: int | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
+        check_route_options(handler, options)
         options = merged_options(self.dependencies, (), options, self.guards)
         methods = [m.upper() for m in methods]
         unknown = sorted(set(methods) - HTTP_METHODS)
         if unknown or not methods:
             raise ValueError(f"route {path!r}: unknown HTTP method(s) {unknown or methods}")
         endpoint, pattern = compile_endpoint(
-            handler,
+            watching_the_loop(handler) if self._watch_loop and _is_async(handler) else handler,
             PathPattern.parse(path),
             self.json,
             status_code,
@@ -221,6 +226,7 @@ class Application(RouteDecorators):
     ) -> None:
         if not inspect.iscoroutinefunction(handler):
             raise TypeError(f"WebSocket handler {handler.__qualname__} must be an async function")
+        check_route_options(handler, options, websocket=True)
         options = merged_options(self.dependencies, (), options, self.guards)
         pattern = PathPattern.parse(path)
         endpoint: WebSocketHandler = handler
@@ -278,8 +284,9 @@ class Application(RouteDecorators):
         if self._openapi is None:
             from velocipy.openapi import build_openapi
 
-            document = build_openapi(self)
-            self._openapi = (document, self.json.encode(document))
+            self._openapi = (build_openapi(self), b"")
+        if not self._openapi[1]:
+            self._openapi = (self._openapi[0], self.json.encode(self._openapi[0]))
         return self._openapi
 
     def asyncapi(self) -> dict[str, Any]:
@@ -293,8 +300,9 @@ class Application(RouteDecorators):
         if self._asyncapi is None:
             from velocipy.asyncapi import build_asyncapi
 
-            document = build_asyncapi(self)
-            self._asyncapi = (document, self.json.encode(document))
+            self._asyncapi = (build_asyncapi(self), b"")
+        if not self._asyncapi[1]:
+            self._asyncapi = (self._asyncapi[0], self.json.encode(self._asyncapi[0]))
         return self._asyncapi
 
     def _remember_name(self, name: str, pattern: PathPattern, handler: Callable[..., Any]) -> None:
@@ -433,7 +441,17 @@ class Application(RouteDecorators):
 
     # --- lifespan -------------------------------------------------------------------------
     async def startup(self) -> None:
-        """Run the lifespan startup (once per worker)."""
+        """Run the lifespan startup (once per worker); the API documents are built first, so a
+        route they cannot describe stops the start, not a later request for them."""
+        if not self.lifespan.started:
+            if self.openapi_url is not None and self._openapi is None:
+                from velocipy.openapi import build_openapi
+
+                self._openapi = (build_openapi(self), b"")  # encoded when first asked for
+            if self.asyncapi_url is not None and self._asyncapi is None:
+                from velocipy.asyncapi import build_asyncapi
+
+                self._asyncapi = (build_asyncapi(self), b"")
         await self.lifespan.startup()
 
     async def shutdown(self) -> None:
@@ -501,6 +519,11 @@ class Application(RouteDecorators):
         return response
 
     async def _response_for_error(self, request: Request, exc: Exception) -> Response:
+        if isinstance(exc, PathValidationError) and exc.entry is not None:
+            exc = await _with_other_errors(request, exc)
+        unencodable = unencodable_result_response(exc)
+        if unencodable is not None:
+            return unencodable
         try:
             handler = self._handler_for(type(exc))
             if handler is not None:
@@ -613,6 +636,20 @@ def _run_before(options: RouteOptions) -> tuple[Depends, ...]:
     return (*dependencies, *guard_dependencies(guards))
 
 
+async def _with_other_errors(request: Request, exc: PathValidationError) -> Exception:
+    """A path parameter did not convert: add the rest of the request's errors (query, header,
+    cookie, body) so one 422 lists every problem."""
+    endpoint = exc.entry.endpoints.get(request.method)
+    other_errors = getattr(endpoint, "other_errors", None)
+    if other_errors is None:
+        return exc
+    try:
+        more = await other_errors(request)
+    except Exception:  # the path's own 422 is still the right answer
+        return exc
+    return RequestValidationError([*exc.errors, *more]) if more else exc
+
+
 def _validating_messages(endpoint: WebSocketHandler, receives: Any) -> WebSocketHandler:
     """The route's ``receives=`` type becomes what ``receive_json()`` validates into."""
     try:
@@ -661,6 +698,10 @@ def _error_response(
     except (TypeError, ValueError):
         body = json.encode({"detail": str(detail)})
     return Response(body, status, headers, "application/json")
+
+
+def _is_async(handler: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(handler) and not inspect.isasyncgenfunction(handler)
 
 
 def _env_flag(name: str) -> bool:

@@ -61,14 +61,15 @@ def build_asyncapi(app: Application) -> dict[str, Any]:
             channel["summary"] = options.get("summary") or summary.strip()
         if options.get("description") or description.strip():
             channel["description"] = options.get("description") or description.strip()
-        plan = plan_of(app, route)
+        # a handler that takes only the socket binds nothing (its annotation may not resolve)
+        bindings = plan_of(app, route).bindings() if _binds_more(route) else []
         parameters = {
             spec.name: {"description": f"path parameter {spec.name}"}
             for spec in PathPattern.parse(route.path).params
         }
         if parameters:
             channel["parameters"] = parameters
-        binding = _ws_binding(plan.bindings())
+        binding = _ws_binding(bindings)
         if binding:
             channel["bindings"] = {"ws": binding}
         channel_messages: dict[str, Any] = {}
@@ -106,6 +107,14 @@ def build_asyncapi(app: Application) -> dict[str, Any]:
         if messages:
             document["components"]["messages"] = messages
     return document
+
+
+def _binds_more(route: Any) -> bool:
+    from velocipy.dependencies import binds_more_than_the_websocket
+
+    return bool((route.options or {}).get("dependencies")) or binds_more_than_the_websocket(
+        route.endpoint
+    )
 
 
 def _message_name(annotation: Any, taken: dict[str, Any]) -> str:

@@ -33,10 +33,9 @@ from collections.abc import (
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Self, TypeAlias, get_origin
 
-import msgspec
-
 from velocipy.appscope import AppScope
 from velocipy.background import BackgroundTasks, add_after_response
+from velocipy.every_error import body_errors, plan_errors
 from velocipy.exceptions import RequestValidationError
 from velocipy.form_params import FormBinder, FormField, form_binder, is_upload_annotation
 from velocipy.json import JSONAdapter
@@ -54,6 +53,7 @@ from velocipy.params import (
     response_maker,
     validation_errors,
 )
+from velocipy.registration import check_path_placeholders, check_query_parameter
 from velocipy.requests import Connection, Request
 from velocipy.responses import Response
 from velocipy.routing import PathPattern
@@ -313,8 +313,11 @@ async def _arguments(
             kwargs[binding.name] = binding.extract(connection, errors)
         elif binding.body is not None:
             body = binding
-    if body is not None and body.body is not None and not errors:
-        kwargs[body.name] = await body.body(connection)
+    if body is not None and body.body is not None:
+        if errors:  # the body's problems join the others in the one 422
+            errors += await body_errors(body.body, connection)
+        else:
+            kwargs[body.name] = await body.body(connection)
     if step.form is not None and not errors:
         kwargs.update(await step.form(await connection.form(), errors))
     return kwargs
@@ -516,8 +519,7 @@ class _Builder:
                 source = marker.source if marker is not None else "query"
                 alias = marker.alias if marker is not None else None
                 key = alias or (name.replace("_", "-") if source == "header" else name)
-                if not is_handler:
-                    _check_scalar(where, annotation)
+                check_query_parameter(provider, name, annotation)
                 extract = _scalar_extractor(name, source, alias, annotation, default)
                 described = marker.description if marker is not None else None
                 step.bindings.append(
@@ -551,21 +553,6 @@ class _Builder:
                 f"cannot depend on {_name(used.provider)} (scope 'function', torn down when "
                 "the handler returns): give it scope='function' too"
             )
-
-
-def _check_scalar(where: str, annotation: Any) -> None:
-    """A provider parameter read from the query/header/cookie must have a type text converts to."""
-    inner = _unwrap_optional(annotation)[0]
-    try:
-        unbindable = isinstance(msgspec.inspect.type_info(inner), msgspec.inspect.CustomType)
-    except TypeError:
-        unbindable = True
-    if unbindable:
-        raise TypeError(
-            f"{where}: cannot bind a {getattr(inner, '__name__', inner)!s}; "
-            "annotate it with Depends(provider), or a type read from the query, a header "
-            "or a cookie"
-        )
 
 
 def _take(connection: Any, errors: list[dict[str, Any]]) -> Any:
@@ -681,9 +668,16 @@ def compile_http(
 ) -> tuple[Endpoint, PathPattern]:
     """The endpoint of an HTTP route with dependencies (``compile_endpoint`` sends them here)."""
     plan = RoutePlan(handler, pattern, json, dependencies, overrides=overrides)
+    bindings = [binding for step in plan.steps for binding in step.bindings]
+    check_path_placeholders(
+        handler,
+        pattern,
+        {binding.key for binding in bindings if binding.source == "path"},
+        any(binding.source == "connection" for binding in bindings),
+    )
     if overrides is not None:
         overrides.plans.append(plan)
-    make_response = response_maker(json.encode, status_code)
+    make_response = response_maker(json.encode, status_code, handler)
     call = handler if inspect.iscoroutinefunction(handler) else _in_thread(handler)
 
     if not any(step.scope == "function" for step in plan.steps):
@@ -699,7 +693,9 @@ def compile_http(
                 raise
             return _after_response(response, tasks, entered)
 
-        return Endpoint(endpoint_with_dependencies, plan=plan), _typed_pattern(plan, pattern)
+        endpoint = Endpoint(endpoint_with_dependencies, plan=plan)
+        endpoint.other_errors = plan_errors(plan)
+        return endpoint, _typed_pattern(plan, pattern)
 
     async def endpoint_with_function_scope(request: Request) -> Response:
         entered: list[Any] = []
@@ -721,7 +717,9 @@ def compile_http(
             raise
         return _after_response(response, tasks, entered)
 
-    return Endpoint(endpoint_with_function_scope, plan=plan), _typed_pattern(plan, pattern)
+    endpoint = Endpoint(endpoint_with_function_scope, plan=plan)
+    endpoint.other_errors = plan_errors(plan)
+    return endpoint, _typed_pattern(plan, pattern)
 
 
 def _after_response(

@@ -23,6 +23,7 @@ import msgspec
 from velocipy.dependencies import Binding, RoutePlan
 from velocipy.form_params import is_form_model, is_upload_annotation
 from velocipy.params import _unwrap_optional
+from velocipy.registration import defined_at
 from velocipy.responses import Response
 from velocipy.routing import PathPattern, RouteInfo
 
@@ -134,11 +135,17 @@ def build_openapi(app: Application) -> dict[str, Any]:
         options = dict(route.options or {})
         if route.kind != "http" or not options.get("include_in_schema", True):
             continue
-        plan = plan_of(app, route)
-        path = _openapi_path(route.path)
         methods = [m for m in route.methods if m != "HEAD" or "GET" not in route.methods]
+        try:
+            plan = plan_of(app, route)
+        except Exception as exc:
+            raise _undescribable(route, methods, exc) from exc
+        path = _openapi_path(route.path)
         for method in methods:
-            operation = _operation(route, method, plan, options, schemas, operation_ids)
+            try:
+                operation = _operation(route, method, plan, options, schemas, operation_ids)
+            except Exception as exc:
+                raise _undescribable(route, [method], exc) from exc
             if options.get("rate_limit"):
                 operation["responses"].setdefault(
                     "429", _error_response("Too many requests: wait Retry-After seconds", schemas)
@@ -173,6 +180,14 @@ def build_openapi(app: Application) -> dict[str, Any]:
     if tags:
         document["tags"] = tags
     return document
+
+
+def _undescribable(route: RouteInfo, methods: list[str], exc: Exception) -> ValueError:
+    """One line: which route (and where) the OpenAPI document cannot describe, and why."""
+    return ValueError(
+        f"{defined_at(route.endpoint)}: {' '.join(methods)} {route.path} cannot be described "
+        f"in OpenAPI: {exc}"
+    )
 
 
 def _openapi_path(template: str) -> str:

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import functools
 import inspect
+import logging
 import re
 import types
 import typing
@@ -20,9 +21,16 @@ from typing import Annotated, Any, TypeAlias, Union, get_args, get_origin
 import msgspec
 
 from velocipy.background import BackgroundTasks, add_after_response
+from velocipy.every_error import body_errors, field_errors
 from velocipy.exceptions import HTTPException, RequestValidationError
 from velocipy.form_params import FormBinder, FormField, form_binder, is_upload_annotation
 from velocipy.json import JSONAdapter, JSONDecodeError
+from velocipy.registration import (
+    check_handler,
+    check_path_placeholders,
+    check_query_parameter,
+    described_as,
+)
 from velocipy.requests import Request, invalid_json_error
 from velocipy.responses import Response
 from velocipy.routing import PathPattern, converter_for_annotation
@@ -33,6 +41,7 @@ if typing.TYPE_CHECKING:
 __all__ = ["Body", "Cookie", "File", "Form", "Header", "Query", "compile_endpoint"]
 
 _REQUIRED: Any = inspect.Parameter.empty
+logger = logging.getLogger("velocipy")
 
 
 def _unchanged(response: Response) -> Response:
@@ -50,7 +59,7 @@ class Endpoint:
     Endpoints that build their Response themselves leave ``respond`` as it is.
     """
 
-    __slots__ = ("invoke", "plan", "respond", "takes_request")
+    __slots__ = ("invoke", "other_errors", "plan", "respond", "takes_request")
 
     def __init__(
         self,
@@ -64,6 +73,9 @@ class Endpoint:
         self.respond = respond
         self.plan = plan  # the dependency plan, for OpenAPI (velocipy/dependencies.py)
         self.takes_request = takes_request
+        # Failure path only: the errors of everything but the path, for a request whose path
+        # parameter did not convert (every problem in one 422). None: nothing else is read.
+        self.other_errors: Callable[[Request], Awaitable[list[dict[str, Any]]]] | None = None
 
 
 class Param:
@@ -161,11 +173,12 @@ def compile_endpoint(
     # --- dependencies: a route using Depends is planned in velocipy/dependencies.py ----------
     from velocipy import dependencies as planned
 
+    hints = parameter_hints(handler)
+    check_handler(handler, pattern, hints)
     if dependencies or planned.uses_dependencies(handler):
         return planned.compile_http(handler, pattern, json, status_code, dependencies, overrides)
     # --- end dependencies: everything below is the plain path, unchanged -------------------
     signature = inspect.signature(handler)
-    hints = parameter_hints(handler)
     path_names = {p.name for p in pattern.params}
     pattern = pattern.with_converters(
         {n: _unwrap_optional(_split_annotated(hints[n])[0])[0] for n in path_names if n in hints}
@@ -206,16 +219,27 @@ def compile_endpoint(
         ):
             body_extractors.append((name, _body_extractor(annotation, default, json)))
         else:
+            check_query_parameter(handler, name, annotation)
             source = marker.source if marker is not None else "query"
             alias = marker.alias if marker is not None else None
             extractors.append((name, _scalar_extractor(name, source, alias, annotation, default)))
+    check_path_placeholders(
+        handler,
+        pattern,
+        bound_from_path,
+        any(extract is _take_request for _, extract in extractors),
+    )
     if len(body_extractors) > 1:
         raise TypeError(
             f"handler {handler.__qualname__} declares {len(body_extractors)} body parameters; "
             "a request has one JSON body, so declare one parameter (a Struct with every field)"
         )
+    other_errors = _other_errors(
+        [extract for name, extract in extractors if name not in bound_from_path],
+        body_extractors[0][1] if body_extractors else None,
+    )
     is_async = inspect.iscoroutinefunction(handler)
-    make_response = response_maker(json.encode, status_code)
+    make_response = response_maker(json.encode, status_code, handler)
     call = handler if is_async else _in_thread(handler)
 
     if form_fields or tasks_name is not None:
@@ -227,13 +251,13 @@ def compile_endpoint(
         binder = form_binder(form_fields, validation_errors) if form_fields else None
         body = body_extractors[0] if body_extractors else None
         invoke = _form_or_tasks_endpoint(extractors, body, binder, tasks_name, call, make_response)
-        return Endpoint(invoke), pattern
+        return _checked(Endpoint(invoke), other_errors), pattern
 
     if not extractors and not body_extractors:
-        return Endpoint(call, make_response, takes_request=False), pattern
+        return _checked(Endpoint(call, make_response, takes_request=False), other_errors), pattern
 
     if len(extractors) == 1 and extractors[0][1] is _take_request and not body_extractors:
-        return Endpoint(call, make_response), pattern
+        return _checked(Endpoint(call, make_response), other_errors), pattern
 
     takes_only_path_params = bound_from_path == path_names == {name for name, _ in extractors}
     if takes_only_path_params and not body_extractors:
@@ -247,25 +271,53 @@ def compile_endpoint(
                 # PERF: passed by position: a call with **values costs about 1k instructions more
                 return call(request._path_params[only])
 
-            return Endpoint(invoke_with_path_param, make_response), pattern
+            return _checked(Endpoint(invoke_with_path_param, make_response), other_errors), pattern
 
         def invoke_with_path_params(request: Request) -> Awaitable[Any]:
             return call(**request._path_params)  # PERF: set by dispatch
 
-        return Endpoint(invoke_with_path_params, make_response), pattern
+        return _checked(Endpoint(invoke_with_path_params, make_response), other_errors), pattern
 
     body = body_extractors[0] if body_extractors else None
 
     async def invoke_with_values(request: Request) -> Any:
         errors: list[dict[str, Any]] = []
         kwargs = {name: extract(request, errors) for name, extract in extractors}
-        if body is not None and not errors:
-            kwargs[body[0]] = await body[1](request)
+        if body is not None:
+            if errors:  # the body's problems join the others in the one 422
+                errors += await body_errors(body[1], request)
+            else:
+                kwargs[body[0]] = await body[1](request)
         if errors:
             raise RequestValidationError(errors)
         return await call(**kwargs)
 
-    return Endpoint(invoke_with_values, make_response), pattern
+    return _checked(Endpoint(invoke_with_values, make_response), other_errors), pattern
+
+
+def _other_errors(
+    extractors: list[Extractor], body: Callable[[Request], Awaitable[Any]] | None
+) -> Callable[[Request], Awaitable[list[dict[str, Any]]]] | None:
+    """What ``Endpoint.other_errors`` runs: every extractor but the path's, then the body."""
+    if not extractors and body is None:
+        return None
+
+    async def other_errors(request: Request) -> list[dict[str, Any]]:
+        errors: list[dict[str, Any]] = []
+        for extract in extractors:
+            extract(request, errors)
+        if body is not None:
+            errors += await body_errors(body, request)
+        return errors
+
+    return other_errors
+
+
+def _checked(
+    endpoint: Endpoint, other_errors: Callable[[Request], Awaitable[list[dict[str, Any]]]] | None
+) -> Endpoint:
+    endpoint.other_errors = other_errors
+    return endpoint
 
 
 def _form_or_tasks_endpoint(
@@ -290,8 +342,11 @@ def _form_or_tasks_endpoint(
             if binder is not None and not errors:
                 form = await request.form()
                 kwargs.update(await binder(form, errors))
-            elif body is not None and not errors:
-                kwargs[body[0]] = await body[1](request)
+            elif body is not None:
+                if errors:  # the body's problems join the others in the one 422
+                    errors += await body_errors(body[1], request)
+                else:
+                    kwargs[body[0]] = await body[1](request)
             if errors:
                 raise RequestValidationError(errors)
             tasks = None
@@ -438,8 +493,9 @@ def _body_extractor(
             raise invalid_json_error(exc) from None
         try:
             return msgspec.convert(data, target)
-        except msgspec.ValidationError as exc:
-            raise RequestValidationError(validation_errors(exc)) from None
+        except msgspec.ValidationError as exc:  # every field's error, found on this path only
+            errors = field_errors(data, target, ["body"], validation_errors(exc))
+            raise RequestValidationError(errors) from None
 
     return extract
 
@@ -460,16 +516,21 @@ def _plain(body: bytes, status: int, headers: list[tuple[str, str]]) -> Response
 
 
 def response_maker(
-    encode: Callable[[Any], bytes], status_code: int | None
+    encode: Callable[[Any], bytes],
+    status_code: int | None,
+    handler: Callable[..., Any] | None = None,
 ) -> Callable[[Any], Response]:
-    """Turn what a handler returned into a Response (decided per value, cheapest checks first)."""
+    """Turn what a handler returned into a Response (decided per value, cheapest checks first).
+
+    A value that cannot be encoded is one log line naming ``handler`` and a 500.
+    """
     ok = status_code or 200
 
     def make_response(result: Any) -> Response:
         kind = type(result)
         if kind is dict or kind is list:  # PERF: the usual JSON result, built inline
             response = _new_response(Response)
-            response.body = encode(result)
+            response.body = encode(result)  # failing: see unencodable_result_response
             response.status_code = ok
             response.raw_headers = [_JSON]
             response.background = None
@@ -484,4 +545,48 @@ def response_maker(
             return _plain(result, ok, [_OCTETS])
         return _plain(encode(result), ok, [_JSON])
 
+    make_response.handler = handler  # type: ignore[attr-defined]
     return make_response
+
+
+# PERF: no try in make_response (about 20 instructions a request): an encoding error raised
+# there is recognised afterwards, on the error path, by the function it was raised in.
+_MAKE_RESPONSE_CODE = response_maker(bytes, None).__code__
+
+
+def unencodable_result_response(exc: BaseException) -> Response | None:
+    """For a ``TypeError``/``ValueError`` raised while a handler's return value was encoded
+    by ``make_response``: the one log line and the 500; None for any other error."""
+    if not isinstance(exc, TypeError | ValueError):
+        return None
+    tb, caller = exc.__traceback__, None
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        caller, tb = tb, tb.tb_next
+    if tb.tb_frame.f_code is not _MAKE_RESPONSE_CODE or caller is None:
+        return None
+    # The caller (dispatch, or an endpoint with dependencies) holds the make_response it
+    # called; that function knows its handler.
+    handler = next(
+        (
+            value.handler
+            for value in caller.tb_frame.f_locals.values()
+            if getattr(value, "__code__", None) is _MAKE_RESPONSE_CODE
+        ),
+        None,
+    )
+    return unencodable_result(handler, tb.tb_frame.f_locals.get("result"), exc)
+
+
+def unencodable_result(handler: Callable[..., Any] | None, result: Any, exc: Exception) -> Response:
+    """Log one line that says which handler returned what, and what it may return; a 500."""
+    who = described_as(handler) if handler is not None else "a handler"
+    logger.error(
+        "%s returned %s, which cannot be encoded as JSON (%s); return dict, list, str, bytes, "
+        "None, a msgspec.Struct, a dataclass or a Response",
+        who,
+        type(result).__qualname__,
+        exc,
+    )
+    return _plain(b'{"detail":"Internal Server Error"}', 500, [_JSON])

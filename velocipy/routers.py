@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from velocipy.requests import Request
     from velocipy.security.guards import Guard
 
-__all__ = ["APIRouter", "RouteDecorators", "RouteOptions"]
+__all__ = ["APIRouter", "RouteDecorators", "RouteOptions", "check_route_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
@@ -39,6 +39,18 @@ class RouteOptions(TypedDict, total=False):
     cache: ResponseCache  # GET/HEAD routes: answer from the cache (velocipy/caching.py)
     etag: bool | Callable[[Request], Any]  # weak ETag from the body, or from a version function
     middleware: Sequence[Any]  # this route's own: Middleware (or class) or async functions
+
+
+def check_route_options(
+    handler: Callable[..., Any], options: Mapping[str, Any], *, websocket: bool = False
+) -> None:
+    """Refuse an unknown keyword (``status_cod=201``) where the route is registered; the
+    accepted keys are ``RouteOptions``'s own, whoever adds to it."""
+    from velocipy.registration import check_options
+
+    allowed = RouteOptions.__required_keys__ | RouteOptions.__optional_keys__
+    keywords = ("name",) if websocket else ("name", "status_code")
+    check_options(handler, options, allowed, keywords)
 
 
 def merged_options(
@@ -241,6 +253,7 @@ class APIRouter(RouteDecorators):
         status_code: int | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
+        check_route_options(handler, options)
         options = self._with_middleware(
             self._with_rate_limits(
                 merged_options(self.dependencies, self.tags, options, self.guards)
@@ -260,6 +273,7 @@ class APIRouter(RouteDecorators):
         name: str | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
+        check_route_options(handler, options, websocket=True)
         options = self._with_middleware(
             self._with_rate_limits(
                 merged_options(self.dependencies, self.tags, options, self.guards)

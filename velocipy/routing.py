@@ -18,7 +18,15 @@ import msgspec
 
 from velocipy.exceptions import RequestValidationError
 
-__all__ = ["CONVERTERS", "Converter", "ParamSpec", "PathPattern", "RouteInfo", "RouteTable"]
+__all__ = [
+    "CONVERTERS",
+    "Converter",
+    "ParamSpec",
+    "PathPattern",
+    "PathValidationError",
+    "RouteInfo",
+    "RouteTable",
+]
 
 E = TypeVar("E")
 
@@ -187,7 +195,7 @@ class PathPattern:
                     {"loc": ["path", spec.name], "msg": str(exc), "type": spec.converter.error_type}
                 )
         if errors:
-            raise RequestValidationError(errors)
+            raise PathValidationError(errors)
         return converted
 
     def build(self, params: dict[str, Any]) -> str:
@@ -217,6 +225,13 @@ class PathPattern:
             s if isinstance(s, str) else ("{:path}" if s.converter.name == "path" else "{}")
             for s in self.segments
         )
+
+
+class PathValidationError(RequestValidationError):
+    """A path parameter that does not convert; ``entry`` is the route it was matched to, so the
+    answer can list the request's other errors with it (see ``every_error``)."""
+
+    entry: Any = None
 
 
 class RouteInfo(NamedTuple):
@@ -340,11 +355,15 @@ class RouteTable(Generic[E]):
                 try:  # PERF: one parameter converted here, without building the values list
                     return entry, {name: convert(last)}
                 except ValueError:
-                    return entry, entry.pattern.convert([last])  # raises the precise 422
+                    return entry, _converted_or_raise(entry, [last])  # the precise 422
         matched = self._walk_tree(path)
         if matched is None:
             return None
-        return matched[0], matched[0].pattern.convert(matched[1])
+        try:
+            return matched[0], matched[0].pattern.convert(matched[1])
+        except PathValidationError as exc:
+            exc.entry = matched[0]
+            raise
 
     def _walk_tree(self, path: str) -> tuple[RouteEntry[E], list[str]] | None:
         segments = path[1:].split("/")
@@ -375,6 +394,14 @@ class RouteTable(Generic[E]):
 
     def __bool__(self) -> bool:
         return bool(self._by_shape)
+
+
+def _converted_or_raise(entry: RouteEntry[E], values: list[str]) -> dict[str, Any]:
+    try:
+        return entry.pattern.convert(values)
+    except PathValidationError as exc:
+        exc.entry = entry
+        raise
 
 
 def _walk(

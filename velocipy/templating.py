@@ -1,4 +1,4 @@
-"""Jinja2 templates (the optional extra ``velocipy[templates]``).
+"""Jinja2 templates (the optional extra ``templates``: ``pip install -e '.[templates]'``).
 
 ``Jinja2Templates("templates").TemplateResponse(request, "page.html", {...})`` renders an HTML
 response with autoescaping on, and with ``request`` and ``url_for`` available in every template.
@@ -17,7 +17,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without jinja2
     raise ImportError(
         "velocipy.templating needs Jinja2, which is not installed: "
-        "pip install 'velocipy[templates]'"
+        "pip install -e '.[templates]' in a clone of VelociPy, or pip install 'jinja2>=3.1'"
     ) from exc
 
 from velocipy.requests import Request

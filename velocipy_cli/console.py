@@ -24,6 +24,12 @@ def configure(*, color: bool = True) -> None:
         err_console.no_color = True
 
 
+def raw_line(text: str) -> None:
+    """Write ``text`` and a newline to stdout exactly as given (tabs kept: rich would expand
+    them), for output meant for other programs."""
+    console.file.write(text + "\n")
+
+
 def error(message: str) -> None:
     """Print one line that says what went wrong (and, ideally, what to do).
 

@@ -8,6 +8,7 @@ call it.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import re
 import sys
@@ -140,7 +141,9 @@ def _by_convention(cwd: Path) -> AppLocation:
                 module, root = module_for_file(file)
                 return AppLocation(module, None, root, file, f"found {shown} (no APP given)")
     raise DiscoveryError(
-        "no app found; pass APP as module:attr or path/to/file.py", tuple(looked_for)
+        "no app found: pass APP as module:attr or path/to/file.py, or set app in "
+        "[tool.velocipy] of pyproject.toml, or add main.py, app.py or api.py",
+        tuple(looked_for),
     )
 
 
@@ -204,6 +207,43 @@ def _pick_attribute(module: ModuleType, location: AppLocation) -> LoadedApp:
         f"module {module.__name__!r} has no app",
         ("an attribute named app", "a VelociPy instance"),
     )
+
+
+def attribute_in_source(source: Path | None) -> str | None:
+    """The attribute :func:`load_app` would pick, read from the module's source without
+    importing it (for the banner): ``app`` if assigned or imported at top level, else the one
+    ``X = VelociPy(...)``; None when the source does not say."""
+    if source is None:
+        return None
+    try:
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    names: set[str] = set()
+    instances: list[str] = []
+    for node in tree.body:
+        targets: list[ast.expr] = []
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign):
+            targets, value = [node.target], node.value
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        for target in targets:
+            if isinstance(target, ast.Name):
+                names.add(target.id)
+                if isinstance(value, ast.Call) and _called_name(value.func) == "VelociPy":
+                    instances.append(target.id)
+    if "app" in names:
+        return "app"
+    return instances[0] if len(instances) == 1 else None
+
+
+def _called_name(func: ast.expr) -> str:
+    if isinstance(func, ast.Name):
+        return func.id
+    return func.attr if isinstance(func, ast.Attribute) else ""
 
 
 def _is_velocipy_app(value: object) -> bool:

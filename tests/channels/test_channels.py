@@ -273,7 +273,8 @@ def test_the_redis_backend_names_the_extra_when_redis_py_is_missing() -> None:
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
-    assert "pip install 'velocipy[redis]'" in result.stdout
+    assert "pip install -e '.[redis]' in a clone of VelociPy" in result.stdout
+    assert "velocipy[" not in result.stdout  # never the unrelated project on PyPI
 
 
 def test_importing_velocipy_imports_neither_channels_nor_redis() -> None:

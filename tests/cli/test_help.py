@@ -10,7 +10,7 @@ import pytest
 
 from tests.support import executable
 
-COMMANDS = [[], ["new"], ["run"], ["routes"], ["ws-probe"]]
+COMMANDS = [[], ["new"], ["run"], ["routes"], ["openapi"], ["ws-probe"]]
 
 
 def _help(args: list[str]) -> str:

@@ -1,7 +1,8 @@
 """Channels: publish and subscribe across tasks, workers and machines.
 
-``Channels("memory")`` serves one process; ``Channels("redis://...")`` (``pip install
-'velocipy[redis]'``) crosses workers and machines through Redis pub/sub. See docs/scaling.md.
+``Channels("memory")`` serves one process; ``Channels("redis://...")`` (the ``redis`` extra:
+``pip install -e '.[redis]'`` in a clone) crosses workers and machines through Redis pub/sub.
+See docs/scaling.md.
 """
 
 from velocipy.channels.backends import ChannelBackend, MemoryBackend

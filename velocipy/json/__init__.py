@@ -66,7 +66,8 @@ def get_adapter(choice: str | JSONAdapter) -> JSONAdapter:
             from velocipy.json.orjson_adapter import OrjsonAdapter
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise RuntimeError(
-                "json_adapter='orjson' needs the orjson package: pip install 'velocipy[orjson]'"
+                "json_adapter='orjson' needs the orjson package: pip install -e '.[orjson]' "
+                "in a clone of VelociPy, or pip install 'orjson>=3.9'"
             ) from exc
         return OrjsonAdapter()
     raise ValueError(f"unknown json_adapter {choice!r}: choose 'msgspec', 'orjson' or 'stdlib'")

@@ -1,4 +1,4 @@
-"""The orjson adapter (``pip install 'velocipy[orjson]'``)."""
+"""The orjson adapter (the ``orjson`` extra: ``pip install -e '.[orjson]'`` in a clone)."""
 
 from __future__ import annotations
 

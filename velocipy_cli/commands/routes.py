@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from velocipy_cli.console import console, fail
+from velocipy_cli.console import console, fail, raw_line
 from velocipy_cli.dev.reports import AppFailure
 from velocipy_cli.discovery import DiscoveryError, LoadedApp, discover_app, load_app
 from velocipy_cli.help import PlainHelpCommand
@@ -54,7 +55,9 @@ def routes(
     """List every HTTP and WebSocket route: methods, path, handler, name, summary.
 
     APP is found as `velocipy run` finds it: module:attr or path/to/file.py[:attr], else the app
-    setting of [tool.velocipy], else main.py, app.py or api.py. In a pipe, one route a line.
+    setting of [tool.velocipy] in pyproject.toml, else the first of main.py, app.py, api.py
+    found in the current folder, then in app/, then in the package named by [project] (PKG/ or
+    src/PKG/). In a pipe, one route a line, tab-separated: methods, path, handler, name, summary.
     """
     loaded = import_app(app_spec, Path.cwd())
     listed = getattr(loaded.app, "routes", None)
@@ -63,7 +66,7 @@ def routes(
     rows = route_rows(listed)
     if not console.is_terminal:
         for line in route_lines(rows):
-            console.out(line, highlight=False)
+            raw_line(line)
         return
     console.print(f"[bold]Routes of {escape(loaded.target)}[/]", soft_wrap=True)
     table = route_table(rows)
@@ -99,21 +102,21 @@ def natural_width(table: Table) -> int:
 
 
 def route_lines(rows: list[RouteRow]) -> list[str]:
-    """For pipes: one route a line, columns aligned, fields without spaces (``-`` for none),
-    then the summary, which is free text and so comes last.
-
-    ``GET,HEAD  /items/{id}  shop.items.read_item  read_item  Read one item``: awk and cut read
-    the first four fields as is.
+    """For pipes: one route a line, its fields separated by tabs (``-`` for an empty one):
+    methods, path, handler, name, summary. ``cut -f2`` and ``awk -F'\t'`` read them as is.
     """
-    fields = [
-        [row.methods.replace(", ", ","), row.path, row.handler, row.name or "-"] for row in rows
+    return [
+        "\t".join(
+            [
+                row.methods.replace(", ", ","),
+                row.path,
+                row.handler,
+                row.name or "-",
+                row.summary or "-",
+            ]
+        )
+        for row in rows
     ]
-    widths = [max((len(line[i]) for line in fields), default=0) for i in range(4)]
-    lines = []
-    for line, row in zip(fields, rows, strict=True):
-        columns = [value.ljust(width) for value, width in zip(line, widths, strict=True)]
-        lines.append("  ".join([*columns, row.summary]).rstrip())
-    return lines
 
 
 def import_app(app_spec: str | None, cwd: Path) -> LoadedApp:
@@ -162,7 +165,21 @@ def route_summary(route: object) -> str:
     if summary:
         return str(summary)
     doc = inspect.getdoc(getattr(route, "endpoint", None)) or ""
-    return doc.partition("\n")[0].strip()
+    return plain_text(doc.partition("\n")[0].strip())
+
+
+_ROLE = re.compile(r":[\w:.-]+:`~?([^`]*)`")  # :class:`Item`, :func:`~pkg.f`
+_LITERAL = re.compile(r"``([^`]*)``|`([^`]*)`")  # ``code``, `code`
+_EMPHASIS = re.compile(r"\*\*([^*]+)\*\*|\*([^*]+)\*")
+
+
+def plain_text(line: str) -> str:
+    """A docstring line without reStructuredText / Markdown markup (roles, literals, stars)."""
+    line = _ROLE.sub(
+        lambda m: m.group(1).rpartition(".")[2] if "~" in m.group(0) else m.group(1), line
+    )
+    line = _LITERAL.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(2), line)
+    return _EMPHASIS.sub(lambda m: m.group(1) or m.group(2), line)
 
 
 def _qualified_name(endpoint: object) -> str:

@@ -25,7 +25,12 @@ from velocipy_cli.dev.sockets import PortInUseError, bind_listening_socket
 from velocipy_cli.dev.supervisor import DevServerConfig, Supervisor
 from velocipy_cli.dev.tls import DevCertificate, dev_certificate
 from velocipy_cli.dev.watcher import WATCHED_DIRS
-from velocipy_cli.discovery import AppLocation, DiscoveryError, discover_app
+from velocipy_cli.discovery import (
+    AppLocation,
+    DiscoveryError,
+    attribute_in_source,
+    discover_app,
+)
 from velocipy_cli.help import PlainHelpCommand
 from velocipy_cli.ranges import between
 from velocipy_cli.settings import (
@@ -156,7 +161,8 @@ def run(
     """Serve the app for development; reload on every save, survive every broken save.
 
     APP is module:attr or path/to/file.py[:attr]; without it, the app setting of
-    [tool.velocipy] in pyproject.toml, else main.py, app.py or api.py.
+    [tool.velocipy] in pyproject.toml, else the first of main.py, app.py, api.py found in the
+    current folder, then in app/, then in the package named by [project] (PKG/ or src/PKG/).
 
     Options can also come from VELOCIPY_* environment variables and from [tool.velocipy] in
     pyproject.toml (the command line wins, then the environment, then pyproject).
@@ -305,10 +311,14 @@ def _strings(value: object) -> list[str]:
 
 
 def describe_app(location: AppLocation) -> str:
-    chosen = location.target if location.attribute else f"{location.module}:app"
-    if not location.attribute:
-        chosen += " (or its only VelociPy instance)"
-    return f"{chosen}, {location.reason}"
+    """The app the child will load: the attribute named, else the one its source shows (read,
+    not imported), else the module (the "ready" line then names the attribute)."""
+    attribute = location.attribute or attribute_in_source(location.source)
+    if attribute:
+        return f"{location.module}:{attribute}, {location.reason}"
+    return (
+        f"{location.module} (its app attribute, or its only VelociPy instance), {location.reason}"
+    )
 
 
 def banner_rows(config: DevServerConfig) -> list[tuple[str, str]]:
@@ -321,6 +331,10 @@ def banner_rows(config: DevServerConfig) -> list[tuple[str, str]]:
         ("server", f"{config.server} ({config.interface.upper()})"),
         ("url", f"{url}  (WebSocket: {ws}://{url_host}:{config.port})"),
     ]
+    if config.debug:
+        rows.append(
+            ("debug", "on: VELOCIPY_DEBUG=1, unhandled errors re-raised; slow async handlers named")
+        )
     if config.reload:
         folders = ", ".join(_shown(folder, config.project_root) for folder in config.watch_dirs)
         kinds = ", ".join(["*.py", ".env", *(f"{name}/" for name in sorted(WATCHED_DIRS))])

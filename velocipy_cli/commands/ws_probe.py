@@ -11,7 +11,7 @@ from typing import NoReturn
 import typer
 
 from velocipy.testing.transcripts import Transcript, TranscriptError, load_transcript
-from velocipy_cli.console import configure, console, fail
+from velocipy_cli.console import configure, console, err_console, error, fail
 from velocipy_cli.help import PlainHelpCommand
 from velocipy_cli.probe import ExitCode, ProbeOptions, run_probe
 from velocipy_cli.probe.actions import InputError, SendBinary, SendText, parse_line
@@ -147,7 +147,11 @@ def ws_probe(
         help="Scripted: seconds of quiet, after input ends, before exiting. "
         f"(default: {DEFAULT_IDLE_TIMEOUT:g})",
     ),
-    jsonl: bool = typer.Option(False, "--jsonl", help="One JSON object per frame on stdout."),
+    jsonl: bool = typer.Option(
+        False,
+        "--jsonl",
+        help="One JSON object per event on stdout (open, sent, received, pong, close).",
+    ),
     reconnect: bool = typer.Option(
         False, "--reconnect", help="Reconnect with backoff when the server restarts."
     ),
@@ -208,7 +212,7 @@ def ws_probe(
     interactive = not send and transcript is None and sys.stdin.isatty()
     if target is None:
         if transcript is None or transcript.url is None:
-            fail("missing TARGET: a path like /ws or a ws:// URL (velocipy ws-probe --help)", 2)
+            _missing_target()
         target = transcript.url
     if record is not None and not record.parent.is_dir():
         fail(f"--record {record}: the folder {record.parent} does not exist", ExitCode.USAGE)
@@ -276,7 +280,7 @@ def _load(
     if len(send) > 1:
         fail("--clients sends one message over and over: give --send once", ExitCode.USAGE)
     if target is None:
-        fail("missing TARGET: a path like /ws or a ws:// URL (velocipy ws-probe --help)", 2)
+        _missing_target()
     try:
         action = parse_line(send[0] if send else "ping", json_only=False)
         resolved = resolve_target(target, host=host, port=port, project_dir=Path.cwd())
@@ -307,6 +311,14 @@ def _load(
     raise typer.Exit(ExitCode.OK if stats.clean else ExitCode.FAILURE)
 
 
+def _missing_target() -> NoReturn:
+    """What click says of a missing argument, in the CLI's one-line style, plus the usage line
+    (TARGET is optional only because --replay can take the recorded one)."""
+    error("missing TARGET (see 'velocipy ws-probe -h')")
+    err_console.print("usage: velocipy ws-probe [OPTIONS] [TARGET]", highlight=False)
+    raise typer.Exit(ExitCode.USAGE)
+
+
 def _load_replay(path: Path, *, send: list[str], ignore: list[str]) -> Transcript:
     """The transcript to replay, or a one-line usage error."""
     if send:
@@ -323,5 +335,6 @@ def register(app: typer.Typer) -> None:
         "ws-probe",
         help=HELP,
         short_help="Talk to a WebSocket, interactively or from a script.",
+        no_args_is_help=False,  # "missing TARGET" and one usage line, not the whole help
         cls=PlainHelpCommand,
     )(ws_probe)

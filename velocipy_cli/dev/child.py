@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if spec.debug:
         os.environ["VELOCIPY_DEBUG"] = "1"
+    if spec.watch_loop:
+        os.environ["VELOCIPY_WATCH_LOOP"] = "1"
     loaded = import_app(spec)
     if loaded is None:
         return EXIT_APP_FAILED

@@ -28,6 +28,7 @@ class ChildSpec:
     log_level: str = "info"
     access_log: bool = True
     debug: bool = False
+    watch_loop: bool = False  # name handlers that keep the event loop busy (reload or --debug)
     app_reason: str = ""  # where the APP came from, for the "serving" line
     tls_cert: str | None = None  # --https: the server certificate chain and its key
     tls_key: str | None = None

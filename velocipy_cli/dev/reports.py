@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ class AppFailure:
     @classmethod
     def from_exception(cls, exc: BaseException, stage: str, project_root: Path) -> AppFailure:
         """Point at the most useful place: the SyntaxError's line, or the deepest project frame."""
+        if _names_its_place(str(exc)):  # "main.py:7: create: ... fix": already one line
+            return cls(stage, str(exc))
         message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         where = _location(exc, project_root)
         summary = f"{where}: {message}" if where else message
@@ -38,6 +41,16 @@ class AppFailure:
             "import": "the app failed to import",
             "startup": "the app failed to start",
         }.get(self.stage, "the app server stopped")
+
+
+_PLACE = re.compile(r"^(?P<file>[^\s:][^:\n]*\.py):\d+: ")
+
+
+def _names_its_place(message: str) -> bool:
+    """A message that starts with ``file.py:LINE:`` (the framework's registration refusals)
+    says where and what in one line; a location or traceback in front would only repeat it."""
+    match = _PLACE.match(message)
+    return match is not None and "\n" not in message and Path(match["file"]).is_file()
 
 
 def _location(exc: BaseException, project_root: Path) -> str:

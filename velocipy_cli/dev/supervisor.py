@@ -272,6 +272,7 @@ class Supervisor:
             log_level=self.config.log_level,
             access_log=self.config.access_log,
             debug=self.config.debug,
+            watch_loop=self.config.reload or self.config.debug,
             app_reason=self.config.location.reason,
             tls_cert=str(self.config.tls.cert) if self.config.tls else None,
             tls_key=str(self.config.tls.key) if self.config.tls else None,

@@ -49,7 +49,9 @@ def test_two_workers_started_as_the_readme_says_share_the_room(
 ) -> None:
     project = generated_project("chat-redis")
     readme = (project.path / "README.md").read_text()
-    assert "redis-server --port 6379 --save '' --appendonly no" in readme
+    # loopback only: a Redis without a password must not listen on every interface
+    assert "redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no" in readme
+    assert "docker run -p 127.0.0.1:6379:6379" in readme
     assert "\nvelocipy run --workers 2 --no-reload\n" in readme
 
     with redis_running() as redis:

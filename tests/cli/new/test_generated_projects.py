@@ -171,6 +171,8 @@ def test_the_readme_commands_serve_the_project_on_the_chosen_server(
     readme = (project / "README.md").read_text()
     for command in ('pip install -e ".[dev]"', "velocipy run", "pytest"):
         assert f"\n{command}\n" in readme
+    venv_line = readme.index("python3 -m venv .venv && . .venv/bin/activate")
+    assert venv_line < readme.index('\npip install -e ".[dev]"\n')  # the venv comes first
     install_as_the_readme_says(wheel_venv, project)
 
     port = free_port()

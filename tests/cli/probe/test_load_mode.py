@@ -72,14 +72,16 @@ def test_load_mode_usage_errors() -> None:
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
 def test_load_mode_ranges() -> None:
     for args, message in [
-        (("/ws", "--clients", "0"), "'--clients': 0 is below the minimum of 1"),
-        (("/ws", "--clients", "2", "--rate", "-1"), "'--rate': -1 is below the minimum of 0"),
-        (("/ws", "--clients", "2", "--duration", "0"), "'--duration': 0 is below the minimum"),
+        (("/ws", "--clients", "0"), "--clients: 0 is below the minimum of 1"),
+        (("/ws", "--clients", "2", "--rate", "-1"), "--rate: -1 is below the minimum of 0"),
+        (("/ws", "--clients", "2", "--duration", "0"), "--duration: 0 is below the minimum"),
     ]:
         result = probe(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr

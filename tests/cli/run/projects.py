@@ -84,6 +84,7 @@ async def home() -> str:
 
 @api.post("/items/{item_id:int}")
 async def update_item(item_id: int) -> dict:
+    '''Update an :class:`Item` by ``item_id`` (*one* at a time).'''
     return {"id": item_id}
 
 

@@ -121,10 +121,11 @@ def test_routes_lists_http_and_websocket_routes(tmp_path: Path) -> None:
     write_tree(tmp_path, {"app.py": ROUTES_APP})
     result = _velocipy("routes", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [  # a pipe: one route a line, nothing else
-        "GET,HEAD  /                         app.home         home",
-        "WS        /chat                     app.chat_room    chat_room",
-        "POST      /api/items/{item_id:int}  app.update_item  update_item",
+    assert result.stdout.splitlines() == [  # a pipe: one route a line, tab-separated fields
+        "GET,HEAD\t/\tapp.home\thome\t-",
+        "WS\t/chat\tapp.chat_room\tchat_room\t-",
+        "POST\t/api/items/{item_id:int}\tapp.update_item\tupdate_item\t"
+        "Update an Item by item_id (one at a time).",  # no docstring markup
     ]
 
     broken = tmp_path / "broken"

@@ -48,7 +48,18 @@ def test_the_banner_says_where_the_app_came_from(tmp_path: Path) -> None:
     assert by_env["app"] == "service_mod:app, from VELOCIPY_APP"
     assert by_env["server"] == "granian (ASGI)"
     by_argument = dict(banner_rows(build_config({**settings, "app": "service_mod.py"}, tmp_path)))
-    assert by_argument["app"] == (
-        "service_mod:app (or its only VelociPy instance), file service_mod.py, "
-        "from the APP argument"
+    assert by_argument["app"] == "service_mod:app, file service_mod.py, from the APP argument"
+    assert "debug" not in by_argument
+
+    (tmp_path / "single.py").write_text("from velocipy import VelociPy\nservice = VelociPy()\n")
+    single = dict(banner_rows(build_config({**settings, "app": "single.py"}, tmp_path)))
+    assert single["app"] == "single:service, file single.py, from the APP argument"
+
+    (tmp_path / "two.py").write_text(
+        "import velocipy\na = velocipy.VelociPy()\nb = velocipy.VelociPy()\n"
     )
+    unsure = dict(banner_rows(build_config({**settings, "app": "two.py"}, tmp_path)))
+    assert unsure["app"].startswith("two (its app attribute, or its only VelociPy instance)")
+
+    debug = dict(banner_rows(build_config({**settings, "debug": True}, tmp_path, "VELOCIPY_APP")))
+    assert debug["debug"].startswith("on: VELOCIPY_DEBUG=1")

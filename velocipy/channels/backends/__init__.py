@@ -1,6 +1,6 @@
 """Channel backends: where published messages travel between subscribers.
 
-``memory`` keeps everything in one process; ``redis`` (the optional extra ``velocipy[redis]``)
+``memory`` keeps everything in one process; ``redis`` (the optional extra ``redis``)
 crosses workers and machines through Redis pub/sub. The Redis module is imported only when a
 ``redis://`` backend is built.
 """

@@ -1,4 +1,6 @@
-"""The Redis backend (``pip install 'velocipy[redis]'``): pub/sub across workers and machines.
+"""The Redis backend: pub/sub across workers and machines (the ``redis`` extra).
+
+``pip install -e '.[redis]'`` in a clone of VelociPy installs redis-py.
 
 Per process: one pub/sub connection owned by a reader task, and a small client for publishing.
 When Redis goes away the reader reconnects with exponential backoff (0.1 s doubling to 5 s, with
@@ -19,6 +21,7 @@ import logging
 import random
 from collections.abc import Awaitable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from velocipy.channels.backends.base import ChannelBackend, Deliver, InvalidMessageId, id_key
 from velocipy.channels.messages import Message
@@ -32,7 +35,8 @@ try:
     from redis.exceptions import RedisError, ResponseError
 except ImportError as exc:  # pragma: no cover - exercised by the missing-extra test
     raise ImportError(
-        "the Redis channels backend needs redis-py: pip install 'velocipy[redis]'"
+        "the Redis channels backend needs redis-py: pip install -e '.[redis]' in a clone of "
+        "VelociPy, or pip install 'redis>=5'"
     ) from exc
 
 __all__ = ["RedisBackend"]
@@ -94,6 +98,7 @@ class RedisBackend(ChannelBackend):
         self._connected = False
         self._publish_failing = False
         self._script: Any = None
+        self._last_error: BaseException | None = None
 
     def _new_client(self, read_timeout: float | None) -> aioredis.Redis:
         return aioredis.Redis.from_url(
@@ -120,6 +125,13 @@ class RedisBackend(ChannelBackend):
         # Redis that is down at startup is retried in the background, like any outage.
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.shield(first_connection), self.connect_timeout)
+        if not first_connection.done():
+            logger.warning(
+                "channels: Redis at %s is unreachable at start-up (%s); retrying in the "
+                "background, and messages published until it answers are lost",
+                _shown_url(self.url),
+                self._last_error or f"no answer within {self.connect_timeout:g} s",
+            )
 
     async def stop(self) -> None:
         self._deliver = None
@@ -237,6 +249,7 @@ class RedisBackend(ChannelBackend):
             except asyncio.CancelledError:
                 raise
             except _CONNECTION_ERRORS as exc:
+                self._last_error = exc
                 if self._connected:
                     logger.warning("channels: lost the Redis connection (%s); reconnecting", exc)
             except Exception:  # a bug of ours: the reader must not die of it, silently or not
@@ -336,3 +349,12 @@ class RedisBackend(ChannelBackend):
         if pubsub is not None:
             with contextlib.suppress(*_CONNECTION_ERRORS, RuntimeError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
+
+
+def _shown_url(url: str) -> str:
+    """``url`` without its password, for a log line."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
