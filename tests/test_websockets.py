@@ -640,9 +640,9 @@ def test_send_to_a_client_that_left_raises_websocket_disconnect(
     with make_client(app).websocket_connect("/talk") as session:
         session.send_text("go")
         session.close()
-    assert len(outcome) == 1
-    print("OUTCOME", outcome)
-    assert outcome[0] in (1000, 1005, 1006)
+    # The handler was sending, not receiving: it never read the client's close frame, so the
+    # failed send reports the connection lost (1006) on both protocols.
+    assert outcome == [1006]
 
 
 @pytest.mark.parametrize("kind", ["text", "bytes", "json"])
