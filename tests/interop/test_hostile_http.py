@@ -158,9 +158,14 @@ def test_stream_stops_when_the_client_leaves(server: ServerProcess, kind: str) -
         open_stream_and_leave(server, f"/{kind}/{name}")
         # The generator's finally ran: it stopped producing (or waiting) for nobody.
         assert wait_until(marker(server, f"{name}-finally").exists, timeout=10.0), server.output()
+        stopped = server.output()
         time.sleep(0.3)  # what a still-running producer would log in that time
-        added = server.output()[before:]
-        assert added.count("ASGI transport error") <= 1, added  # granian ASGI: per chunk
+        assert server.output() == stopped
+        added = stopped[before:]
+        # granian ASGI logs a line per chunk sent before it tells the app (a race); no other
+        # server logs anything
+        if server.kind != "granian-asgi":  # type: ignore[attr-defined]
+            assert "transport error" not in added, added
 
 
 @pytest.mark.parametrize("kind", SERVERS)
@@ -421,3 +426,71 @@ def test_chunked_body_with_trailers(server: ServerProcess) -> None:
         else:
             assert status_of(raw) == 200, raw
             assert json_body(raw) == {"size": 3}
+
+
+# --- non-ASCII header values and malformed ids ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["café".encode(), "café".encode("latin-1"), b"\xff\xfe", "\U0001f600".encode()],
+    ids=["utf-8", "latin-1", "ff-fe", "emoji"],
+)
+def test_non_ascii_header_values(server: ServerProcess, value: bytes) -> None:
+    """Bytes outside visible ASCII in a request header: the ASGI servers hand them on and the
+    app reads them as Latin-1 (one character per byte); granian RSGI drops the header
+    (docs/servers.md). Never a refusal or an error."""
+    with no_traceback_logged(server):
+        raw = exchange(
+            server,
+            b"GET /inspect HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Name: "
+            + value
+            + b"\r\nConnection: close\r\n\r\n",
+        )
+        assert status_of(raw) == 200, raw
+        seen = None if server.kind == "granian-rsgi" else value.decode("latin-1")  # type: ignore[attr-defined]
+        assert json_body(raw)["name"] == seen
+
+
+def int_refusal(name: str, text: str) -> dict[str, Any]:
+    message = f"{text!r} is not a whole number"
+    return {"detail": [{"loc": ["path", name], "msg": message, "type": "int_parsing"}]}
+
+
+def uuid_refusal(text: str) -> dict[str, Any]:
+    message = f"{text!r} is not valid: Invalid UUID"
+    return {"detail": [{"loc": ["path", "order_id"], "msg": message, "type": "value_error"}]}
+
+
+ORDER = "5b0c2c5e-7a4e-4f7d-9d0e-0a6c1c1f7b11"
+MALFORMED_IDS = [
+    ("/items/-1", 200, {"id": -1}),
+    ("/items/" + "9" * 40, 200, {"id": int("9" * 40)}),
+    ("/items/+1", 422, int_refusal("item_id", "+1")),
+    ("/items/1e3", 422, int_refusal("item_id", "1e3")),
+    ("/items/0x10", 422, int_refusal("item_id", "0x10")),
+    ("/items/1.0", 422, int_refusal("item_id", "1.0")),
+    ("/items/%201", 422, int_refusal("item_id", " 1")),
+    ("/items/%EF%BC%91", 422, int_refusal("item_id", "\uff11")),  # a full-width digit one
+    ("/items/", 404, {"detail": "Not Found"}),
+    ("/accounts/abc", 422, int_refusal("account_id", "abc")),
+    ("/accounts/%D9%A3", 422, int_refusal("account_id", "\u0663")),  # an Arabic-Indic three
+    ("/orders/" + ORDER.replace("-", ""), 200, {"id": ORDER}),
+    ("/orders/" + ORDER.upper(), 200, {"id": ORDER}),
+    ("/orders/%7B" + ORDER + "%7D", 422, uuid_refusal("{" + ORDER + "}")),
+    ("/orders/not-a-uuid", 422, uuid_refusal("not-a-uuid")),
+    ("/orders/" + ORDER + "0", 422, uuid_refusal(ORDER + "0")),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "answer"), MALFORMED_IDS, ids=[p for p, _, _ in MALFORMED_IDS]
+)
+def test_malformed_ids_get_one_exact_answer(
+    server: ServerProcess, path: str, status: int, answer: dict[str, Any]
+) -> None:
+    """Ids in the path that only look like numbers or UUIDs: 422 naming the parameter and the
+    text, never a 500 or a silently different id (no full-width or Arabic digits as ints)."""
+    with no_traceback_logged(server):
+        raw = get_raw(server, path)
+        assert (status_of(raw), json_body(raw)) == (status, answer), raw
