@@ -190,6 +190,28 @@ def test_chunked_body_over_the_limit_is_413_while_streaming(client_for: Any) -> 
     assert small.json() == {"size": 1000}
 
 
+@pytest.mark.parametrize("framing", ["declared", "chunked"])
+@pytest.mark.parametrize("size", [999, 1000, 1001], ids=["below", "at", "above"])
+def test_the_body_limit_at_below_and_above(client_for: Any, framing: str, size: int) -> None:
+    ran: list[str] = []
+    client = client_for(errors_app(ran, max_body_size=1000))
+    body = b"x" * size
+    # chunked: 300-byte pieces (the last one shorter), so the limit falls inside a chunk
+    content = (
+        body if framing == "declared" else iter(body[i : i + 300] for i in range(0, size, 300))
+    )
+    response = client.post("/upload", content=content)
+    if size > 1000:
+        assert response.status_code == 413
+        assert response.json() == {
+            "detail": "Request body is larger than the limit of 1000 bytes"
+        }, response.text
+        assert ran == ([] if framing == "declared" else ["upload"])
+    else:
+        assert (response.status_code, response.json()) == (200, {"size": size})
+        assert ran == ["upload"]
+
+
 @pytest.mark.parametrize("length", ["-1", "+5", "0x10", "1e3", "5 ", "abc", ""])
 def test_malformed_content_length_is_400(client_for: Any, length: str) -> None:
     ran: list[str] = []

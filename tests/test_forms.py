@@ -483,3 +483,111 @@ def test_upload_file_read_seek_and_close_in_memory_and_on_disk(on_disk: bool) ->
         await upload.close()  # twice is harmless
 
     asyncio.run(scenario())
+
+
+# --- every form limit at, below and above its value -------------------------------------------
+EDGE_LIMITS = FormLimits(
+    max_fields=5,
+    max_files=2,
+    max_field_size=100,
+    max_file_size=1000,
+    max_part_headers=3,
+    max_part_header_size=200,
+)
+TOO_MANY_FIELDS = "Too many fields in the form: the limit is 5"
+FIELD_TOO_LARGE = "A form field is larger than the limit of 100 bytes"
+PART_HEADERS = "A multipart part's headers are over the limit (3 lines of at most 200 bytes)"
+
+
+def post_multipart(client: Any, *parts: bytes) -> Any:
+    return client.post("/raw", content=multipart(*parts), headers={"content-type": MULTIPART})
+
+
+def padded_part(headers: int, header_size: int = 0) -> bytes:
+    """A field part with ``headers`` header lines; with ``header_size``, its first line (name,
+    colon, space and value) is exactly that many bytes long."""
+    disposition = 'Content-Disposition: form-data; name="a"'
+    lines = [disposition] + [f"X-Pad-{i}: p" for i in range(headers - 1)]
+    if header_size:
+        lines[0] = disposition + "; p=" + "q" * (header_size - len(disposition) - 4)
+        assert len(lines[0]) == header_size
+    return ("--XyZ\r\n" + "".join(line + "\r\n" for line in lines) + "\r\n1\r\n").encode()
+
+
+def count_edge(client: Any, kind: str, count: int) -> Any:
+    """``count`` fields (urlencoded or multipart), files, or parts (5 fields and the rest files)."""
+    if kind == "urlencoded-fields":
+        return client.post("/raw", data={f"f{i}": "x" for i in range(count)})
+    if kind == "multipart-fields":
+        return post_multipart(client, *[part(f"f{i}", b"x") for i in range(count)])
+    if kind == "files":
+        return post_multipart(client, *[part("f", b"x", f"{i}.txt") for i in range(count)])
+    fields = [part(f"f{i}", b"x") for i in range(5)]
+    return post_multipart(client, *fields, *[part("f", b"x", f"{i}.txt") for i in range(count - 5)])
+
+
+COUNT_EDGES = {  # kind: (the limit, the answer one past it)
+    "urlencoded-fields": (5, TOO_MANY_FIELDS),
+    "multipart-fields": (5, TOO_MANY_FIELDS),
+    "files": (2, "Too many files in the form: the limit is 2"),
+    "parts": (7, "Too many parts in the form: the limit is 7"),
+}
+
+
+@pytest.mark.parametrize("kind", COUNT_EDGES)
+@pytest.mark.parametrize("offset", [-1, 0, 1], ids=["below", "at", "above"])
+def test_each_count_limit_at_below_and_above(client_for: Any, kind: str, offset: int) -> None:
+    limit, refusal = COUNT_EDGES[kind]
+    client = client_for(form_app(form_limits=EDGE_LIMITS))
+    response = count_edge(client, kind, limit + offset)
+    if offset > 0:
+        assert (response.status_code, response.json()) == (413, {"detail": refusal})
+    else:
+        assert response.status_code == 200, response.text
+        assert sum(len(values) for values in response.json().values()) == limit + offset
+
+
+def size_edge(client: Any, kind: str, size: int) -> Any:
+    """A field or file of ``size`` bytes: for urlencoded, the name and value together."""
+    if kind == "urlencoded-field":
+        return client.post("/raw", data={"b": "x" * (size - 1)})
+    if kind == "multipart-field":
+        return post_multipart(client, part("b", b"x" * size))
+    if kind == "file":
+        return client.post("/upload", files={"file": ("big.bin", b"x" * size)})
+    if kind == "part-header-lines":
+        return client.post(
+            "/raw", content=padded_part(size) + b"--XyZ--\r\n", headers={"content-type": MULTIPART}
+        )
+    return client.post(
+        "/raw", content=padded_part(1, size) + b"--XyZ--\r\n", headers={"content-type": MULTIPART}
+    )
+
+
+SIZE_EDGES = {  # kind: (the limit, the answer one past it)
+    "urlencoded-field": (100, FIELD_TOO_LARGE),
+    "multipart-field": (100, FIELD_TOO_LARGE),
+    "file": (1000, "Uploaded file 'big.bin' is larger than the limit of 1000 bytes"),
+    "part-header-lines": (3, PART_HEADERS),
+    "part-header-size": (200, PART_HEADERS),
+}
+
+
+@pytest.mark.parametrize("kind", SIZE_EDGES)
+@pytest.mark.parametrize("offset", [-1, 0, 1], ids=["below", "at", "above"])
+def test_each_size_limit_at_below_and_above(client_for: Any, kind: str, offset: int) -> None:
+    limit, refusal = SIZE_EDGES[kind]
+    client = client_for(form_app(form_limits=EDGE_LIMITS))
+    response = size_edge(client, kind, limit + offset)
+    if offset > 0:
+        assert (response.status_code, response.json()) == (413, {"detail": refusal})
+    else:
+        assert response.status_code == 200, response.text
+        if kind == "file":
+            assert response.json()["size"] == limit + offset
+        elif kind == "urlencoded-field":
+            assert response.json() == {"b": ["x" * (limit + offset - 1)]}
+        elif kind == "multipart-field":
+            assert response.json() == {"b": ["x" * (limit + offset)]}
+        else:
+            assert response.json() == {"a": ["1"]}

@@ -361,3 +361,27 @@ def test_path_parameters_reach_the_handler_however_it_declares_them(client_for: 
     wrong = client.get("/positional/seven")
     assert wrong.status_code == 422
     assert wrong.json()["detail"][0]["loc"] == ["path", "n"]
+
+
+@pytest.mark.parametrize("digits", [4299, 4300, 4301], ids=["below", "at", "above"])
+def test_whole_numbers_up_to_pythons_digit_limit(client_for: Any, digits: int) -> None:
+    """Python converts at most sys.get_int_max_str_digits() (4300) digits: a longer number in
+    the path or the query is a 422 that says so, not Python's advice to call a function."""
+    app = VelociPy()
+
+    @app.get("/items/{item_id:int}")
+    async def item(item_id: int, page: int = 0) -> dict[str, int]:
+        return {"digits": len(str(item_id)), "page_digits": len(str(page))}
+
+    client = client_for(app)
+    number = "9" * digits
+    for path, where in ((f"/items/{number}", "path"), (f"/items/1?page={number}", "query")):
+        response = client.get(path)
+        if digits <= 4300:
+            assert response.status_code == 200, response.text
+            assert digits in response.json().values()
+        else:
+            assert response.status_code == 422, response.text
+            message = "a whole number of 4301 digits is longer than the limit of 4300"
+            [error] = response.json()["detail"]
+            assert (error["loc"][0], error["msg"], error["type"]) == (where, message, "int_parsing")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -44,13 +45,18 @@ _FALSE = frozenset({"false", "0", "no", "off"})
 
 
 def _to_int(text: str) -> int:
-    if text.isdigit() and text.isascii():  # PERF: plain ASCII digits, the usual case
+    if not (text.isdigit() and text.isascii()):  # PERF: plain ASCII digits, the usual case
+        digits = text[1:] if text.startswith("-") else text
+        # int() alone would also take "1_0", " 1" and non-ASCII digits.
+        if not (digits.isascii() and digits.isdigit()):
+            raise ValueError(f"'{text}' is not a whole number")
+    try:
         return int(text)
-    digits = text[1:] if text.startswith("-") else text
-    # int() alone would also take "1_0", " 1" and non-ASCII digits.
-    if not (digits.isascii() and digits.isdigit()):
-        raise ValueError(f"'{text}' is not a whole number")
-    return int(text)
+    except ValueError:  # over sys.get_int_max_str_digits(): Python's advice is not the client's
+        limit = sys.get_int_max_str_digits()
+        count = len(text.lstrip("-"))
+        message = f"a whole number of {count} digits is longer than the limit of {limit}"
+        raise ValueError(message) from None
 
 
 def _to_float(text: str) -> float:

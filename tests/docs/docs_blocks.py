@@ -13,6 +13,9 @@ A block in another language whose fence names a relative path
 (```` ```css title="static/app.css" ````) is a file the page asks the reader to create: it is
 written under that path in the folder, and the page's Python blocks run with the folder as
 working directory (so ``StaticFiles(directory="static")`` finds it).
+
+A block right after a ``<!-- request: METHOD PATH STATUS -->`` line (invisible on the site) is
+exercised with that request, and must answer exactly that status.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ _TITLE = re.compile(r'title="([A-Za-z_][A-Za-z0-9_]*\.py)"')
 _DATA_FENCE = re.compile(
     r'^```(?!python)[\w-]*[^\n]*title="([\w.-]+(?:/[\w.-]+)*)"[^\n]*\n(.*?)^```', re.S | re.M
 )
+_REQUEST_NOTE = re.compile(r"<!-- request: (\w+) (\S+) (\d{3}) -->\n\Z")
 _PATH_PARAMETER = re.compile(r"\{([^}:]+)(?::([a-z]+))?\}")
 _SAMPLE_VALUES = {"int": "1", "float": "1.5", "uuid": "5b0c2c5e-7a4e-4f7d-9d0e-0a6c1c1f7b11"}
 
@@ -44,6 +48,7 @@ class DocBlock:
     line: int  # 1-based line of the block's first code line
     source: str
     title: str | None = None  # the file name the fence gives it, e.g. "main.py"
+    request: tuple[str, str, int] | None = None  # (method, path, status) the page notes for it
 
     @property
     def id(self) -> str:
@@ -57,7 +62,9 @@ def doc_blocks(root: Path = DOCS) -> Iterator[DocBlock]:
         for match in _FENCE.finditer(text):
             line = text.count("\n", 0, match.start(2)) + 1
             title = _TITLE.search(match.group(1))
-            yield DocBlock(page, line, match.group(2), title.group(1) if title else None)
+            note = _REQUEST_NOTE.search(text, 0, match.start())
+            request = (note[1], note[2], int(note[3])) if note else None
+            yield DocBlock(page, line, match.group(2), title.group(1) if title else None, request)
 
 
 @contextlib.contextmanager

@@ -158,9 +158,14 @@ def test_stream_stops_when_the_client_leaves(server: ServerProcess, kind: str) -
         open_stream_and_leave(server, f"/{kind}/{name}")
         # The generator's finally ran: it stopped producing (or waiting) for nobody.
         assert wait_until(marker(server, f"{name}-finally").exists, timeout=10.0), server.output()
+        stopped = server.output()
         time.sleep(0.3)  # what a still-running producer would log in that time
-        added = server.output()[before:]
-        assert added.count("ASGI transport error") <= 1, added  # granian ASGI: per chunk
+        assert server.output() == stopped
+        added = stopped[before:]
+        # granian ASGI logs a line per chunk sent before it tells the app (a race); no other
+        # server logs anything
+        if server.kind != "granian-asgi":  # type: ignore[attr-defined]
+            assert "transport error" not in added, added
 
 
 @pytest.mark.parametrize("kind", SERVERS)
@@ -182,8 +187,9 @@ def test_server_stops_promptly_after_abandoned_streams(kind: str, tmp_path: Path
         assert wait_until((tmp_path / "b-finally").exists, timeout=10.0), process.output()
     finally:
         code = process.stop(timeout=8.0)
-    # 0, or uvicorn re-raising the SIGTERM it handled; -9 would mean it had to be killed.
-    assert code in (0, -signal.SIGTERM), process.output()
+    # uvicorn re-raises the SIGTERM it handled (-15), granian exits 0; -9 would mean it had to
+    # be killed.
+    assert code == (-signal.SIGTERM if kind == "uvicorn" else 0), process.output()
 
 
 # --- D3: a NUL in a file path; D4: control characters in a response header -------------------
@@ -222,6 +228,24 @@ def json_body(raw: bytes) -> Any:
     return json.loads(raw.partition(b"\r\n\r\n")[2])
 
 
+def body_of(raw: bytes) -> bytes:
+    return raw.partition(b"\r\n\r\n")[2]
+
+
+# Where the servers answer a hostile request differently, each server's one answer: the status
+# and the exact body. uvicorn (h11/httptools) refuses with its own text, granian with an empty
+# body; where granian lets a request through, VelociPy's own answer is the one given.
+SERVER_REFUSAL = {"uvicorn": b"Invalid HTTP request received.", "granian": b""}
+BODY_ENDED_EARLY = (
+    b'{"detail":"The request body ended early: the connection closed or its framing was malformed"}'
+)
+
+
+def server_family(server: ServerProcess) -> str:
+    kind: str = server.kind  # type: ignore[attr-defined]
+    return "uvicorn" if kind == "uvicorn" else "granian"
+
+
 @pytest.mark.parametrize(
     "headers",
     [
@@ -233,14 +257,19 @@ def json_body(raw: bytes) -> Any:
     ids=["plus-sign", "conflicting-lengths", "length-and-chunked", "double-chunked"],
 )
 def test_ambiguous_body_framing_is_refused(server: ServerProcess, headers: list[str]) -> None:
-    """7.A.4: never 'read to EOF' or pick one of two lengths (request smuggling)."""
+    """7.A.4: never 'read to EOF' or pick one of two lengths (request smuggling).
+
+    uvicorn refuses all four itself; granian refuses a malformed or doubled Content-Length and
+    passes Content-Length with chunked (or chunked twice) on as chunked, whose ``hello`` is no
+    valid chunk: VelociPy's body reader then answers 400 itself."""
+    family = server_family(server)
+    granian_passes = headers[-1] == "Transfer-Encoding: chunked"
+    expected = (
+        BODY_ENDED_EARLY if family == "granian" and granian_passes else SERVER_REFUSAL[family]
+    )
     with no_traceback_logged(server):
         raw = exchange(server, post_head("/echo", *headers, "Connection: close") + b"hello")
-        status = status_of(raw)
-        if status == 200:  # a server may resolve it per RFC 9112 (chunked wins): then it's whole
-            assert json_body(raw) == {"len": 0}, raw
-        else:
-            assert status == 400, raw
+        assert (status_of(raw), body_of(raw)) == (400, expected), raw
 
 
 def test_body_in_one_byte_chunks(server: ServerProcess) -> None:
@@ -255,18 +284,24 @@ def test_body_in_one_byte_chunks(server: ServerProcess) -> None:
 
 
 def test_thousands_of_duplicate_headers_and_cookies(server: ServerProcess) -> None:
-    """7.D.19: 5,000 duplicate headers (and Cookie headers): all kept, or the server's 431."""
+    """7.D.19: 5,000 duplicate headers (and Cookie headers): uvicorn hands all of them to the
+    app, granian refuses more than its header limit with its own 431."""
+    keeps_all = server_family(server) == "uvicorn"
     with no_traceback_logged(server):
         dups = [f"X-Dup: {i}" for i in range(5000)]
         raw = get_raw(server, "/inspect", *dups)
-        assert status_of(raw) in (200, 431), raw[:200]
-        if status_of(raw) == 200:
+        if keeps_all:
+            assert status_of(raw) == 200, raw[:200]
             assert json_body(raw)["dup"] == 5000
+        else:
+            assert (status_of(raw), body_of(raw)) == (431, b""), raw[:200]
         cookies = [f"Cookie: c{i}=v{i}" for i in range(5000)]
         raw = get_raw(server, "/inspect", *cookies)
-        assert status_of(raw) in (200, 431), raw[:200]
-        if status_of(raw) == 200:
+        if keeps_all:
+            assert status_of(raw) == 200, raw[:200]
             assert json_body(raw)["cookies"] == 5000
+        else:
+            assert (status_of(raw), body_of(raw)) == (431, b""), raw[:200]
 
 
 @pytest.mark.parametrize("host", ["example.com/?", "a b", "[::1", "evil.example:99999x"])
@@ -277,19 +312,26 @@ def test_malformed_host_falls_back_to_the_server_address(server: ServerProcess, 
             server,
             f"GET /inspect HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode(),
         )
-        status = status_of(raw)
-        if status == 200:
-            assert json_body(raw)["host"] == "127.0.0.1", raw
-            assert json_body(raw)["url"].startswith(f"http://127.0.0.1:{server.port}/inspect")
-        else:
-            assert status == 400, raw  # the server refused the Host itself
+        assert status_of(raw) == 200, raw  # every server passes these Hosts on to the app
+        assert json_body(raw)["host"] == "127.0.0.1", raw
+        assert json_body(raw)["url"] == f"http://127.0.0.1:{server.port}/inspect"
 
 
 @pytest.mark.parametrize(
-    "cookie", ["=;;=x; ;a", 'a="unterminated', "\x7f=\x01", "a=b=c; ; =; d", "x" * 8000]
+    ("cookie", "parsed"),
+    [
+        ("=;;=x; ;a", 0),
+        ('a="unterminated', 1),
+        ("\x7f=\x01", None),
+        ("a=b=c; ; =; d", 1),
+        ("x" * 8000, 0),
+    ],
 )
-def test_malformed_cookies_parse_leniently(server: ServerProcess, cookie: str) -> None:
-    """7.D.24: malformed inbound cookies never cause a 500."""
+def test_malformed_cookies_parse_leniently(
+    server: ServerProcess, cookie: str, parsed: int | None
+) -> None:
+    """7.D.24: malformed inbound cookies never cause a 500: the well-formed pairs are kept (a
+    lone name or an empty name is no cookie); control bytes are refused by every server."""
     with no_traceback_logged(server):
         raw = exchange(
             server,
@@ -297,7 +339,12 @@ def test_malformed_cookies_parse_leniently(server: ServerProcess, cookie: str) -
             + cookie.encode("latin-1")
             + b"\r\nConnection: close\r\n\r\n",
         )
-        assert status_of(raw) in (200, 400), raw  # 400: the server refused a control byte
+        if parsed is None:
+            expected = SERVER_REFUSAL[server_family(server)]
+            assert (status_of(raw), body_of(raw)) == (400, expected), raw
+        else:
+            assert status_of(raw) == 200, raw
+            assert json_body(raw)["cookies"] == parsed, raw
 
 
 @pytest.mark.parametrize("value", ["a;b", "a,b", "a\r\nSet-Cookie: evil=1", "caf\u00e9", 'q"uote'])
@@ -313,14 +360,20 @@ def test_set_cookie_values_are_quoted_not_injected(server: ServerProcess, value:
         assert not any(line.startswith(b"evil") for line in lines), lines
 
 
-@pytest.mark.parametrize("path", ["/%1b[31mred", "/a%0d%0aInjected: 1", "/%00nul"])
+@pytest.mark.parametrize(
+    ("path", "status"), [("/%1b[31mred", 404), ("/a%0d%0aInjected: 1", 400), ("/%00nul", 404)]
+)
 def test_control_characters_in_the_path_are_escaped_in_the_log(
-    server: ServerProcess, path: str
+    server: ServerProcess, path: str, status: int
 ) -> None:
-    """7.D.25: the path a client sends cannot write escapes or fake lines into the log."""
+    """7.D.25: the path a client sends cannot write escapes or fake lines into the log. The
+    escaped ones reach the router (404); the space makes the second no request line (400)."""
     before = len(server.output())
     raw = get_raw(server, path)
-    assert status_of(raw) in (400, 404), raw
+    if status == 404:
+        assert (status_of(raw), body_of(raw)) == (404, b'{"detail":"Not Found"}'), raw
+    else:
+        assert (status_of(raw), body_of(raw)) == (400, SERVER_REFUSAL[server_family(server)])
     assert_still_up(server)
     added = server.output()[before:]
     assert "\x1b" not in added
@@ -329,10 +382,14 @@ def test_control_characters_in_the_path_are_escaped_in_the_log(
 
 
 def test_huge_paths_are_answered_promptly(server: ServerProcess) -> None:
-    """7.E.26: huge paths against every route: 404 from the router, or the server's refusal."""
+    """7.E.26: huge paths against every route: 404 from the router; past the server's own
+    request-line limit, uvicorn's 400 or granian's 414."""
+    family = server_family(server)
     with no_traceback_logged(server):
         assert status_of(get_raw(server, "/users/" + "a/" * 4096)) == 404
-        assert status_of(get_raw(server, "/" + "a/" * 51_200)) in (400, 404, 414, 431)
+        raw = get_raw(server, "/" + "a/" * 51_200)
+        refusal = (400, SERVER_REFUSAL[family]) if family == "uvicorn" else (414, b"")
+        assert (status_of(raw), body_of(raw)) == refusal, raw[:200]
 
 
 def test_streams_on_one_keep_alive_connection(server: ServerProcess) -> None:
@@ -369,3 +426,84 @@ def test_chunked_body_with_trailers(server: ServerProcess) -> None:
         else:
             assert status_of(raw) == 200, raw
             assert json_body(raw) == {"size": 3}
+
+
+# --- non-ASCII header values and malformed ids ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["café".encode(), "café".encode("latin-1"), b"\xff\xfe", "\U0001f600".encode()],
+    ids=["utf-8", "latin-1", "ff-fe", "emoji"],
+)
+def test_non_ascii_header_values(server: ServerProcess, value: bytes) -> None:
+    """Bytes outside visible ASCII in a request header: the ASGI servers hand them on and the
+    app reads them as Latin-1 (one character per byte); granian RSGI drops the header
+    (docs/servers.md). Never a refusal or an error."""
+    with no_traceback_logged(server):
+        raw = exchange(
+            server,
+            b"GET /inspect HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Name: "
+            + value
+            + b"\r\nConnection: close\r\n\r\n",
+        )
+        assert status_of(raw) == 200, raw
+        seen = None if server.kind == "granian-rsgi" else value.decode("latin-1")  # type: ignore[attr-defined]
+        assert json_body(raw)["name"] == seen
+
+
+def int_refusal(name: str, text: str) -> dict[str, Any]:
+    message = f"{text!r} is not a whole number"
+    return {"detail": [{"loc": ["path", name], "msg": message, "type": "int_parsing"}]}
+
+
+def uuid_refusal(text: str) -> dict[str, Any]:
+    message = f"{text!r} is not valid: Invalid UUID"
+    return {"detail": [{"loc": ["path", "order_id"], "msg": message, "type": "value_error"}]}
+
+
+ORDER = "5b0c2c5e-7a4e-4f7d-9d0e-0a6c1c1f7b11"
+MALFORMED_IDS = [
+    ("/items/-1", 200, {"id": -1}),
+    ("/items/" + "9" * 40, 200, {"id": int("9" * 40)}),
+    ("/items/+1", 422, int_refusal("item_id", "+1")),
+    ("/items/1e3", 422, int_refusal("item_id", "1e3")),
+    ("/items/0x10", 422, int_refusal("item_id", "0x10")),
+    ("/items/1.0", 422, int_refusal("item_id", "1.0")),
+    ("/items/%201", 422, int_refusal("item_id", " 1")),
+    ("/items/%EF%BC%91", 422, int_refusal("item_id", "\uff11")),  # a full-width digit one
+    ("/items/", 404, {"detail": "Not Found"}),
+    ("/accounts/abc", 422, int_refusal("account_id", "abc")),
+    ("/accounts/%D9%A3", 422, int_refusal("account_id", "\u0663")),  # an Arabic-Indic three
+    (
+        "/accounts/" + "9" * 5000,  # past Python's 4300 digits: no advice to call a function
+        422,
+        {
+            "detail": [
+                {
+                    "loc": ["path", "account_id"],
+                    "msg": "a whole number of 5000 digits is longer than the limit of 4300",
+                    "type": "int_parsing",
+                }
+            ]
+        },
+    ),
+    ("/orders/" + ORDER.replace("-", ""), 200, {"id": ORDER}),
+    ("/orders/" + ORDER.upper(), 200, {"id": ORDER}),
+    ("/orders/%7B" + ORDER + "%7D", 422, uuid_refusal("{" + ORDER + "}")),
+    ("/orders/not-a-uuid", 422, uuid_refusal("not-a-uuid")),
+    ("/orders/" + ORDER + "0", 422, uuid_refusal(ORDER + "0")),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "answer"), MALFORMED_IDS, ids=[p[:40] for p, _, _ in MALFORMED_IDS]
+)
+def test_malformed_ids_get_one_exact_answer(
+    server: ServerProcess, path: str, status: int, answer: dict[str, Any]
+) -> None:
+    """Ids in the path that only look like numbers or UUIDs: 422 naming the parameter and the
+    text, never a 500 or a silently different id (no full-width or Arabic digits as ints)."""
+    with no_traceback_logged(server):
+        raw = get_raw(server, path)
+        assert (status_of(raw), json_body(raw)) == (status, answer), raw

@@ -250,6 +250,29 @@ def test_body_limit_declared_and_chunked(server: ServerProcess) -> None:
             connection.close()
 
 
+@pytest.mark.parametrize("framing", ["declared", "chunked"])
+@pytest.mark.parametrize("offset", [-1, 0, 1], ids=["below", "at", "above"])
+def test_body_limit_at_below_and_above(server: ServerProcess, framing: str, offset: int) -> None:
+    """The limit counted exactly on every server, whether the body is declared or chunked (the
+    ASGI adapter also buffers up to the limit before the handler reads)."""
+    size = http_app.MAX_BODY_SIZE + offset
+    body = b"x" * size
+    with no_traceback_logged(server):
+        if framing == "declared":
+            response = http_request(server.url + "/upload", method="POST", data=body)
+            status, answer = response.status, json.loads(response.body)
+        else:  # 10,000-byte chunks: the limit falls inside the seventh
+            raw = send_chunked(
+                server, "/upload", [body[i : i + 10_000] for i in range(0, size, 10_000)]
+            )
+            status, answer = status_of(raw), json.loads(raw.partition(b"\r\n\r\n")[2])
+    if offset > 0:
+        detail = f"Request body is larger than the limit of {http_app.MAX_BODY_SIZE} bytes"
+        assert (status, answer) == (413, {"detail": detail})
+    else:
+        assert (status, answer) == (200, {"size": size})
+
+
 @pytest.mark.parametrize("length", [b"-1", b"abc", b"0x10"])
 def test_malformed_content_length_is_400(server: ServerProcess, length: bytes) -> None:
     with no_traceback_logged(server):

@@ -100,27 +100,43 @@ def raw_request(server: ServerProcess, method: str, path: str, *headers: str) ->
 # --- item 1: a producer that never awaits -----------------------------------------------------
 
 
-@pytest.mark.parametrize("route", ["tight", "tight-events"])
+@pytest.mark.parametrize(
+    ("route", "coding"),
+    [("tight", ""), ("tight-events", ""), ("tight-sync", ""), ("tight", "gzip")],
+    ids=["stream", "events", "sync-stream", "gzipped-stream"],
+)
 def test_producer_that_never_awaits_stops_when_the_client_leaves(
-    server: ServerProcess, route: str
+    server: ServerProcess, route: str, coding: str
 ) -> None:
-    name = f"{route}-left"
+    name = f"{route}-{coding}-left"
+    accept = f"Accept-Encoding: {coding}\r\n" if coding else ""
+    # gzip squeezes the 1 KiB chunks to a few bytes each: less is enough to see it flowing
+    flowing = 4 * 1024 if coding else 64 * 1024
     with log_added(server) as log:
         with socket.create_connection(("127.0.0.1", server.port), timeout=5.0) as sock:
-            sock.sendall(f"GET /{route}/{name} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            sock.sendall(
+                f"GET /{route}/{name} HTTP/1.1\r\nHost: 127.0.0.1\r\n{accept}\r\n".encode()
+            )
             received = b""
-            while len(received) < 64 * 1024:  # the stream is flowing
+            while len(received) < flowing:  # the stream is flowing
                 chunk = sock.recv(65536)
                 assert chunk, received[:200]
                 received += chunk
         assert received.startswith(b"HTTP/1.1 200")
+        head = received.partition(b"\r\n\r\n")[0].lower()
+        assert (b"content-encoding: gzip" in head) == bool(coding), head
         # The producer was stopped (its finally ran), the worker is free for other requests.
         assert marked(server, f"{name}-finally"), server.output()
         still_serving(server)
+        stopped = server.output()
         time.sleep(0.5)  # what a producer still running would log meanwhile
+        assert server.output() == stopped
     added = log[0]
     assert "Traceback" not in added, added
-    assert added.count("ASGI transport error") <= 1, added  # granian ASGI: a line per chunk
+    # granian ASGI logs a line for each chunk sent between the client leaving and the app being
+    # told (how many is a race); the others log nothing. None comes after the producer stopped.
+    if server.kind != "granian-asgi":  # type: ignore[attr-defined]
+        assert "transport error" not in added, added
 
 
 @pytest.mark.parametrize("kind", SERVERS)
@@ -144,8 +160,9 @@ def test_server_stops_on_sigterm_after_a_tight_producer_lost_its_client(
         assert wait_until((tmp_path / "gone-finally").exists, timeout=10.0), process.output()
     finally:
         code = process.stop(timeout=8.0)
-    # 0, or uvicorn re-raising the SIGTERM it handled; -9 would mean it had to be killed.
-    assert code in (0, -signal.SIGTERM), process.output()
+    # uvicorn re-raises the SIGTERM it handled (-15), granian exits 0; -9 would mean it had to
+    # be killed.
+    assert code == (-signal.SIGTERM if kind == "uvicorn" else 0), process.output()
 
 
 # --- item 5: HEAD closes every body it does not send ------------------------------------------

@@ -64,3 +64,36 @@ def test_without_the_server_setting_velocipy_refuses_after_the_fact(
         assert code == 1005  # RSGI carries no close code (the connection is closed all the same)
     else:
         assert (code, reason) == (1009, OURS)
+
+
+LIMIT = 64 * 1024
+
+
+def answers_at_below_and_above(port: int) -> list[object]:
+    """Echo of a message one byte below and at the limit, then the close code of one byte over."""
+    seen: list[object] = []
+    with connect(f"ws://127.0.0.1:{port}/ws", max_size=None, open_timeout=10) as ws:
+        for size in (LIMIT - 1, LIMIT):
+            ws.send(b"x" * size)
+            seen.append(len(ws.recv(timeout=10)))
+        ws.send("y" * (LIMIT + 1))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    received = closed.value.rcvd
+    seen.append(None if received is None else received.code)
+    return seen
+
+
+@pytest.mark.parametrize("kind", ["velocipy-run", "uvicorn", "granian-rsgi", "granian-asgi"])
+def test_the_limit_at_below_and_above_on_every_server(kind: str, tmp_path: Path) -> None:
+    (tmp_path / "limited.py").write_text(APP)
+    port = free_port()
+    if kind == "velocipy-run":
+        (tmp_path / "main.py").write_text(APP)
+        argv = [executable("velocipy"), "run", "--asgi", "--no-reload", "--port", str(port)]
+    else:
+        argv = ws_server_argv(kind, "limited:app", port)
+    with running(argv, port=port, cwd=tmp_path):
+        seen = answers_at_below_and_above(port)
+    over = 1005 if kind == "granian-rsgi" else 1009  # RSGI carries no close code
+    assert seen == [LIMIT - 1, LIMIT, over]

@@ -257,3 +257,33 @@ def test_gzip_alone_loads_neither_extra() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.split()
     assert [name for name in loaded if "brotli" in name or "zstd" in name] == []
+
+
+@pytest.mark.parametrize("size", [99, 100, 101], ids=["below", "at", "above"])
+def test_minimum_size_at_below_and_above(
+    client_for: ClientFactory, tmp_path: Path, size: int
+) -> None:
+    """A body or file of ``minimum_size`` bytes or more is compressed; one byte less is not."""
+    app = VelociPy()
+    app.add_middleware(CompressionMiddleware, minimum_size=100)
+    content = b"v" * size
+    (tmp_path / "sized.txt").write_bytes(content)
+
+    @app.get("/body")
+    async def body() -> Response:
+        return PlainTextResponse(content)
+
+    @app.get("/file")
+    async def file() -> Response:
+        return FileResponse(tmp_path / "sized.txt", media_type="text/plain")
+
+    client = client_for(app)
+    for path in ("/body", "/file"):
+        response = client.get(path, headers={"accept-encoding": "gzip"})
+        assert response.status_code == 200
+        if size < 100:
+            assert "content-encoding" not in response.headers, path
+            assert response.content == content
+        else:
+            assert response.headers["content-encoding"] == "gzip", path
+            assert gzip.decompress(response.content) == content

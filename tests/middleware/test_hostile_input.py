@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 from collections.abc import Callable
 
+import msgspec
 import pytest
 
 from velocipy import Request, VelociPy, WebSocket
@@ -21,21 +23,43 @@ from velocipy.testing import TestClient, WebSocketDenied
 
 ClientFactory = Callable[..., TestClient]
 
-HOSTILE_HEADERS = [
-    {"accept-encoding": "gzip;q=" + "9" * 400},
-    {"accept-encoding": ";;;,,,q=,gzip;;q=0.5;q=abc"},
-    {"accept-encoding": "gzip, " * 2000},
-    {"forwarded": 'for="[::1;proto=https;host='},
-    {"forwarded": "for=unknown;proto=HTTPS;host=a.example, for=_hidden"},
-    {"forwarded": ";;;=,=;=="},
-    {"x-forwarded-for": ", , ,,[], 999.1.1.1, ::zz"},
-    {"x-forwarded-host": "bad host/../\\", "x-forwarded-proto": "javascript"},
-    {"origin": "null"},
-    {"origin": "https://app.example.com\\@evil"},
-    {"cookie": "session=" + "A" * 3000 + ".." + "B" * 10},
-    {"cookie": "session=%%%; other=1"},
-    {"host": "[::1"},
-    {"host": ""},
+HOME = "http://testserver/"
+SOCKET = "ws://testserver/ws"
+BAD_HOST = "Invalid host header"
+# headers -> (the HTTP answer: 200 and the request URL the route saw, or the refusal's status and
+# body; the WebSocket answer: the URL the socket saw, or the handshake's refusal status)
+HOSTILE_HEADERS: list[tuple[dict[str, str], tuple[int, str], str | int]] = [
+    ({"accept-encoding": "gzip;q=" + "9" * 400}, (200, HOME), SOCKET),
+    ({"accept-encoding": ";;;,,,q=,gzip;;q=0.5;q=abc"}, (200, HOME), SOCKET),
+    ({"accept-encoding": "gzip, " * 2000}, (200, HOME), SOCKET),
+    (
+        {"forwarded": 'for="[::1;proto=https;host='},
+        (400, "Invalid forwarded host in Forwarded"),
+        400,
+    ),
+    (
+        {"forwarded": "for=unknown;proto=HTTPS;host=a.example, for=_hidden"},
+        (200, "https://a.example/"),
+        "wss://a.example/ws",
+    ),
+    ({"forwarded": "for=unknown;proto=https;host=evil.example"}, (400, BAD_HOST), 400),
+    ({"forwarded": ";;;=,=;=="}, (200, HOME), SOCKET),
+    ({"x-forwarded-for": ", , ,,[], 999.1.1.1, ::zz"}, (200, HOME), SOCKET),
+    (
+        {"x-forwarded-host": "bad host/../\\", "x-forwarded-proto": "javascript"},
+        (400, "Invalid forwarded host in X-Forwarded-Host"),
+        400,
+    ),
+    ({"x-forwarded-host": "evil.example"}, (400, BAD_HOST), 400),
+    ({"origin": "null"}, (200, HOME), 403),
+    ({"origin": "https://app.example.com\\@evil"}, (200, HOME), 403),
+    ({"cookie": "session=" + "A" * 3000 + ".." + "B" * 10}, (200, HOME), SOCKET),
+    ({"cookie": "session=%%%; other=1"}, (200, HOME), SOCKET),
+    ({"host": "evil.example"}, (400, BAD_HOST), 400),
+    ({"host": "a.example:8080"}, (200, "http://a.example:8080/"), "ws://a.example:8080/ws"),
+    ({"host": "[::1"}, (400, BAD_HOST), 400),
+    ({"host": ""}, (400, BAD_HOST), 400),
+    ({"host": "a.example\u00e9"}, (400, BAD_HOST), 400),
 ]
 
 
@@ -43,7 +67,7 @@ def make_app() -> VelociPy:
     app = VelociPy(
         middleware=[
             ProxyHeadersMiddleware(trusted_proxies="*"),
-            TrustedHostMiddleware(allowed_hosts=["*"]),
+            TrustedHostMiddleware(allowed_hosts=["testserver", "a.example"]),
             CORSMiddleware(allow_origins=["https://app.example.com"], allow_credentials=True),
             GZipMiddleware(minimum_size=10),
             SessionMiddleware(secret_key="hostile-input-secret-key"),
@@ -69,21 +93,34 @@ def make_app() -> VelociPy:
     return app
 
 
-@pytest.mark.parametrize("headers", HOSTILE_HEADERS)
+@pytest.mark.parametrize(("headers", "answer", "socket"), HOSTILE_HEADERS)
 def test_hostile_headers_get_a_clear_answer(
-    make_client: ClientFactory, headers: dict[str, str], caplog: pytest.LogCaptureFixture
+    make_client: ClientFactory,
+    headers: dict[str, str],
+    answer: tuple[int, str],
+    socket: str | int,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     client = make_client(make_app())
     with caplog.at_level(logging.WARNING, logger="velocipy"):
         response = client.get("/", headers=headers)
-        assert response.status_code in (200, 400), response.text
-        refused: int | None = None
+        status, said = answer
+        assert response.status_code == status, response.text
+        if status == 200:
+            seen = msgspec.json.decode(
+                gzip.decompress(response.content)
+                if response.headers.get("content-encoding") == "gzip"
+                else response.content
+            )
+            assert seen["url"] == said
+        else:
+            assert response.text == said
         try:
             with client.websocket_connect("/ws", headers=headers) as session:
-                session.receive_text()
+                outcome: str | int = session.receive_text()
         except WebSocketDenied as denied:
-            refused = denied.status_code
-        assert refused in (None, 400, 403)
+            outcome = denied.status_code
+        assert outcome == socket
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,24 @@ async def inspect(request: Request) -> dict[str, Any]:
         "cookies": len(request.cookies),
         "url": str(request.url),
         "host": request.url.host,
+        "name": request.headers.get("x-name"),
     }
+
+
+@app.get("/items/{item_id:int}")
+async def item(item_id: int) -> dict[str, int]:
+    return {"id": item_id}
+
+
+@app.get("/orders/{order_id}")
+async def order(order_id: uuid.UUID) -> dict[str, str]:
+    return {"id": str(order_id)}
+
+
+@app.get("/accounts/{account_id}")
+async def account(account_id: int) -> dict[str, int]:
+    """An id declared as int by the annotation, not the path: a malformed one is a 422."""
+    return {"id": account_id}
 
 
 @app.get("/cookie")

@@ -74,6 +74,20 @@ async def tight(name: str) -> StreamingResponse:
     return StreamingResponse(chunks(), media_type="text/plain")
 
 
+@app.get("/tight-sync/{name}")
+async def tight_sync(name: str) -> StreamingResponse:
+    """An endless plain (sync) generator: it never yields control on its own either."""
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while True:
+                yield b"x" * 1024
+        finally:
+            mark(f"{name}-finally")
+
+    return StreamingResponse(chunks(), media_type="text/plain")
+
+
 @app.get("/tight-events/{name}")
 async def tight_events(name: str) -> EventSourceResponse:
     """The issue's example: ``while True: yield f"tick {n}"`` as an event stream."""
