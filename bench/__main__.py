@@ -45,6 +45,7 @@ from fanout import APPS as FANOUT_APPS  # noqa: E402
 from peers import FACTORIES  # noqa: E402
 from servers import PYPI_NAME, SERVERS, pypi_python  # noqa: E402
 
+REALTIME_PEERS = ("django-channels", "socketio")  # measured by the fan-out tier only
 TIERS = ("inprocess", "http", "websocket", "scale", "techempower", "stack", "fanout")
 
 
@@ -118,9 +119,7 @@ def run_inprocess_ws(frameworks: list[str], n: int, log: Any) -> list[dict[str, 
     return rows
 
 
-def run_fanout(
-    settings: dict[str, Any], frameworks: list[str], servers: list[str], log: Any
-) -> Any:
+def run_fanout(settings: dict[str, Any], apps: list[str], servers: list[str], log: Any) -> Any:
     """The broadcast fan-out tier: ``bench/fanout.py`` with its JSON and Markdown."""
     if importlib.util.find_spec("fanout") is None:
         log("  fanout: bench/fanout.py is not in this tree yet: skipped")
@@ -132,7 +131,7 @@ def run_fanout(
         argv += ["--markdown", str(md_path), "--servers", *servers]
         argv += ["--subscribers", str(settings["subscribers"])]
         argv += ["--messages", str(settings["messages"])]
-        argv += ["--apps", *[f for f in ("bare", *frameworks) if f in FANOUT_APPS]]
+        argv += ["--apps", *apps]
         result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=BENCH_DIR)
         for line in result.stdout.splitlines():
             if line.startswith("  "):
@@ -152,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiers", nargs="*", choices=TIERS, default=list(TIERS))
     parser.add_argument("--frameworks", nargs="*", help=f"default: all ({', '.join(FACTORIES)})")
     parser.add_argument("--servers", nargs="*", choices=SERVERS, default=list(SERVERS))
+    parser.add_argument(
+        "--realtime-peers",
+        nargs="*",
+        choices=REALTIME_PEERS,
+        default=list(REALTIME_PEERS),
+        help="fan-out only peers, beside --frameworks (skipped when not installed)",
+    )
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results")
     parser.add_argument("--docs", action="store_true", help="rewrite docs/benchmarks.md, README")
     parser.add_argument(
@@ -298,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
             log=log,
         )
     if "fanout" in args.tiers:
-        fanout = run_fanout(settings, frameworks, args.servers, log)
+        apps = [f for f in frameworks if f in FANOUT_APPS] + args.realtime_peers
+        fanout = run_fanout(settings, apps, args.servers, log)
         if fanout is not None:
             tiers["fanout"] = fanout
     results["loadavg_end"] = machine.loadavg()

@@ -296,9 +296,7 @@ def measure(
         url = f"ws://127.0.0.1:{port}{socket_path(app, 'subscribe')}"
         starts = [sum(share[:i]) for i in range(len(share))]
         clients = [
-            context.Process(
-                target=run_subscribers, args=(url, app, s, n, messages, False, queues)
-            )
+            context.Process(target=run_subscribers, args=(url, app, s, n, messages, False, queues))
             for s, n in zip(starts, share, strict=True)
             if n
         ]
@@ -531,7 +529,6 @@ def main() -> None:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
     if args.markdown:
         args.markdown.write_text(table)
-
 
 
 if __name__ == "__main__":

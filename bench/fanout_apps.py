@@ -197,7 +197,9 @@ def socketio_app() -> Any:
     import socketio
 
     manager = None if BACKEND == "memory" else socketio.AsyncRedisManager(BACKEND)
-    server = socketio.AsyncServer(async_mode="asgi", client_manager=manager, transports=["websocket"])
+    server = socketio.AsyncServer(
+        async_mode="asgi", client_manager=manager, transports=["websocket"]
+    )
 
     @server.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import features
+import report_tiers
 import server_instructions
 from peers import REFERENCES
 
@@ -239,7 +240,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             startup["velocipy_help_ms"] < 200,
             f"{startup['velocipy_help_ms']:.0f} ms",
         )
-    return found
+    return found + report_tiers.targets(results)
 
 
 # --- Markdown -----------------------------------------------------------------------------
@@ -389,22 +390,25 @@ def markdown(results: dict[str, Any], charts: dict[str, str] | None = None) -> s
         if idle:
             out += [
                 "Server memory per idle, accepted WebSocket connection (RSS growth over "
-                f"{idle[0]['connections']} connections):",
+                f"{idle[0]['connections']} connections from addresses spread over 127.0.0.0/8) "
+                "and the best of three times for the app's hub to send one message to all:",
                 "",
             ]
             rows = [
-                [r["server"], r["framework"], f"{r['kb_per_connection']:.1f} KiB"] for r in idle
+                [
+                    r["server"],
+                    r["framework"],
+                    f"{r['kb_per_connection']:.1f} KiB",
+                    _fmt(r.get("broadcast_ms"), ".1f") + " ms",
+                ]
+                for r in idle
             ]
-            out += [*_table(["server", "framework", "per connection"], rows), ""]
+            out += [
+                *_table(["server", "framework", "per connection", "broadcast to all"], rows),
+                "",
+            ]
         out += _chart_line(charts, "scale")
-    fanout = tiers.get("fanout")
-    if fanout is not None:
-        out += ["## Broadcast fan-out", "", "From `bench/fanout.py` (one publisher, many "]
-        out += ["WebSocket subscribers):", ""]
-        if fanout.get("markdown"):
-            out += [fanout["markdown"].strip(), ""]
-        else:
-            out += ["```json", json.dumps(fanout, indent=2)[:4000], "```", ""]
+    out += report_tiers.markdown(results)
     if results.get("targets"):
         out += ["## Targets", ""]
         out += [
@@ -663,6 +667,14 @@ def readme_section(results: dict[str, Any]) -> str:
                 if any(c != "-" for c in cells[1:]):
                     rows.append([scenario, interface.upper(), *cells])
         lines += [*_table(["endpoint", "protocol", *frameworks], rows), ""]
+    tiers = report_tiers.readme(results)
+    if tiers:
+        lines += [
+            "Application-shaped tiers (the tables are in docs/benchmarks.md):",
+            "",
+            *tiers,
+            "",
+        ]
     lines.append(
         f"Measured {results['started']}, load average {results['loadavg_start']} → "
         f"{results.get('loadavg_end')}."

@@ -152,7 +152,12 @@ def run(
                             stack = measure_endpoint(
                                 running, "/orders", seconds, connections, cpus[1], script=script
                             )
-                    except (ServerFailed, subprocess.CalledProcessError, OSError, ValueError) as exc:
+                    except (
+                        ServerFailed,
+                        subprocess.CalledProcessError,
+                        OSError,
+                        ValueError,
+                    ) as exc:
                         log(f"  stack {server} {framework}: FAILED {str(exc).splitlines()[0]}")
                         rows.append({**where, "error": str(exc)[:500]})
                         continue

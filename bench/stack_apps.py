@@ -119,7 +119,6 @@ def fastapi_app(interface: str) -> Any:
     async def service(repo: Any = Depends(repository)) -> dict[str, Any]:
         return {"name": repo["name"], "repository": repo}
 
-
     app = FastAPI()
     app.add_middleware(SessionMiddleware, secret_key=SECRET)
     app.add_middleware(GZipMiddleware, minimum_size=500)
@@ -188,7 +187,6 @@ def litestar_app(interface: str) -> Any:
 
     async def service(repository: dict[str, str]) -> dict[str, Any]:
         return {"name": repository["name"], "repository": repository}
-
 
     async def plaintext() -> bytes:
         return b"Hello, World!"

@@ -16,6 +16,7 @@ import http.client
 import json
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
@@ -285,6 +286,24 @@ def verify(port: int, url: str) -> list[str]:
 
 
 # --- the tier -------------------------------------------------------------------------------
+def database_pids(postgres: PostgresServer) -> list[int]:
+    assert postgres.process is not None
+    return process_tree(postgres.process.pid)
+
+
+def settle(pids: list[int], timeout: float = 60.0) -> None:
+    """Wait until the server is idle: wrk stops at its deadline, but the requests it left in
+    flight (500 queries each) still run, and would be counted against the next test."""
+    deadline = time.monotonic() + timeout
+    last = cpu_seconds(pids)
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = cpu_seconds(pids)
+        if now - last < 0.02:
+            return
+        last = now
+
+
 def run(
     frameworks: list[str],
     servers: list[str],
@@ -319,12 +338,12 @@ def run(
                                 rows.append({**where, "problems": problems})
                                 continue
                             for test in chosen:
-                                db_pids = process_tree(postgres.process.pid)  # type: ignore[union-attr]
-                                db_before = cpu_seconds(db_pids)
+                                settle(running.pids() + database_pids(postgres))
+                                db_before = cpu_seconds(database_pids(postgres))
                                 result = measure_endpoint(
                                     running, TESTS[test], seconds, connections, cpus[1]
                                 )
-                                db_cpu = cpu_seconds(process_tree(postgres.process.pid)) - db_before  # type: ignore[union-attr]
+                                db_cpu = cpu_seconds(database_pids(postgres)) - db_before
                                 result["db_cpu_us_per_request"] = (
                                     db_cpu / max(result["requests"], 1) * 1e6
                                 )
@@ -335,7 +354,14 @@ def run(
                                     f" cpu {result['server_cpu_us_per_request']:.1f} us/req"
                                     + (f" non-2xx {result['non_2xx']}" if result["non_2xx"] else "")
                                 )
-                    except (ServerFailed, subprocess.CalledProcessError, OSError, ValueError) as exc:
-                        log(f"  techempower {server} {framework}: FAILED {str(exc).splitlines()[0]}")
+                    except (
+                        ServerFailed,
+                        subprocess.CalledProcessError,
+                        OSError,
+                        ValueError,
+                    ) as exc:
+                        log(
+                            f"  techempower {server} {framework}: FAILED {str(exc).splitlines()[0]}"
+                        )
                         rows.append({**where, "error": str(exc)[:500]})
     return rows

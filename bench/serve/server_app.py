@@ -2,17 +2,17 @@
 
 ``BENCH_APP`` names a factory in ``peers.py``, ``BENCH_INTERFACE`` is "asgi" or "rsgi", and
 ``BENCH_FILLERS`` the number of filler routes. ``BENCH_SUITE`` names another module of
-factories that take only the interface (``techempower_apps``, ``stack_apps``). This folder has no ``__init__.py`` on purpose:
-granian puts the first folder above a module's package on ``sys.path``, and from ``bench/``
-that would be the repository root, whose ``velocipy`` would shadow the other package named
-velocipy (in its own virtualenv). ``peers`` is found through ``PYTHONPATH`` (``bench/``).
+factories that take only the interface (``techempower_apps``, ``stack_apps``). This folder
+has no ``__init__.py`` on purpose: granian puts the first folder above a module's package on
+``sys.path``, and from ``bench/`` that would be the repository root, whose ``velocipy`` would
+shadow the other package named velocipy (in its own virtualenv). ``peers`` is found through
+``PYTHONPATH`` (``bench/``).
 """
 
 from __future__ import annotations
 
-import os
-
 import importlib
+import os
 
 from peers import FACTORIES, FILLER_COUNT
 
