@@ -549,54 +549,8 @@ def _cpu_ratio(summary: dict, server: str, framework: str, group: Any, key: str)
 
 
 # --- files --------------------------------------------------------------------------------
-DOCS_INTRO = """# Benchmarks
-
-Every speed figure VelociPy publishes comes from one suite in the repository, `bench/`, run
-with one command. It measures four tiers side by side with the peers:
-
-- **In process**: each framework's ASGI and RSGI entry point called directly, no server, no
-  sockets: the framework's own cost per request, as a ratio to a bare hand-written app.
-- **End to end HTTP**: `GET /plaintext`, `GET /json` and `GET /users/{id}` (each app also has
-  20 filler routes) on granian RSGI, granian ASGI and uvicorn, one worker, the server pinned to
-  one CPU and wrk to the other, interleaved rounds, with server CPU per request read from
-  `/proc` and each figure also given as a ratio to the bare app on the same server in the same
-  round.
-- **WebSocket**: echo over 16 connections with 1 and 8 messages in flight, with server CPU per
-  message (a lean raw-frame client is used, and the table says when the client was the limit).
-- **Scale**: route lookup with 10 to 10,000 routes, `import` time, `velocipy --help` time and
-  server memory per idle WebSocket connection. The broadcast fan-out figure comes from
-  `bench/fanout.py` when it is present.
-
-Two hand-written apps are measured beside the frameworks, and neither is a peer. *bare* answers
-each endpoint with as little Python as the server allows: every ratio is to it. *floor* does
-the least any framework must do (`bench/floor.py`): it wraps the request in an object, finds
-the handler in a route table, awaits it and sends the response object the handler returns;
-its WebSocket reads and writes through coroutine methods. Its ratio is the best a framework
-could reach on the same server in the same run, and the targets below are read against it.
-
-## Run it
-
-```bash
-pip install -e '.[bench]'      # the peers, matplotlib for the charts
-.ci/provision                  # wrk from Debian (apt-get), when missing
-python -m bench --quick        # every tier, short runs (a few minutes)
-python -m bench --docs         # the full run that rewrites this page and the README table
-```
-
-The other framework named velocipy on the package index shares our import name, so the suite
-installs it (`velocipy==0.3.0`) into its own virtualenv under `bench/.venvs/` on first use.
-Results are written to `bench/results/` as JSON and Markdown. For load-independent
-comparisons of code changes, `python bench/instructions.py` counts instructions per request
-in process with valgrind, `python bench/inprocess_ws.py --instructions` per WebSocket
-message, and `python bench/server_instructions.py` per request or message inside a real server
-(`--instructions` adds that last count to the suite's run and to this page).
-
-A shared or busy machine moves every wall-clock figure: the load average at the start and end
-of the run is recorded below, and rows where the server was not saturated are marked.
-
-## The run on this page
-
-"""
+DOCS_INTRO = (Path(__file__).resolve().parent / "benchmarks_intro.md").read_text()
+"""The method and the commands: the part of docs/benchmarks.md that no run rewrites."""
 
 
 def write(results: dict[str, Any], out: Path, *, docs: bool) -> list[Path]:
