@@ -12,7 +12,8 @@ CPU per delivery (all its workers, from ``/proc``; Redis's own CPU is not counte
 inverse, deliveries per server CPU-second, and p50/p99 delivery latency (publisher send to
 subscriber receipt). The bare app (memory, one worker) writes the same frame to every socket:
 the floor for fan-out on that server. ``--slow`` adds one subscriber that reads nothing: the
-row says whether the others still got everything and what became of it.
+row says whether the others still got everything and what became of it (with ``--size 65536``,
+so the burst is larger than the kernel's socket buffers and the slow socket pushes back).
 
     python bench/fanout.py                            # 1,000 subscribers, 200 messages
     python bench/fanout.py --subscribers 1000,10000 --servers uvicorn granian-rsgi --slow
@@ -146,8 +147,12 @@ def socketio_text(frame: str) -> str | None:
     return None
 
 
-async def open_socket(url: str, app: str, role: str, local: str | None) -> tuple[Any, str]:
-    """A connected subscriber; its first text (``ready <pid>``)."""
+async def open_socket(
+    url: str, app: str, role: str, local: str | None, slow: bool = False
+) -> tuple[Any, str]:
+    """A connected subscriber; its first text (``ready <pid>``). A slow one keeps at most one
+    message in its client's queue, so the client stops reading its socket and TCP pushes back
+    on the server (a fast one queues without limit: it never pushes back)."""
     import websockets
 
     ws = await websockets.connect(
@@ -156,7 +161,7 @@ async def open_socket(url: str, app: str, role: str, local: str | None) -> tuple
         max_size=None,
         open_timeout=120,
         ping_interval=None,
-        max_queue=None,
+        max_queue=1 if slow else None,
         **({"local_addr": (local, 0)} if local else {}),
     )
     if app == "socketio":
@@ -183,7 +188,8 @@ def run_subscribers(
         sockets = []
         pids: dict[str, int] = {}
         for index in range(first, first + count):
-            ws, hello = await open_socket(url, app, "subscribe", spread_address(index))
+            local = spread_address(index)
+            ws, hello = await open_socket(url, app, "subscribe", local, slow)
             pid = hello.split()[1]
             pids[pid] = pids.get(pid, 0) + 1
             sockets.append(ws)
