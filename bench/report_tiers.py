@@ -186,8 +186,8 @@ def markdown(results: dict[str, Any]) -> list[str]:
     if rows:
         out += ["## TechEmpower test types", ""]
         out += [
-            "Requests per second (wrk, 64 connections) on a PostgreSQL the bench started, "
-            "server CPU per request and the database's CPU per request. Every app passed "
+            "Requests per second (wrk) on a PostgreSQL the bench started, with the server's "
+            "CPU per request and the database's. Every app passed "
             "TechEmpower's verification checks before it was timed; an app that failed is "
             "listed below the tables with the first check it failed.",
             "",
@@ -211,7 +211,8 @@ def markdown(results: dict[str, Any]) -> list[str]:
                         if c is None
                         else f"{c['rps']:.0f} ({c['cpu']:.0f} + {c['db_cpu']:.0f} us db)"
                     )
-                table.append(line)
+                if any(cell != "-" for cell in line[1:]):
+                    table.append(line)
             out += [f"### {server}", "", *_table(["test", *frameworks], table), ""]
         failed = [r for r in rows if "problems" in r or "error" in r]
         for row in failed:
