@@ -7,13 +7,14 @@ raised). One publisher socket sends M messages, each carrying its send time; eve
 must receive all M, in order (each app's backlog is larger than M, so nobody is dropped).
 
 Two modes: a *burst* (M messages sent at once) and *paced* (one message every ``--pace``
-seconds, the cost a live app pays per message). Figures: deliveries per second, the server's
-CPU per delivery (all its workers, from ``/proc``; Redis's own CPU is not counted) and its
-inverse, deliveries per server CPU-second, and p50/p99 delivery latency (publisher send to
-subscriber receipt). The bare app (memory, one worker) writes the same frame to every socket:
-the floor for fan-out on that server. ``--slow`` adds one subscriber that reads nothing: the
-row says whether the others still got everything and what became of it (with ``--size 65536``,
-so the burst is larger than the kernel's socket buffers and the slow socket pushes back).
+seconds, ``--paced-messages`` of them: the cost a live app pays per message). Figures:
+deliveries per second, the server's CPU per delivery (all its workers, from ``/proc``; Redis's
+own CPU is not counted) and its inverse, deliveries per server CPU-second, and p50/p99 delivery
+latency (publisher send to subscriber receipt). The bare app (memory, one worker) writes the
+same frame to every socket: the floor for fan-out on that server. ``--slow`` adds one
+subscriber that reads nothing: the row says whether the others still got everything and what
+became of it (with ``--size 65536``, so the burst is larger than the kernel's socket buffers
+and the slow socket pushes back).
 
     python bench/fanout.py                            # 1,000 subscribers, 200 messages
     python bench/fanout.py --subscribers 1000,10000 --servers uvicorn granian-rsgi --slow
@@ -402,6 +403,7 @@ def run(
     *,
     size: int = 64,
     pace: float = 0.5,
+    paced_messages: int = 20,
     client_processes: int = 2,
     slow: bool = False,
     log: Any = print,
@@ -426,7 +428,7 @@ def run(
                             server,
                             workers,
                             subscribers,
-                            messages,
+                            min(messages, paced_messages) if mode_pace else messages,
                             size=size,
                             pace=mode_pace,
                             client_processes=client_processes,
@@ -450,10 +452,10 @@ def run(
 def markdown(report: dict[str, Any]) -> str:
     machine = report["machine"]
     lines = [
-        f"Fan-out: one publisher, {report['messages']} messages to every subscriber, burst and "
-        f"paced one per {report['pace_s']} s ({machine['cpus']} CPUs, Python "
-        f"{machine['python']}; load average before each run shown). CPU is the server's "
-        "(all workers), per delivery; Redis's own CPU is not counted.",
+        f"Fan-out: one publisher, {report['messages']} messages to every subscriber in a burst, "
+        f"{report['paced_messages']} paced one per {report['pace_s']} s "
+        f"({machine['cpus']} CPUs, Python {machine['python']}; load average before each run "
+        "shown). CPU is the server's (all workers), per delivery; Redis's own CPU is not counted.",
         "",
         "| subscribers | app | backend | server | workers | mode | delivered in order "
         "| deliveries/s | server CPU us/delivery | deliveries per CPU-s | p50 / p99 ms "
@@ -493,6 +495,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--size", type=int, default=64, help="bytes per message")
     parser.add_argument("--pace", type=float, default=0.5, help="seconds between paced messages")
+    parser.add_argument("--paced-messages", type=int, default=20, help="messages sent paced")
     parser.add_argument("--servers", nargs="*", choices=SERVERS, default=["uvicorn"])
     parser.add_argument("--apps", nargs="*", choices=APPS, default=list(APPS))
     parser.add_argument("--client-processes", type=int, default=2)
@@ -514,6 +517,7 @@ def main() -> None:
         args.messages,
         size=args.size,
         pace=args.pace,
+        paced_messages=args.paced_messages,
         client_processes=args.client_processes,
         slow=args.slow,
         log=lambda line: print(line, flush=True),
@@ -526,6 +530,7 @@ def main() -> None:
             "platform": platform.platform(),
         },
         "messages": args.messages,
+        "paced_messages": args.paced_messages,
         "pace_s": args.pace,
         "runs": runs,
     }
