@@ -97,6 +97,8 @@ def server_argv(python: str, server: str, port: int, workers: int = 1) -> list[s
             "--log-level",
             "warning",
             "--no-access-log",
+            "--interface",  # Emmett's app object would be guessed to be ASGI 2
+            "asgi3",
             *(["--workers", str(workers)] if workers > 1 else []),
         ]
     return [

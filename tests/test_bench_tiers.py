@@ -267,3 +267,16 @@ def test_the_report_reads_the_new_tiers_targets() -> None:
     page = markdown(results)
     assert "| uvicorn | velocipy | 20.0 us | 60.0 us | 40.0 us | 3.00x |" in page
     assert "| uvicorn | velocipy | 23.0 KiB | 44.5 ms |" in page
+
+
+def test_client_addresses_are_spread_over_loopback_without_repeats() -> None:
+    import ipaddress
+
+    from ws_client import spread_address
+
+    addresses = [spread_address(i) for i in range(70_000)]
+    assert len(set(addresses)) == 70_000  # one source address per connection
+    loopback = ipaddress.ip_network("127.0.0.0/8")
+    assert all(ipaddress.ip_address(a) in loopback for a in addresses)
+    assert not any(a.endswith((".0", ".255")) for a in addresses)
+    assert addresses[:2] == ["127.1.0.1", "127.1.0.2"]
