@@ -16,9 +16,11 @@ import http.client
 import json
 import re
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 from http_e2e import measure_endpoint
@@ -52,6 +54,7 @@ FORTUNES = [
     (11, '<script>alert("This should not be displayed in a browser alert box.");</script>'),
     (12, "\u30d5\u30ec\u30fc\u30e0\u30ef\u30fc\u30af\u306e\u30d9\u30f3\u30c1\u30de\u30fc\u30af"),
 ]
+PIPELINED = {"plaintext": 16}  # TechEmpower sends plaintext requests 16 at a time per connection
 POSTGRES_SETTINGS = {"shared_preload_libraries": "pg_stat_statements", "max_connections": "300"}
 Response = tuple[int, dict[str, str], bytes]
 
@@ -286,6 +289,20 @@ def verify(port: int, url: str) -> list[str]:
 
 
 # --- the tier -------------------------------------------------------------------------------
+def pipeline_script(path: str, depth: int, folder: Path) -> str:
+    """A wrk Lua script sending ``depth`` pipelined requests for ``path`` at a time."""
+    script = folder / f"pipeline-{depth}.lua"
+    script.write_text(
+        "init = function(args)\n"
+        "  local requests = {}\n"
+        f"  for i = 1, {depth} do requests[i] = wrk.format(nil, {json.dumps(path)}) end\n"
+        "  pipelined = table.concat(requests)\n"
+        "end\n"
+        "request = function() return pipelined end\n"
+    )
+    return str(script)
+
+
 def database_pids(postgres: PostgresServer) -> list[int]:
     assert postgres.process is not None
     return process_tree(postgres.process.pid)
@@ -319,8 +336,12 @@ def run(
     ``problems`` or ``error`` for an app that failed it or did not start."""
     chosen = [t for t in TESTS if tests is None or t in tests]
     rows: list[dict[str, Any]] = []
-    with database() as postgres:
+    with database() as postgres, tempfile.TemporaryDirectory() as scratch:
         url = postgres.url()
+        scripts = {
+            test: pipeline_script(TESTS[test], depth, Path(scratch))
+            for test, depth in PIPELINED.items()
+        }
         env = {"BENCH_DATABASE_URL": url}
         for server in servers:
             runnable = [f for f in frameworks if f in FACTORIES and serves(f, server)]
@@ -341,7 +362,12 @@ def run(
                                 settle(running.pids() + database_pids(postgres))
                                 db_before = cpu_seconds(database_pids(postgres))
                                 result = measure_endpoint(
-                                    running, TESTS[test], seconds, connections, cpus[1]
+                                    running,
+                                    TESTS[test],
+                                    seconds,
+                                    connections,
+                                    cpus[1],
+                                    script=scripts.get(test),
                                 )
                                 db_cpu = cpu_seconds(database_pids(postgres)) - db_before
                                 result["db_cpu_us_per_request"] = (
