@@ -65,6 +65,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "idle_connections": 200 if quick else 10000,
         "subscribers": "100" if quick else "1000,10000",
         "messages": 20 if quick else 200,
+        "db_pool": 8,  # asyncpg connections per worker, the same for every framework
     }
     for key in defaults:
         value = getattr(args, key)
@@ -179,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         ("idle-connections", int),
         ("subscribers", str),
         ("messages", int),
+        ("db-pool", int),
     ):
         parser.add_argument(f"--{name}", type=kind)
     parser.add_argument(
@@ -290,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds=settings["duration"],
             connections=settings["connections"],
             cpus=cpus,
+            pool=settings["db_pool"],
             log=log,
         )
     if "stack" in args.tiers:

@@ -330,6 +330,7 @@ def run(
     connections: int,
     cpus: tuple[str | None, str | None],
     tests: list[str] | None = None,
+    pool: int = 8,
     log: Any = print,
 ) -> list[dict[str, Any]]:
     """One row per (server, round, framework, test) that passed verification; one row with
@@ -342,7 +343,7 @@ def run(
             test: pipeline_script(TESTS[test], depth, Path(scratch))
             for test, depth in PIPELINED.items()
         }
-        env = {"BENCH_DATABASE_URL": url}
+        env = {"BENCH_DATABASE_URL": url, "BENCH_DB_POOL": str(pool)}  # one size for all
         for server in servers:
             runnable = [f for f in frameworks if f in FACTORIES and serves(f, server)]
             for round_index in range(rounds):
