@@ -65,6 +65,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "idle_connections": 200 if quick else 10000,
         "subscribers": "100" if quick else "1000,10000",
         "messages": 20 if quick else 200,
+        "pace": 0.05 if quick else 0.5,  # seconds between paced fan-out messages
         "db_pool": 8,  # asyncpg connections per worker, the same for every framework
     }
     for key in defaults:
@@ -131,7 +132,7 @@ def run_fanout(settings: dict[str, Any], apps: list[str], servers: list[str], lo
         argv = [sys.executable, str(BENCH_DIR / "fanout.py"), "--json", str(json_path)]
         argv += ["--markdown", str(md_path), "--servers", *servers]
         argv += ["--subscribers", str(settings["subscribers"])]
-        argv += ["--messages", str(settings["messages"])]
+        argv += ["--messages", str(settings["messages"]), "--pace", str(settings["pace"])]
         argv += ["--apps", *apps]
         result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=BENCH_DIR)
         for line in result.stdout.splitlines():
@@ -180,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         ("idle-connections", int),
         ("subscribers", str),
         ("messages", int),
+        ("pace", float),
         ("db-pool", int),
     ):
         parser.add_argument(f"--{name}", type=kind)

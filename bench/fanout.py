@@ -453,7 +453,7 @@ def markdown(report: dict[str, Any]) -> str:
     machine = report["machine"]
     lines = [
         f"Fan-out: one publisher, {report['messages']} messages to every subscriber in a burst, "
-        f"{report['paced_messages']} paced one per {report['pace_s']} s "
+        f"{min(report['messages'], report['paced_messages'])} paced one per {report['pace_s']} s "
         f"({machine['cpus']} CPUs, Python {machine['python']}; load average before each run "
         "shown). CPU is the server's (all workers), per delivery; Redis's own CPU is not counted.",
         "",
