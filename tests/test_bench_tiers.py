@@ -267,6 +267,13 @@ def test_the_report_reads_the_new_tiers_targets() -> None:
     page = markdown(results)
     assert "| uvicorn | velocipy | 20.0 us | 60.0 us | 40.0 us | 3.00x |" in page
     assert "| uvicorn | velocipy | 23.0 KiB | 44.5 ms |" in page
+    from report import readme_section
+
+    summary = readme_section({**results, "started": "now", "loadavg_start": [0.1, 0.1, 0.1]})
+    assert "- Feature stack on uvicorn: 40 us per request (fastapi 70 us, litestar 30 us)." in (
+        summary
+    )
+    assert f"- {fanout} >= 1.5x litestar per server CPU: holds (1.67x" in summary
 
 
 def test_client_addresses_are_spread_over_loopback_without_repeats() -> None:
