@@ -6,8 +6,11 @@
 
 Tiers: ``inprocess`` (no server), ``http`` (wrk against granian RSGI / granian ASGI /
 uvicorn), ``websocket`` (echo, 1 and 8 in flight), ``scale`` (route lookup, start-up time,
-idle WebSocket memory), ``fanout`` (``bench/fanout.py``, when present). Results go to
-``bench/results/`` (git-ignored) unless ``--out`` says otherwise.
+idle WebSocket memory and broadcast time), ``techempower`` (the TechEmpower test types on a
+PostgreSQL the bench starts), ``stack`` (CORS, GZip, sessions, Depends, a validated body and
+auth: the cost per request), ``fanout`` (``bench/fanout.py``: broadcast to many subscribers,
+beside the real-time peers). Results go to ``bench/results/`` (git-ignored) unless ``--out``
+says otherwise.
 """
 
 from __future__ import annotations
@@ -35,11 +38,15 @@ import machine  # noqa: E402
 import report  # noqa: E402
 import scale  # noqa: E402
 import server_instructions  # noqa: E402
+import stack  # noqa: E402
+import techempower  # noqa: E402
 import websocket  # noqa: E402
+from fanout import APPS as FANOUT_APPS  # noqa: E402
 from peers import FACTORIES  # noqa: E402
 from servers import PYPI_NAME, SERVERS, pypi_python  # noqa: E402
 
-TIERS = ("inprocess", "http", "websocket", "scale", "fanout")
+REALTIME_PEERS = ("django-channels", "socketio")  # measured by the fan-out tier only
+TIERS = ("inprocess", "http", "websocket", "scale", "techempower", "stack", "fanout")
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -55,7 +62,11 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         "inprocess_rounds": 3 if quick else 5,
         "lookup_n": 1000 if quick else 5000,
         "startup_runs": 5 if quick else 20,
-        "idle_connections": 200 if quick else 1000,
+        "idle_connections": 200 if quick else 10000,
+        "subscribers": "100" if quick else "1000,10000",
+        "messages": 20 if quick else 200,
+        "pace": 0.05 if quick else 0.5,  # seconds between paced fan-out messages
+        "db_pool": 8,  # asyncpg connections per worker, the same for every framework
     }
     for key in defaults:
         value = getattr(args, key)
@@ -110,8 +121,8 @@ def run_inprocess_ws(frameworks: list[str], n: int, log: Any) -> list[dict[str, 
     return rows
 
 
-def run_fanout(quick: bool, log: Any) -> Any:
-    """Lane i15's broadcast fan-out figure: ``bench/fanout.py`` with its JSON and Markdown."""
+def run_fanout(settings: dict[str, Any], apps: list[str], servers: list[str], log: Any) -> Any:
+    """The broadcast fan-out tier: ``bench/fanout.py`` with its JSON and Markdown."""
     if importlib.util.find_spec("fanout") is None:
         log("  fanout: bench/fanout.py is not in this tree yet: skipped")
         return None
@@ -119,10 +130,14 @@ def run_fanout(quick: bool, log: Any) -> Any:
     with tempfile.TemporaryDirectory() as folder:
         json_path, md_path = Path(folder) / "fanout.json", Path(folder) / "fanout.md"
         argv = [sys.executable, str(BENCH_DIR / "fanout.py"), "--json", str(json_path)]
-        argv += ["--markdown", str(md_path)]
-        if quick:
-            argv += ["--subscribers", "100", "--messages", "20"]
+        argv += ["--markdown", str(md_path), "--servers", *servers]
+        argv += ["--subscribers", str(settings["subscribers"])]
+        argv += ["--messages", str(settings["messages"]), "--pace", str(settings["pace"])]
+        argv += ["--apps", *apps]
         result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=BENCH_DIR)
+        for line in result.stdout.splitlines():
+            if line.startswith("  "):
+                log(line)
         if result.returncode != 0 or not json_path.exists():
             log(f"  fanout: FAILED (exit {result.returncode})")
             return {"error": (result.stderr or result.stdout)[-1000:]}
@@ -138,6 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiers", nargs="*", choices=TIERS, default=list(TIERS))
     parser.add_argument("--frameworks", nargs="*", help=f"default: all ({', '.join(FACTORIES)})")
     parser.add_argument("--servers", nargs="*", choices=SERVERS, default=list(SERVERS))
+    parser.add_argument(
+        "--realtime-peers",
+        nargs="*",
+        choices=REALTIME_PEERS,
+        default=list(REALTIME_PEERS),
+        help="fan-out only peers, beside --frameworks (skipped when not installed)",
+    )
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results")
     parser.add_argument("--docs", action="store_true", help="rewrite docs/benchmarks.md, README")
     parser.add_argument(
@@ -157,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         ("lookup-n", int),
         ("startup-runs", int),
         ("idle-connections", int),
+        ("subscribers", str),
+        ("messages", int),
+        ("pace", float),
+        ("db-pool", int),
     ):
         parser.add_argument(f"--{name}", type=kind)
     parser.add_argument(
@@ -259,8 +285,32 @@ def main(argv: list[str] | None = None) -> int:
                 log=log,
             ),
         }
+    if "techempower" in args.tiers:
+        log("TechEmpower test types on PostgreSQL ...")
+        tiers["techempower"] = techempower.run(
+            [f for f in frameworks if f in techempower.FACTORIES],
+            args.servers,
+            rounds=settings["rounds"],
+            seconds=settings["duration"],
+            connections=settings["connections"],
+            cpus=cpus,
+            pool=settings["db_pool"],
+            log=log,
+        )
+    if "stack" in args.tiers:
+        log("feature stack ...")
+        tiers["stack"] = stack.run(
+            frameworks,
+            args.servers,
+            rounds=settings["rounds"],
+            seconds=settings["duration"],
+            connections=settings["connections"],
+            cpus=cpus,
+            log=log,
+        )
     if "fanout" in args.tiers:
-        fanout = run_fanout(args.quick, log)
+        apps = [f for f in frameworks if f in FANOUT_APPS] + args.realtime_peers
+        fanout = run_fanout(settings, apps, args.servers, log)
         if fanout is not None:
             tiers["fanout"] = fanout
     results["loadavg_end"] = machine.loadavg()

@@ -50,8 +50,14 @@ def parse_wrk(output: str) -> dict[str, Any]:
 
 
 def run_wrk(
-    url: str, seconds: float, connections: int, cpus: str | None, threads: int = 1
+    url: str,
+    seconds: float,
+    connections: int,
+    cpus: str | None,
+    threads: int = 1,
+    script: str | None = None,
 ) -> dict[str, Any]:
+    """wrk's figures for ``url``; ``script`` is a Lua file (a POST with a body and headers)."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed: run .ci/provision (apt-get install wrk)")
@@ -61,6 +67,7 @@ def run_wrk(
         f"-c{connections}",
         f"-d{max(1, round(seconds))}s",
         "--latency",
+        *(["-s", script] if script else []),
         url,
     ]
     result = subprocess.run(pinned(argv, cpus), capture_output=True, text=True, check=True)
@@ -68,13 +75,20 @@ def run_wrk(
 
 
 def measure_endpoint(
-    server: Any, path: str, seconds: float, connections: int, client_cpus: str | None
+    server: Any,
+    path: str,
+    seconds: float,
+    connections: int,
+    client_cpus: str | None,
+    script: str | None = None,
 ) -> dict[str, Any]:
     pids = server.pids()
     load = Load()
     cpu_before = cpu_seconds(pids)
     started = time.perf_counter()
-    result = run_wrk(f"http://127.0.0.1:{server.port}{path}", seconds, connections, client_cpus)
+    result = run_wrk(
+        f"http://127.0.0.1:{server.port}{path}", seconds, connections, client_cpus, script=script
+    )
     elapsed = time.perf_counter() - started
     cpu = cpu_seconds(pids) - cpu_before
     result["server_cpu_us_per_request"] = cpu / max(result["requests"], 1) * 1e6

@@ -1,7 +1,9 @@
 """The same endpoints written for each framework the suite measures.
 
 Scenarios: a static plaintext route, a JSON route, and a route with an int path parameter, plus
-a WebSocket echo at ``/ws``. ``fillers`` registers that many extra routes first (half static,
+a WebSocket echo at ``/ws``. The bare, VelociPy and Starlette apps also have a hub at ``/hub``:
+each text message a socket sends is sent to every socket connected there (the scale tier's
+broadcast). ``fillers`` registers that many extra routes first (half static,
 half with a parameter), so a router that scans its routes pays for them as a real app would.
 Each factory returns an app for "asgi" or "rsgi", or None when the framework cannot serve that
 interface (or is not installed).
@@ -66,10 +68,30 @@ def bare(interface: str, fillers: int = 0) -> Any:
                 else:
                     await send({"type": "websocket.send", "bytes": message["bytes"]})
 
+        hub: set[Any] = set()
+
+        async def asgi_hub(receive: Any, send: Any) -> None:
+            await receive()  # websocket.connect
+            await send({"type": "websocket.accept"})
+            hub.add(send)
+            try:
+                while True:
+                    message = await receive()
+                    if message["type"] != "websocket.receive":
+                        return
+                    frame = {"type": "websocket.send", "text": message.get("text") or ""}
+                    for member in list(hub):
+                        await member(frame)
+            finally:
+                hub.discard(send)
+
         async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             kind = scope["type"]
             if kind == "websocket":
-                await asgi_websocket(receive, send)
+                if scope["path"] == "/hub":
+                    await asgi_hub(receive, send)
+                else:
+                    await asgi_websocket(receive, send)
                 return
             if kind != "http":  # lifespan
                 message = await receive()
@@ -110,9 +132,28 @@ def bare(interface: str, fillers: int = 0) -> Any:
                 await transport.send_bytes(message.data)
         protocol.close(None)
 
+    rsgi_hub_members: set[Any] = set()
+
+    async def rsgi_hub(protocol: Any) -> None:
+        transport = await protocol.accept()
+        rsgi_hub_members.add(transport)
+        try:
+            while True:
+                message = await transport.receive()
+                if message.kind == 0:  # close
+                    break
+                for member in list(rsgi_hub_members):
+                    await member.send_str(message.data)
+        finally:
+            rsgi_hub_members.discard(transport)
+        protocol.close(None)
+
     async def rsgi_app(scope: Any, protocol: Any) -> None:
         if scope.proto == "ws":
-            await rsgi_websocket(protocol)
+            if scope.path == "/hub":
+                await rsgi_hub(protocol)
+            else:
+                await rsgi_websocket(protocol)
             return
         path = scope.path
         if path == "/plaintext":
@@ -163,6 +204,19 @@ def velocipy_app(interface: str, fillers: int = 0) -> Any:
         async for text in websocket.iter_text():
             await websocket.send_text(text)
 
+    members: set[WebSocket] = set()
+
+    @app.websocket("/hub")
+    async def hub(websocket: WebSocket) -> None:
+        await websocket.accept()
+        members.add(websocket)
+        try:
+            async for text in websocket.iter_text():
+                for member in list(members):
+                    await member.send_text(text)
+        finally:
+            members.discard(websocket)
+
     return app
 
 
@@ -194,6 +248,18 @@ def starlette_app(interface: str, fillers: int = 0) -> Any:
         async for text in websocket.iter_text():
             await websocket.send_text(text)
 
+    members: set[WebSocket] = set()
+
+    async def hub(websocket: WebSocket) -> None:
+        await websocket.accept()
+        members.add(websocket)
+        try:
+            async for text in websocket.iter_text():
+                for member in list(members):
+                    await member.send_text(text)
+        finally:
+            members.discard(websocket)
+
     routes = [
         Route(path if param is None else f"{path}/{{{param}:int}}", filler)
         for path, param in filler_paths(fillers)
@@ -205,6 +271,7 @@ def starlette_app(interface: str, fillers: int = 0) -> Any:
             Route("/json", json_route),
             Route("/users/{user_id:int}", user),
             WebSocketRoute("/ws", echo),
+            WebSocketRoute("/hub", hub),
         ]
     )
 

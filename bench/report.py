@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import features
+import report_tiers
 import server_instructions
 from peers import REFERENCES
 
@@ -239,7 +240,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             startup["velocipy_help_ms"] < 200,
             f"{startup['velocipy_help_ms']:.0f} ms",
         )
-    return found
+    return found + report_tiers.targets(results)
 
 
 # --- Markdown -----------------------------------------------------------------------------
@@ -389,22 +390,25 @@ def markdown(results: dict[str, Any], charts: dict[str, str] | None = None) -> s
         if idle:
             out += [
                 "Server memory per idle, accepted WebSocket connection (RSS growth over "
-                f"{idle[0]['connections']} connections):",
+                f"{idle[0]['connections']} connections from addresses spread over 127.0.0.0/8) "
+                "and the best of three times for the app's hub to send one message to all:",
                 "",
             ]
             rows = [
-                [r["server"], r["framework"], f"{r['kb_per_connection']:.1f} KiB"] for r in idle
+                [
+                    r["server"],
+                    r["framework"],
+                    f"{r['kb_per_connection']:.1f} KiB",
+                    _fmt(r.get("broadcast_ms"), ".1f") + " ms",
+                ]
+                for r in idle
             ]
-            out += [*_table(["server", "framework", "per connection"], rows), ""]
+            out += [
+                *_table(["server", "framework", "per connection", "broadcast to all"], rows),
+                "",
+            ]
         out += _chart_line(charts, "scale")
-    fanout = tiers.get("fanout")
-    if fanout is not None:
-        out += ["## Broadcast fan-out", "", "From `bench/fanout.py` (one publisher, many "]
-        out += ["WebSocket subscribers):", ""]
-        if fanout.get("markdown"):
-            out += [fanout["markdown"].strip(), ""]
-        else:
-            out += ["```json", json.dumps(fanout, indent=2)[:4000], "```", ""]
+    out += report_tiers.markdown(results)
     if results.get("targets"):
         out += ["## Targets", ""]
         out += [
@@ -545,54 +549,8 @@ def _cpu_ratio(summary: dict, server: str, framework: str, group: Any, key: str)
 
 
 # --- files --------------------------------------------------------------------------------
-DOCS_INTRO = """# Benchmarks
-
-Every speed figure VelociPy publishes comes from one suite in the repository, `bench/`, run
-with one command. It measures four tiers side by side with the peers:
-
-- **In process**: each framework's ASGI and RSGI entry point called directly, no server, no
-  sockets: the framework's own cost per request, as a ratio to a bare hand-written app.
-- **End to end HTTP**: `GET /plaintext`, `GET /json` and `GET /users/{id}` (each app also has
-  20 filler routes) on granian RSGI, granian ASGI and uvicorn, one worker, the server pinned to
-  one CPU and wrk to the other, interleaved rounds, with server CPU per request read from
-  `/proc` and each figure also given as a ratio to the bare app on the same server in the same
-  round.
-- **WebSocket**: echo over 16 connections with 1 and 8 messages in flight, with server CPU per
-  message (a lean raw-frame client is used, and the table says when the client was the limit).
-- **Scale**: route lookup with 10 to 10,000 routes, `import` time, `velocipy --help` time and
-  server memory per idle WebSocket connection. The broadcast fan-out figure comes from
-  `bench/fanout.py` when it is present.
-
-Two hand-written apps are measured beside the frameworks, and neither is a peer. *bare* answers
-each endpoint with as little Python as the server allows: every ratio is to it. *floor* does
-the least any framework must do (`bench/floor.py`): it wraps the request in an object, finds
-the handler in a route table, awaits it and sends the response object the handler returns;
-its WebSocket reads and writes through coroutine methods. Its ratio is the best a framework
-could reach on the same server in the same run, and the targets below are read against it.
-
-## Run it
-
-```bash
-pip install -e '.[bench]'      # the peers, matplotlib for the charts
-.ci/provision                  # wrk from Debian (apt-get), when missing
-python -m bench --quick        # every tier, short runs (a few minutes)
-python -m bench --docs         # the full run that rewrites this page and the README table
-```
-
-The other framework named velocipy on the package index shares our import name, so the suite
-installs it (`velocipy==0.3.0`) into its own virtualenv under `bench/.venvs/` on first use.
-Results are written to `bench/results/` as JSON and Markdown. For load-independent
-comparisons of code changes, `python bench/instructions.py` counts instructions per request
-in process with valgrind, `python bench/inprocess_ws.py --instructions` per WebSocket
-message, and `python bench/server_instructions.py` per request or message inside a real server
-(`--instructions` adds that last count to the suite's run and to this page).
-
-A shared or busy machine moves every wall-clock figure: the load average at the start and end
-of the run is recorded below, and rows where the server was not saturated are marked.
-
-## The run on this page
-
-"""
+DOCS_INTRO = (Path(__file__).resolve().parent / "benchmarks_intro.md").read_text()
+"""The method and the commands: the part of docs/benchmarks.md that no run rewrites."""
 
 
 def write(results: dict[str, Any], out: Path, *, docs: bool) -> list[Path]:
@@ -663,6 +621,14 @@ def readme_section(results: dict[str, Any]) -> str:
                 if any(c != "-" for c in cells[1:]):
                     rows.append([scenario, interface.upper(), *cells])
         lines += [*_table(["endpoint", "protocol", *frameworks], rows), ""]
+    tiers = report_tiers.readme(results)
+    if tiers:
+        lines += [
+            "Application-shaped tiers (the tables are in docs/benchmarks.md):",
+            "",
+            *tiers,
+            "",
+        ]
     lines.append(
         f"Measured {results['started']}, load average {results['loadavg_start']} → "
         f"{results.get('loadavg_end')}."

@@ -1,5 +1,11 @@
 """Scale: route lookup from 10 to 10,000 routes, import and CLI start-up time, idle WebSockets.
 
+Idle WebSockets: N connections (10,000 per worker in the full run) held open on each server's
+``/hub`` route from client addresses spread over 127.0.0.0/8, the open-file limit raised for
+the servers and the client; the server's RSS growth per connection, and the best of three
+times for the hub to send one message to every connection. The bare app and Starlette are
+measured alike.
+
 Start-up times are the best of several runs, interleaved between the modules measured, minus
 ``python -c pass``; they are wall-clock figures, so a loaded machine shows in them (the load
 average is recorded beside them).
@@ -21,6 +27,7 @@ from inprocess import make_asgi_runner, make_rsgi_runner, measure
 from machine import Load
 from servers import ServerFailed, serves, serving
 from websocket import idle_memory
+from ws_client import raise_descriptor_limit
 
 ROUTE_COUNTS = (10, 100, 1000, 10000)
 IMPORTS = (
@@ -196,7 +203,11 @@ def idle_websockets(
     connections: int,
     cpus: tuple[str | None, str | None],
     log: Any = print,
+    broadcasts: int = 3,
 ) -> list[dict[str, Any]]:
+    limit = raise_descriptor_limit(connections + 1024)  # the servers inherit it
+    if limit < connections + 64:
+        log(f"  scale idle ws: the open-file limit is {limit}, below {connections} sockets")
     rows = []
     for server in servers:
         for framework in frameworks:
@@ -207,7 +218,14 @@ def idle_websockets(
                     row = {
                         "server": server,
                         "framework": framework,
-                        **idle_memory(running, connections, cpus[1]),
+                        **idle_memory(
+                            running,
+                            connections,
+                            cpus[1],
+                            path="/hub",
+                            spread=True,
+                            broadcasts=broadcasts,
+                        ),
                     }
             except (ServerFailed, RuntimeError, ValueError, subprocess.SubprocessError) as exc:
                 log(f"  scale idle ws {server} {framework}: FAILED {str(exc).splitlines()[0]}")
@@ -215,6 +233,7 @@ def idle_websockets(
             rows.append(row)
             log(
                 f"  scale idle ws {server:<13} {framework:<14} "
-                f"{row['kb_per_connection']:.1f} KiB per connection"
+                f"{row['kb_per_connection']:.1f} KiB per connection, broadcast to all "
+                f"{row.get('broadcast_ms', float('nan')):.1f} ms"
             )
     return rows

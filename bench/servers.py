@@ -83,7 +83,7 @@ def _answers(port: int) -> bool:
         return False
 
 
-def server_argv(python: str, server: str, port: int) -> list[str]:
+def server_argv(python: str, server: str, port: int, workers: int = 1) -> list[str]:
     if server == "uvicorn":
         return [
             python,
@@ -97,6 +97,9 @@ def server_argv(python: str, server: str, port: int) -> list[str]:
             "--log-level",
             "warning",
             "--no-access-log",
+            "--interface",  # Emmett's app object would be guessed to be ASGI 2
+            "asgi3",
+            *(["--workers", str(workers)] if workers > 1 else []),
         ]
     return [
         python,
@@ -110,7 +113,7 @@ def server_argv(python: str, server: str, port: int) -> list[str]:
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
         "--log-level",
         "warning",
         "--no-access-log",
@@ -132,11 +135,22 @@ class Server:
 
 @contextlib.contextmanager
 def serving(
-    framework: str, server: str, cpus: str | None, *, fillers: int | None = None
+    framework: str,
+    server: str,
+    cpus: str | None,
+    *,
+    fillers: int | None = None,
+    suite: str | None = None,
+    env: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> Iterator[Server]:
-    """Run ``framework``'s app on ``server`` until the block ends (the whole group is killed)."""
+    """Run ``framework``'s app on ``server`` until the block ends (the whole group is killed).
+
+    ``suite`` names the module of app factories (``peers.py`` by default), ``env`` adds
+    variables the app reads (a database URL), ``workers`` is the server's worker count.
+    """
     port = free_port()
-    env = {
+    variables = {
         **os.environ,
         "BENCH_APP": framework,
         "BENCH_INTERFACE": interface_of(server),
@@ -144,14 +158,17 @@ def serving(
         "PYTHONUNBUFFERED": "1",
     }
     if fillers is not None:
-        env["BENCH_FILLERS"] = str(fillers)
-    env.pop("VELOCIPY_DEBUG", None)
+        variables["BENCH_FILLERS"] = str(fillers)
+    if suite is not None:
+        variables["BENCH_SUITE"] = suite
+    variables.update(env or {})
+    variables.pop("VELOCIPY_DEBUG", None)
     log = Path(tempfile.mkstemp(prefix=f"bench-{framework}-{server}-", suffix=".log")[1])
     with log.open("wb") as out:
         process = subprocess.Popen(
-            pinned(server_argv(python_for(framework), server, port), cpus),
+            pinned(server_argv(python_for(framework), server, port, workers), cpus),
             cwd=SERVE_DIR,
-            env=env,
+            env=variables,
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

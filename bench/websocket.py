@@ -74,11 +74,20 @@ def measure_echo(
     return row
 
 
-def idle_memory(server: Any, connections: int, client_cpus: str | None) -> dict[str, Any]:
-    """Server RSS growth per idle, accepted WebSocket connection."""
+def idle_memory(
+    server: Any,
+    connections: int,
+    client_cpus: str | None,
+    *,
+    path: str = "/ws",
+    spread: bool = False,
+    broadcasts: int = 0,
+) -> dict[str, Any]:
+    """Server RSS growth per idle, accepted WebSocket connection; with ``broadcasts``, also
+    the best time for the hub at ``path`` to send one message to every connection."""
     pids = server.pids()
     holder = subprocess.Popen(
-        _client(server.port, "hold", client_cpus, connections=1),
+        _client(server.port, "hold", client_cpus, connections=1, path=path),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -88,8 +97,9 @@ def idle_memory(server: Any, connections: int, client_cpus: str | None) -> dict[
     holder.stdout.readline()
     time.sleep(0.2)
     before = rss_bytes(pids)
+    argv = _client(server.port, "hold", client_cpus, connections=connections, path=path)
     many = subprocess.Popen(
-        _client(server.port, "hold", client_cpus, connections=connections),
+        argv + (["--spread"] if spread else []),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -99,17 +109,28 @@ def idle_memory(server: Any, connections: int, client_cpus: str | None) -> dict[
     line = many.stdout.readline()
     time.sleep(0.3)
     after = rss_bytes(pids)
+    times = []
+    for _ in range(broadcasts if line else 0):
+        many.stdin.write("broadcast\n")
+        many.stdin.flush()
+        reply = many.stdout.readline()
+        if not reply:
+            raise RuntimeError("the WebSocket client ended during a broadcast")
+        times.append(json.loads(reply)["broadcast_ms"])
     for process in (many, holder):
         assert process.stdin is not None
         process.stdin.close()
-        process.wait(30)
+        process.wait(60)
     opened = json.loads(line)["open"] if line else 0
-    return {
+    result: dict[str, Any] = {
         "connections": opened,
         "rss_before_mb": round(before / 2**20, 2),
         "rss_after_mb": round(after / 2**20, 2),
         "kb_per_connection": round((after - before) / max(opened, 1) / 1024, 2),
     }
+    if times:
+        result["broadcast_ms"] = min(times)  # one connection more (the holder) also gets it
+    return result
 
 
 def run(

@@ -5,6 +5,9 @@ so it would measure itself. This one writes a pre-masked frame and counts echoed
 
     python ws_client.py echo --port 8000 --connections 16 --in-flight 8 --seconds 5
     python ws_client.py hold --port 8000 --connections 500   # idle sockets until stdin closes
+    python ws_client.py hold --port 8000 --connections 10000 --path /hub --spread
+        # ... from addresses spread over 127.0.0.0/8; each "broadcast" line on stdin sends one
+        # message to the hub and prints how long until every socket had it
 
 It prints one JSON object on stdout.
 """
@@ -31,19 +34,46 @@ FRAME = (
 )
 
 
-def handshake(port: int) -> bytes:
+def handshake(port: int, path: str = "/ws") -> bytes:
     return (
-        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
         "Sec-WebSocket-Version: 13\r\n\r\n"
     ).encode()
 
 
+class Arrivals:
+    """Which of ``total`` sockets have had a frame since ``reset()``: set when all have."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.seen: set[int] = set()
+        self.all_arrived = asyncio.Event()
+
+    def reset(self) -> None:
+        self.seen.clear()
+        self.all_arrived.clear()
+
+    def arrived(self, client: object) -> None:
+        self.seen.add(id(client))
+        if len(self.seen) >= self.total:
+            self.all_arrived.set()
+
+
 class EchoClient(asyncio.Protocol):
-    def __init__(self, port: int, in_flight: int, upgraded: asyncio.Future[None]) -> None:
+    def __init__(
+        self,
+        port: int,
+        in_flight: int,
+        upgraded: asyncio.Future[None],
+        path: str = "/ws",
+        arrivals: Arrivals | None = None,
+    ) -> None:
         self.port = port
         self.in_flight = in_flight
         self.upgraded = upgraded
+        self.path = path
+        self.arrivals = arrivals
         self.buffer = b""
         self.is_open = False
         self.sending = False
@@ -52,7 +82,7 @@ class EchoClient(asyncio.Protocol):
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        transport.write(handshake(self.port))
+        transport.write(handshake(self.port, self.path))
 
     def start(self) -> None:
         assert self.transport is not None
@@ -89,6 +119,8 @@ class EchoClient(asyncio.Protocol):
         self.buffer = buffer
         if frames:
             self.received += frames
+            if self.arrivals is not None:
+                self.arrivals.arrived(self)
             if self.sending and self.transport is not None:
                 self.transport.write(FRAME * frames)
 
@@ -98,15 +130,41 @@ class EchoClient(asyncio.Protocol):
             self.upgraded.set_exception(ConnectionError("closed before the upgrade"))
 
 
-async def connect(port: int, count: int, in_flight: int) -> list[EchoClient]:
+def spread_address(index: int) -> str:
+    """A client address for connection ``index``, spread over 127.0.0.0/8 (Linux answers on
+    all of it), so 10,000s of connections to one port never run out of ephemeral ports."""
+    return f"127.{1 + index // 62_500}.{index // 250 % 250}.{index % 250 + 1}"
+
+
+def raise_descriptor_limit(needed: int) -> int:
+    """Raise this process's open-file limit towards its hard limit; the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        return wanted
+    return soft
+
+
+async def connect(
+    port: int,
+    count: int,
+    in_flight: int,
+    path: str = "/ws",
+    spread: bool = False,
+    arrivals: Arrivals | None = None,
+) -> list[EchoClient]:
     loop = asyncio.get_running_loop()
     clients = []
-    for _ in range(count):
+    for index in range(count):
         upgraded: asyncio.Future[None] = loop.create_future()
         _, client = await loop.create_connection(
-            lambda upgraded=upgraded: EchoClient(port, in_flight, upgraded),  # type: ignore[misc]
+            lambda upgraded=upgraded: EchoClient(  # type: ignore[misc]
+                port, in_flight, upgraded, path, arrivals
+            ),
             "127.0.0.1",
             port,
+            local_addr=(spread_address(index), 0) if spread else None,
         )
         await asyncio.wait_for(upgraded, 10)
         clients.append(client)
@@ -140,11 +198,20 @@ async def echo(port: int, connections: int, in_flight: int, seconds: float) -> d
     return {"messages": received, "seconds": elapsed, "client_cpu_seconds": cpu}
 
 
-async def hold(port: int, connections: int) -> None:
-    clients = await connect(port, connections, 0)
+async def hold(port: int, connections: int, path: str = "/ws", spread: bool = False) -> None:
+    raise_descriptor_limit(connections + 64)
+    arrivals = Arrivals(connections)
+    clients = await connect(port, connections, 0, path, spread, arrivals)
     print(json.dumps({"open": len(clients)}), flush=True)
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, sys.stdin.read)
+    while (await loop.run_in_executor(None, sys.stdin.readline)).strip() == "broadcast":
+        arrivals.reset()
+        started = time.perf_counter()
+        assert clients[0].transport is not None
+        clients[0].transport.write(FRAME)  # the hub sends it to every socket, this one too
+        await asyncio.wait_for(arrivals.all_arrived.wait(), 120)
+        elapsed = time.perf_counter() - started
+        print(json.dumps({"broadcast_ms": round(elapsed * 1000, 3)}), flush=True)
     close(clients)
     await asyncio.sleep(0.05)
 
@@ -156,12 +223,16 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--in-flight", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--path", default="/ws", help="hold: the WebSocket route")
+    parser.add_argument(
+        "--spread", action="store_true", help="hold: client addresses over 127.0.0.0/8"
+    )
     args = parser.parse_args()
     if args.mode == "echo":
         result = _run(echo(args.port, args.connections, args.in_flight, args.seconds))
         print(json.dumps(result), flush=True)
     else:
-        _run(hold(args.port, args.connections))
+        _run(hold(args.port, args.connections, args.path, args.spread))
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:

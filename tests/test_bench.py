@@ -157,6 +157,7 @@ def test_quick_suite_writes_well_formed_results(tmp_path: Path) -> None:
         (s, f) for s in ("granian-rsgi", "uvicorn") for f in ("bare", "velocipy")
     }
     assert all(r["connections"] == 10 for r in scale["idle_websocket"])
+    assert all(r["broadcast_ms"] > 0 for r in scale["idle_websocket"])  # the hub reached all
 
     assert results["targets"] == targets(results)
     assert all(set(t) == {"name", "holds", "detail"} for t in results["targets"])

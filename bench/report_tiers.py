@@ -1,0 +1,286 @@
+"""Targets, Markdown and README lines for the application-shaped tiers (issue 32):
+the TechEmpower test types, the feature stack, broadcast fan-out and idle sockets at scale.
+
+Rounds are summarised by their median, as in ``report.py``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from techempower import TESTS
+
+PEERS_AHEAD = ("starlette", "fastapi", "litestar", "blacksheep", "emmett")
+STACK_VS_FASTAPI = 0.5  # the stack may cost at most half of FastAPI's ...
+STACK_VS_LITESTAR = 1.0  # ... and at most Litestar's, per request
+FANOUT_VS_LITESTAR = 1.5  # deliveries per server CPU-second, over Litestar's
+FANOUT_VS_FLOOR = 1.3  # paced CPU per delivery, over the bare fan-out app's
+IDLE_VS_BARE = 1.1  # memory per idle socket, over the bare app's
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def techempower_cells(results: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """``{(server, framework, test): {rps, cpu, db_cpu, p99}}``, medians over the rounds."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in results["tiers"].get("techempower", []):
+        if "test" in row:
+            groups.setdefault((row["server"], row["framework"], row["test"]), []).append(row)
+    return {
+        key: {
+            "rps": _median([r["rps"] for r in rows]),
+            "cpu": _median([r["server_cpu_us_per_request"] for r in rows]),
+            "db_cpu": _median([r["db_cpu_us_per_request"] for r in rows]),
+            "p99": _median([r["p99_ms"] for r in rows]),
+            "non_2xx": sum(r["non_2xx"] for r in rows),
+        }
+        for key, rows in groups.items()
+    }
+
+
+def stack_cells(results: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """``{(server, framework): {bare, stack, cost, ratio}}`` (server CPU us per request)."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in results["tiers"].get("stack", []):
+        if row.get("route") == "stack":
+            groups.setdefault((row["server"], row["framework"]), []).append(row)
+    bare = {
+        (r["server"], r["framework"], r["round"]): r["server_cpu_us_per_request"]
+        for r in results["tiers"].get("stack", [])
+        if r.get("route") == "bare"
+    }
+    return {
+        key: {
+            "bare": _median([bare[(*key, r["round"])] for r in rows]),
+            "stack": _median([r["server_cpu_us_per_request"] for r in rows]),
+            "cost": _median([r["stack_cost_us"] for r in rows]),
+            "ratio": _median([r["x_bare_route"] for r in rows]),
+        }
+        for key, rows in groups.items()
+    }
+
+
+def fanout_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
+    fanout = results["tiers"].get("fanout") or {}
+    return [r for r in (fanout.get("report") or {}).get("runs", []) if "error" not in r]
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+
+    def check(name: str, holds: bool, detail: str) -> None:
+        found.append({"name": name, "holds": bool(holds), "detail": detail})
+
+    for row in results["tiers"].get("techempower", []):
+        if row["framework"] == "velocipy" and ("problems" in row or "error" in row):
+            reason = (row.get("problems") or [row.get("error", "")])[0]
+            check(f"techempower {row['server']} velocipy passes verification", False, reason)
+    cells = techempower_cells(results)
+    for (server, framework, test), ours in sorted(cells.items()):
+        if framework != "velocipy":
+            continue
+        peers = {
+            f: c for (s, f, t), c in cells.items() if s == server and t == test and f != framework
+        }
+        if not peers:
+            continue
+        best = max(peers, key=lambda f: peers[f]["rps"])
+        check(
+            f"techempower {server} {test} ahead of every peer",
+            ours["rps"] > peers[best]["rps"] and ours["non_2xx"] == 0,
+            f"{ours['rps']:.0f} req/s vs {best} {peers[best]['rps']:.0f} req/s "
+            f"({ours['cpu']:.1f} vs {peers[best]['cpu']:.1f} us server CPU per request)",
+        )
+    stack = stack_cells(results)
+    for (server, framework), ours in sorted(stack.items()):
+        if framework != "velocipy":
+            continue
+        for peer, limit in (("fastapi", STACK_VS_FASTAPI), ("litestar", STACK_VS_LITESTAR)):
+            theirs = stack.get((server, peer))
+            if theirs is None:
+                continue
+            check(
+                f"stack {server} cost <= {limit}x {peer}'s",
+                ours["cost"] <= limit * theirs["cost"],
+                f"{ours['cost']:.1f} vs {peer} {theirs['cost']:.1f} us per request "
+                f"({ours['cost'] / theirs['cost']:.2f}x)",
+            )
+    runs = fanout_runs(results)
+    for ours in runs:
+        if ours["app"] != "velocipy":
+            continue
+        where = (
+            f"{ours['server']} {ours['backend']} x{ours['workers']} "
+            f"{ours['subscribers']} subscribers {ours['mode']}"
+        )
+        check(
+            f"fanout {where}: every message delivered in order",
+            ours["in_order"],
+            f"{ours['delivered']:,} of {ours['expected']:,}",
+        )
+        same = [
+            r
+            for r in runs
+            if all(r[k] == ours[k] for k in ("server", "subscribers", "mode", "messages"))
+        ]
+        litestar = next(
+            (
+                r
+                for r in same
+                if r["app"] == "litestar"
+                and r["backend"] == ours["backend"]
+                and r["workers"] == ours["workers"]
+            ),
+            None,
+        )
+        if litestar and litestar["deliveries_per_cpu_second"] and ours["deliveries_per_cpu_second"]:
+            ratio = ours["deliveries_per_cpu_second"] / litestar["deliveries_per_cpu_second"]
+            check(
+                f"fanout {where} >= {FANOUT_VS_LITESTAR}x litestar per server CPU",
+                ratio >= FANOUT_VS_LITESTAR,
+                f"{ratio:.2f}x ({ours['server_cpu_us_per_delivery']:.2f} vs "
+                f"{litestar['server_cpu_us_per_delivery']:.2f} us per delivery)",
+            )
+        floor = next((r for r in same if r["app"] == "bare"), None)
+        if (
+            ours["mode"] == "paced"
+            and ours["workers"] == 1  # the floor is one process writing to every socket
+            and floor
+            and floor["server_cpu_us_per_delivery"]
+        ):
+            ratio = ours["server_cpu_us_per_delivery"] / floor["server_cpu_us_per_delivery"]
+            check(
+                f"fanout {where} <= {FANOUT_VS_FLOOR}x the bare fan-out floor",
+                ratio <= FANOUT_VS_FLOOR,
+                f"{ratio:.2f}x ({ours['server_cpu_us_per_delivery']:.2f} vs "
+                f"{floor['server_cpu_us_per_delivery']:.2f} us per delivery)",
+            )
+    idle = results["tiers"].get("scale", {}).get("idle_websocket", [])
+    for ours in idle:
+        bare = next(
+            (r for r in idle if r["server"] == ours["server"] and r["framework"] == "bare"), None
+        )
+        if ours["framework"] != "velocipy" or not bare or bare["kb_per_connection"] <= 0:
+            continue
+        ratio = ours["kb_per_connection"] / bare["kb_per_connection"]
+        check(
+            f"idle websocket {ours['server']} memory <= {IDLE_VS_BARE}x bare",
+            ratio <= IDLE_VS_BARE,
+            f"{ratio:.2f}x ({ours['kb_per_connection']:.1f} vs "
+            f"{bare['kb_per_connection']:.1f} KiB per connection)",
+        )
+    return found
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def markdown(results: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    rows = results["tiers"].get("techempower", [])
+    if rows:
+        out += ["## TechEmpower test types", ""]
+        out += [
+            "Requests per second (wrk) on a PostgreSQL the bench started, with the server's "
+            "CPU per request and the database's. Every app passed "
+            "TechEmpower's verification checks before it was timed; an app that failed is "
+            "listed below the tables with the first check it failed.",
+            "",
+        ]
+        cells = techempower_cells(results)
+        for server in results.get("servers", []):
+            frameworks = [
+                f
+                for f in results.get("frameworks", [])
+                if (server, f) in {(s, fw) for s, fw, _ in cells}
+            ]
+            if not frameworks:
+                continue
+            table = []
+            for test in TESTS:
+                line = [test]
+                for framework in frameworks:
+                    c = cells.get((server, framework, test))
+                    line.append(
+                        "-"
+                        if c is None
+                        else f"{c['rps']:.0f} ({c['cpu']:.0f} + {c['db_cpu']:.0f} us db)"
+                    )
+                if any(cell != "-" for cell in line[1:]):
+                    table.append(line)
+            out += [f"### {server}", "", *_table(["test", *frameworks], table), ""]
+        failed = [r for r in rows if "problems" in r or "error" in r]
+        for row in failed:
+            reason = (row.get("problems") or [row.get("error", "")])[0]
+            out.append(f"- {row['framework']} on {row['server']}: {str(reason)[:160]}")
+        if failed:
+            out.append("")
+    stack = stack_cells(results)
+    if stack:
+        out += ["## Feature stack", ""]
+        out += [
+            "Server CPU per request of each framework's bare route and of the same framework's "
+            "route behind CORS, GZip, a session, a bearer-token check, a Depends chain of "
+            "three and a validated JSON body; the stack's cost is the difference.",
+            "",
+        ]
+        table = [
+            [
+                server,
+                framework,
+                f"{c['bare']:.1f} us",
+                f"{c['stack']:.1f} us",
+                f"{c['cost']:.1f} us",
+                f"{c['ratio']:.2f}x",
+            ]
+            for (server, framework), c in sorted(stack.items())
+        ]
+        out += [
+            *_table(
+                ["server", "framework", "bare route", "stack route", "stack cost", "ratio"], table
+            ),
+            "",
+        ]
+    fanout = results["tiers"].get("fanout")
+    if fanout is not None:
+        out += ["## Broadcast fan-out", "", "From `bench/fanout.py`:", ""]
+        if fanout.get("markdown"):
+            out += [fanout["markdown"].strip(), ""]
+        elif fanout.get("error"):
+            out += ["The fan-out run failed:", "", "```", fanout["error"][-1500:], "```", ""]
+    return out
+
+
+def readme(results: dict[str, Any]) -> list[str]:
+    """One line per application-shaped tier for the README's speed section."""
+    lines: list[str] = []
+    cells = techempower_cells(results)
+    ahead = [t for t in targets(results) if t["name"].startswith("techempower")]
+    if cells and ahead:
+        held = sum(t["holds"] for t in ahead)
+        lines.append(
+            f"- TechEmpower test types on PostgreSQL: ahead of every peer in {held} of "
+            f"{len(ahead)} (server, test type) cells."
+        )
+    stack = stack_cells(results)
+    for (server, framework), c in sorted(stack.items()):
+        if framework == "velocipy":
+            others = ", ".join(
+                f"{f} {o['cost']:.0f} us"
+                for (s, f), o in sorted(stack.items())
+                if s == server and f != framework
+            )
+            lines.append(
+                f"- Feature stack on {server}: {c['cost']:.0f} us per request"
+                + (f" ({others})" if others else "")
+                + "."
+            )
+    for t in targets(results):
+        if t["name"].startswith(("fanout", "idle websocket")) and not t["name"].endswith("order"):
+            lines.append(f"- {t['name']}: {'holds' if t['holds'] else 'missed'} ({t['detail']}).")
+    return lines
