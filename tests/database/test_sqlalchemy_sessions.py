@@ -3,6 +3,7 @@ WebSocket connection and per WebSocket message; the engine's start-up errors; pa
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from velocipy import Depends, HTTPException, VelociPy, WebSocket, WebSocketDisconnect
 from velocipy.contrib.sqlalchemy import Database, async_url
 from velocipy.exceptions import StartupError
-from velocipy.testing import TestClient
+from velocipy.responses import StreamingResponse
+from velocipy.testing import IncompleteResponse, TestClient
 from velocipy.testing.errors import WebSocketClosed
 
 
@@ -59,6 +61,20 @@ def make_app(path: Path) -> tuple[VelociPy, Database]:
         if fail:
             raise HTTPException(409, "refused after writing")
         return text
+
+    @app.post("/streamed/{text}")
+    async def streamed(text: str, session: Session, fail: int = 0) -> StreamingResponse:
+        """Writes, then streams an answer that fails half-way when asked to."""
+        session.add(Row(text=text))
+        await session.flush()
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b"first\n"
+            if fail:
+                raise RuntimeError("the stream failed after it started")
+            yield b"second\n"
+
+        return StreamingResponse(body())
 
     @app.get("/rows")
     async def rows(session: Session) -> Texts:
@@ -105,6 +121,22 @@ def test_a_request_commits_on_success_and_rolls_back_on_error(protocol: str, pat
         assert client.post("/rows/kept").status_code == 200
         assert client.post("/rows/lost?fail=1").status_code == 409
         assert stored(path) == ["kept"]  # the rollback ran before the 409 was answered
+        assert client.get("/rows").json() == {"texts": ["kept"]}
+    assert stored(path) == ["kept"]
+
+
+def test_a_stream_that_fails_after_it_started_rolls_back(protocol: str, path: Path) -> None:
+    """The hardening issue's rule: the provider sees the body's exception, so the session rolls
+    back; a stream that ends well commits."""
+    app, _ = make_app(path)
+    client = TestClient(app, interface=protocol, raise_server_exceptions=False)  # type: ignore[arg-type]
+    with client:
+        assert client.post("/streamed/kept").text == "first\nsecond\n"
+        if protocol == "asgi":  # an ASGI server drops the connection: the client sees it cut
+            with pytest.raises(IncompleteResponse):
+                client.post("/streamed/lost?fail=1")
+        else:  # RSGI cannot abort a stream: the body ends early, normally
+            assert client.post("/streamed/lost?fail=1").text == "first\n"
         assert client.get("/rows").json() == {"texts": ["kept"]}
     assert stored(path) == ["kept"]
 
