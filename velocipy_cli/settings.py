@@ -22,7 +22,7 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 _STRINGS = ("app", "host", "server", "interface", "log_level")
 _INTEGERS = ("port", "workers")
-_BOOLEANS = ("reload", "debug", "access_log", "https")
+_BOOLEANS = ("reload", "debug", "access_log", "https", "proxy")
 _LISTS = ("reload_dirs", "reload_includes", "reload_excludes")
 KNOWN_KEYS = frozenset(_STRINGS + _INTEGERS + _BOOLEANS + _LISTS)
 
@@ -41,6 +41,7 @@ DEFAULTS: dict[str, object] = {
     "log_level": "info",
     "access_log": True,
     "https": False,
+    "proxy": True,  # reload mode only: velocipy_cli.dev.proxy
 }
 
 _TRUE = {"1", "true", "yes", "on"}

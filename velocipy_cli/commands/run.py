@@ -128,6 +128,13 @@ def run(
         " made once per user; the banner says how to trust it. (default: --no-https)",
         show_default=False,
     ),
+    proxy: bool | None = typer.Option(
+        None,
+        "--proxy/--no-proxy",
+        help="In reload mode, keep HTTP requests and WebSockets open across restarts through a"
+        " small dev proxy (docs/dev-proxy.md). (default: --proxy)",
+        show_default=False,
+    ),
 ) -> None:
     """Serve the app for development; reload on every save, survive every broken save.
 
@@ -160,6 +167,7 @@ def run(
         "log_level": log_level.lower() if log_level else None,
         "access_log": access_log,
         "https": https,
+        "proxy": proxy,
     }
     settings.update({key: value for key, value in given.items() if value is not None})
     app_given_by = "the APP argument" if app_spec else setting_source("app", cwd)
@@ -230,6 +238,7 @@ def build_config(
         access_log=bool(settings["access_log"]),
         debug=bool(settings["debug"]),
         tls=_dev_certificate(str(settings["host"])) if settings["https"] else None,
+        proxy=bool(settings.get("proxy", True)),
     )
 
 
