@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import h11
 from websockets.asyncio.client import ClientConnection, connect
@@ -37,6 +38,7 @@ from websockets.typing import Subprotocol
 
 WAIT_SECONDS = 30.0  # how long a request waits for a worker that is (re)starting
 RESUME_DEADLINE_SECONDS = 60.0  # how long a WebSocket waits for a broken app to be fixed
+RESUME_DEADLINE_VARIABLE = "VELOCIPY_PROXY_RESUME_SECONDS"  # overrides it (docs/dev-proxy.md)
 RETRY_SECONDS = 0.2  # between two tries while the app answers 503 or refuses connections
 DRAIN_QUIET_SECONDS = 0.03  # hold: the last forwarded message gets this long to be handled
 DRAIN_MAX_SECONDS = 0.3
@@ -65,6 +67,15 @@ HOP_HEADERS = frozenset(
 WS_STATIC = frozenset({"connection", "upgrade", "sec-websocket-key", "sec-websocket-version"})
 
 
+def resume_deadline_setting(environ: Mapping[str, str] = os.environ) -> float:
+    """Seconds a resumed WebSocket waits for a broken app: $VELOCIPY_PROXY_RESUME_SECONDS."""
+    try:
+        value = float(environ.get(RESUME_DEADLINE_VARIABLE, RESUME_DEADLINE_SECONDS))
+    except ValueError:
+        return RESUME_DEADLINE_SECONDS
+    return value if value > 0 else RESUME_DEADLINE_SECONDS
+
+
 class AppUnavailable(Exception):
     """No worker came back in time; the message says what the client is told."""
 
@@ -78,12 +89,12 @@ class DevProxy:
         upstream: tuple[str, int],
         *,
         ssl_context: ssl.SSLContext | None = None,
-        resume_deadline: float = RESUME_DEADLINE_SECONDS,
+        resume_deadline: float | None = None,
     ) -> None:
         self.listener = listener
         self.upstream = upstream
         self.ssl_context = ssl_context
-        self.resume_deadline = resume_deadline
+        self.resume_deadline = resume_deadline or resume_deadline_setting()
         self.generation = 0  # bumped by hold(): upstream connections older than it are stale
         self.last_forward = 0.0
         self._loop = asyncio.new_event_loop()
@@ -202,6 +213,18 @@ class HttpForwarder:
             self.writer.write(data)
 
     async def run(self) -> None:
+        try:
+            await self._serve_requests()
+        except h11.RemoteProtocolError as exc:
+            if self.client.our_state in (h11.IDLE, h11.SEND_RESPONSE):  # nothing sent yet
+                body = f"VelociPy dev server: bad HTTP request: {exc}\n".encode()
+                self.writer.write(
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+                )
+                await self.writer.drain()
+
+    async def _serve_requests(self) -> None:
         while True:
             event = await self._next_client_event()
             if not isinstance(event, h11.Request):

@@ -1,0 +1,158 @@
+"""The dev proxy's other stories: a broken save, HTTP through the proxy, --no-proxy, production."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.cli.run.devserver import DevProject
+
+pytestmark = pytest.mark.interop
+
+RESUME_SECONDS = 6
+
+APP = """\
+import asyncio
+
+from velocipy import Request, VelociPy, WebSocket
+from velocipy.responses import StreamingResponse
+
+VERSION = "v__VERSION__"
+app = VelociPy()
+
+
+@app.get("/")
+async def index() -> str:
+    return VERSION
+
+
+@app.get("/forwarded")
+async def forwarded(request: Request) -> str:
+    return str(request.headers.get("x-forwarded-for"))
+
+
+@app.post("/count")
+async def count(request: Request) -> StreamingResponse:
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+
+    async def parts():
+        for number in range(3):
+            yield f"{VERSION} part {number} of {total}\\n".encode()
+            await asyncio.sleep(0.01)
+
+    return StreamingResponse(parts(), media_type="text/plain")
+
+
+@app.websocket("/ws")
+async def echo(ws: WebSocket) -> None:
+    await ws.accept()
+    resumed = ws.headers.get("x-velocipy-resumed", "0")
+    async for text in ws.iter_text():
+        await ws.send_text(f"{VERSION}|{resumed}|{text}")
+"""
+
+
+def write_version(project: DevProject, version: int) -> None:
+    (project.root / "main.py").write_text(APP.replace("__VERSION__", str(version)))
+
+
+def break_app(project: DevProject) -> None:
+    (project.root / "main.py").write_text("def broken(:\n    pass\n")
+
+
+@pytest.mark.parametrize("interface", ["--asgi", "--rsgi"])
+def test_broken_save_keeps_the_socket_then_delivers_or_closes_with_a_reason(
+    tmp_path: Path, interface: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VELOCIPY_PROXY_RESUME_SECONDS", str(RESUME_SECONDS))
+    project = DevProject.create(tmp_path, interface)
+    write_version(project, 1)
+    with project.running() as server:
+        project.wait_for(200, "v1")
+        with connect(f"{server.ws_url}/ws", open_timeout=10) as ws:
+            ws.send("before")
+            assert ws.recv(timeout=10) == "v1|0|before"
+
+            # Broken: HTTP gets the 503 story through the proxy; the socket stays open and the
+            # message sent meanwhile waits for the fix.
+            break_app(project)
+            project.wait_for(503, "SyntaxError", timeout=15)
+            ws.send("during the break")
+            with pytest.raises(TimeoutError):
+                ws.recv(timeout=1)
+            write_version(project, 2)
+            assert ws.recv(timeout=15) == "v2|1|during the break"
+
+            # Broken for longer than the deadline: closed with a reason, not dropped.
+            break_app(project)
+            project.wait_for(503, "SyntaxError", timeout=15)
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=RESUME_SECONDS + 20)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1011
+        assert closed.value.rcvd.reason == (
+            f"the app answered 503 to the resumed connection within {RESUME_SECONDS} s"
+        )
+        assert server.alive()
+
+
+def test_http_streams_both_ways_and_the_app_sees_the_proxy(tmp_path: Path) -> None:
+    project = DevProject.create(tmp_path, "--asgi")
+    write_version(project, 1)
+    with project.running() as server:
+        project.wait_for(200, "v1")
+
+        def body():  # a chunked upload, 3 x 64 KiB
+            for _ in range(3):
+                yield b"x" * 65536
+
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            with client.stream("POST", "/count", content=body()) as response:
+                lines = list(response.iter_lines())
+            assert response.status_code == 200
+            assert response.headers["transfer-encoding"] == "chunked"
+            assert lines == [f"v1 part {n} of {3 * 65536}" for n in range(3)]
+            assert client.get("/forwarded").text == "127.0.0.1"
+            head = client.head("/")
+            assert head.status_code == 200 and head.content == b""
+            # keep-alive: the same client connection serves the next request too
+            assert client.get("/").text == "v1"
+
+
+@pytest.mark.parametrize("options", [("--no-proxy",), ("--no-reload",)])
+def test_no_proxy_and_production_mode_have_no_proxy(
+    tmp_path: Path, options: tuple[str, ...]
+) -> None:
+    project = DevProject.create(tmp_path, "--asgi")
+    write_version(project, 1)
+    with project.running(*options) as server:
+        project.wait_for(200, "v1")
+        assert httpx.get(f"{server.url}/forwarded", timeout=10).text == "None"
+        if options == ("--no-proxy",):
+            with connect(f"{server.ws_url}/ws", open_timeout=10) as ws:
+                ws.send("before")
+                assert ws.recv(timeout=10) == "v1|0|before"
+                write_version(project, 2)
+                with pytest.raises(ConnectionClosed) as closed:
+                    ws.recv(timeout=15)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+
+
+def test_a_client_that_speaks_nonsense_gets_a_400_and_the_proxy_stays_up(tmp_path: Path) -> None:
+    project = DevProject.create(tmp_path, "--asgi")
+    write_version(project, 1)
+    with project.running():
+        project.wait_for(200, "v1")
+        with socket.create_connection(("127.0.0.1", project.port), timeout=5) as raw:
+            raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            answer = raw.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 400 ")
+        project.wait_for(200, "v1")
+        assert "Traceback" not in project.output()
