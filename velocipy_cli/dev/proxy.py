@@ -162,9 +162,7 @@ class DevProxy:
         try:
             await asyncio.wait_for(self._gate.wait(), WAIT_SECONDS)
         except TimeoutError:
-            raise AppUnavailable(
-                f"the app did not come back within {WAIT_SECONDS:.0f} s"
-            ) from None
+            raise AppUnavailable(f"the app did not come back within {WAIT_SECONDS:.0f} s") from None
         return self.generation
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -207,8 +205,8 @@ class HttpForwarder:
                 return event
             self.client.receive_data(await self.reader.read(READ_CHUNK))
 
-    def _write(self, event: object) -> None:
-        data = self.client.send(event)  # type: ignore[arg-type]
+    def _write(self, event: h11.Request | h11.Response | h11.Data | h11.EndOfMessage) -> None:
+        data = self.client.send(event)
         if data:
             self.writer.write(data)
 
@@ -388,9 +386,7 @@ class WebSocketBridge:
             self._flush()
             return
         except (AppUnavailable, InvalidHandshake, OSError) as exc:
-            self.protocol.send_response(
-                self.protocol.reject(502, f"VelociPy dev server: {exc}\n")
-            )
+            self.protocol.send_response(self.protocol.reject(502, f"VelociPy dev server: {exc}\n"))
             self._flush()
             return
         self.subprotocol = self.upstream.subprotocol
@@ -467,7 +463,7 @@ class WebSocketBridge:
                     text = event.opcode is Opcode.TEXT
                     parts = []
                 if event.opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
-                    parts.append(event.data)
+                    parts.append(bytes(event.data))
                     if event.fin:
                         payload = b"".join(parts)
                         await self._deliver(payload.decode() if text else payload)
@@ -523,8 +519,9 @@ class WebSocketBridge:
             if self.client_closed:
                 return
             restarted = self.upstream_generation != self.proxy.generation
-            if not restarted and upstream.close_rcvd is not None:
-                self._close_client(upstream.close_rcvd.code, upstream.close_rcvd.reason)
+            close = upstream.protocol.close_rcvd
+            if not restarted and close is not None:  # the app closed it: so does the client
+                self._close_client(close.code, close.reason)
                 return
             try:
                 await self._resume()
@@ -563,10 +560,11 @@ class WebSocketBridge:
         raise AppUnavailable(f"{last} within {self.proxy.resume_deadline:.0f} s"[:120])
 
     def _close_client(self, code: int, reason: str) -> None:
-        if code in (1005, 1006, 1015):
-            code = 1011
         with contextlib.suppress(Exception):
-            self.protocol.send_close(code, reason.encode()[:120].decode(errors="ignore"))
+            if code == 1005:  # the app's close frame had no code (granian RSGI): neither has ours
+                self.protocol.send_close()
+            else:
+                self.protocol.send_close(code, reason.encode()[:120].decode(errors="ignore"))
             self._flush()
 
 

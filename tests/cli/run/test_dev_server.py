@@ -11,7 +11,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from tests.cli.run.devserver import DevProject, all_gone, descendants, quiet

@@ -110,7 +110,8 @@ def run_ws_probe(talker: Talker, port: int) -> tuple[subprocess.Popen[str], thre
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert probe.stdin is not None and probe.stdout is not None
+    assert probe.stdin is not None
+    assert probe.stdout is not None
     stdin, stdout = probe.stdin, probe.stdout
 
     def send() -> None:
@@ -169,7 +170,8 @@ def test_websockets_and_ws_probe_stay_connected_through_ten_saves(
                 thread.join(5)
         for talker in (client, probe_talker):
             assert wait_until(talker.all_answered, 10), (talker.sent[-5:], talker.replies[-5:])
-        assert client.closed == [] and probe_talker.closed == []
+        assert client.closed == []
+        assert probe_talker.closed == []
         ws.close()
         assert probe.stdin is not None
         probe.stdin.close()

@@ -96,4 +96,5 @@ def test_page_websocket_sees_no_close_across_five_reloads(
     # Every message answered, in order, by versions that only go up.
     assert [reply.split("|")[1] for reply in replies] == [str(n) for n in range(len(replies))]
     versions = [int(reply.split("|")[0][1:]) for reply in replies]
-    assert versions == sorted(versions) and set(versions) == set(range(SAVES + 1))
+    assert versions == sorted(versions)
+    assert set(versions) == set(range(SAVES + 1))

@@ -55,6 +55,9 @@ async def echo(ws: WebSocket) -> None:
     await ws.accept()
     resumed = ws.headers.get("x-velocipy-resumed", "0")
     async for text in ws.iter_text():
+        if text == "quit":
+            await ws.close(4001, "bye from the app")
+            return
         await ws.send_text(f"{VERSION}|{resumed}|{text}")
 """
 
@@ -121,7 +124,8 @@ def test_http_streams_both_ways_and_the_app_sees_the_proxy(tmp_path: Path) -> No
             assert lines == [f"v1 part {n} of {3 * 65536}" for n in range(3)]
             assert client.get("/forwarded").text == "127.0.0.1"
             head = client.head("/")
-            assert head.status_code == 200 and head.content == b""
+            assert head.status_code == 200
+            assert head.content == b""
             # keep-alive: the same client connection serves the next request too
             assert client.get("/").text == "v1"
 
@@ -142,7 +146,8 @@ def test_no_proxy_and_production_mode_have_no_proxy(
                 write_version(project, 2)
                 with pytest.raises(ConnectionClosed) as closed:
                     ws.recv(timeout=15)
-            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1012
 
 
 def test_a_client_that_speaks_nonsense_gets_a_400_and_the_proxy_stays_up(tmp_path: Path) -> None:
@@ -156,3 +161,21 @@ def test_a_client_that_speaks_nonsense_gets_a_400_and_the_proxy_stays_up(tmp_pat
         assert answer.startswith(b"HTTP/1.1 400 ")
         project.wait_for(200, "v1")
         assert "Traceback" not in project.output()
+
+
+@pytest.mark.parametrize("interface", ["--asgi", "--rsgi"])
+def test_the_apps_own_close_reaches_the_client(tmp_path: Path, interface: str) -> None:
+    project = DevProject.create(tmp_path, interface)
+    write_version(project, 1)
+    with project.running() as server:
+        project.wait_for(200, "v1")
+        with connect(f"{server.ws_url}/ws", open_timeout=10) as ws:
+            ws.send("quit")
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+        close = closed.value.rcvd
+        assert close is not None
+        if interface == "--asgi":
+            assert (close.code, close.reason) == (4001, "bye from the app")
+        else:  # granian's RSGI sends no close code (docs/websockets.md): no code, as the app's
+            assert close.code == 1005
