@@ -8,7 +8,8 @@ socket and this proxy, in a thread of the supervisor, forwards between the two:
   whose worker died before answering is sent again to the new one.
 - WebSocket clients speak to websockets' own protocol here and to a ``websockets`` client
   connection upstream. When the worker restarts, the proxy opens a new upstream WebSocket with
-  the same path, query, headers and subprotocols (plus ``X-VelociPy-Resumed: N``) and then
+  the same path, query, headers and subprotocols (plus ``X-VelociPy-Resumed: N``; every
+  upstream of one client carries the same ``X-VelociPy-Connection`` id) and then
   delivers the messages the client sent meanwhile, in order. A broken app is retried until it
   is fixed or :data:`RESUME_DEADLINE_SECONDS` pass, then the client is closed with a reason.
 
@@ -25,6 +26,7 @@ import socket
 import ssl
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 
 import h11
@@ -44,7 +46,8 @@ DRAIN_QUIET_SECONDS = 0.03  # hold: the last forwarded message gets this long to
 DRAIN_MAX_SECONDS = 0.3
 READ_CHUNK = 65536
 MAX_CLIENT_BUFFER = 1024 * 1024  # unread client bytes kept while the worker restarts
-RESUMED_HEADER = "X-VelociPy-Resumed"
+RESUMED_HEADER = "X-VelociPy-Resumed"  # on a resumed upstream: how many times so far
+CONNECTION_HEADER = "X-VelociPy-Connection"  # the same id on every upstream of one client
 RETRYABLE_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS"})
 # Headers that describe one hop or one WebSocket handshake: never forwarded as they are.
 HOP_HEADERS = frozenset(
@@ -371,6 +374,7 @@ class WebSocketBridge:
         self.upstream_generation = 0
         self.resumes = 0
         self.client_closed = False
+        self.connection_id = uuid.uuid4().hex
 
     async def run(self, head: bytes, rest: bytes) -> None:
         self.protocol.receive_data(head + rest)
@@ -413,6 +417,7 @@ class WebSocketBridge:
         ]
         headers.append(("Host", self.request.headers.get("Host", f"{host}:{port}")))
         headers.append(("X-Forwarded-For", self._peer()))
+        headers.append((CONNECTION_HEADER, self.connection_id))
         if resumed:
             headers.append((RESUMED_HEADER, str(self.resumes)))
         offered = [
