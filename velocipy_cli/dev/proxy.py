@@ -45,6 +45,7 @@ RETRY_SECONDS = 0.2  # between two tries while the app answers 503 or refuses co
 DRAIN_QUIET_SECONDS = 0.03  # hold: the last forwarded message gets this long to be handled
 DRAIN_MAX_SECONDS = 0.3
 READ_CHUNK = 65536
+HEAD_POLL_SECONDS = 0.05  # a retryable request notices a restart this fast while it waits
 MAX_CLIENT_BUFFER = 1024 * 1024  # unread client bytes kept while the worker restarts
 RESUMED_HEADER = "X-VelociPy-Resumed"  # on a resumed upstream: how many times so far
 CONNECTION_HEADER = "X-VelociPy-Connection"  # the same id on every upstream of one client
@@ -264,19 +265,23 @@ class HttpForwarder:
         )
         while True:
             try:
-                await self.proxy.wait_for_worker()
+                generation = await self.proxy.wait_for_worker()
             except AppUnavailable as exc:
                 self._answer_plain(503, f"VelociPy dev server: {exc}; save again to retry.\n")
                 return
-            answered = await self._exchange(outgoing)
+            answered = await self._exchange(outgoing, generation if may_retry else None)
             if answered or not may_retry:
                 if not answered:
                     self._answer_plain(502, "VelociPy dev server: the app closed the request.\n")
                 return
             await asyncio.sleep(0.01)  # the worker died under this request: ask the next one
 
-    async def _exchange(self, outgoing: h11.Request) -> bool:
-        """Send one request upstream and stream the answer; False if nothing came back."""
+    async def _exchange(self, outgoing: h11.Request, retry_after_restart: int | None) -> bool:
+        """Send one request upstream and stream the answer; False if nothing came back.
+
+        With ``retry_after_restart`` (the worker generation it went to), a request still
+        unanswered when that worker is replaced is given up, to be sent to the new one.
+        """
         try:
             up_reader, up_writer = await self.proxy.open_upstream()
         except OSError:
@@ -290,7 +295,12 @@ class HttpForwarder:
             while True:
                 event = upstream.next_event()
                 if event is h11.NEED_DATA:
-                    data = await up_reader.read(READ_CHUNK)
+                    if answered or retry_after_restart is None:
+                        data = await up_reader.read(READ_CHUNK)
+                    else:
+                        data = await self._read_head_part(up_reader, retry_after_restart)
+                        if data is None:
+                            return False  # its worker is being replaced: ask the next one
                     upstream.receive_data(data)
                     continue
                 if isinstance(event, h11.InformationalResponse):
@@ -326,6 +336,15 @@ class HttpForwarder:
             if upload is not None and not upload.done():
                 upload.cancel()
             up_writer.close()
+
+    async def _read_head_part(
+        self, up_reader: asyncio.StreamReader, generation: int
+    ) -> bytes | None:
+        """The next bytes of a response head, or None once the worker is being replaced."""
+        while self.proxy.generation == generation:
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(up_reader.read(READ_CHUNK), HEAD_POLL_SECONDS)
+        return None
 
     async def _upload(self, upstream: h11.Connection, up_writer: asyncio.StreamWriter) -> None:
         """Stream the client's request body to the worker as it arrives."""

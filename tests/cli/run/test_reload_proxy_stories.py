@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -29,6 +31,12 @@ app = VelociPy()
 @app.get("/")
 async def index() -> str:
     return VERSION
+
+
+@app.get("/slow")
+async def slow() -> str:
+    await asyncio.sleep(30 if VERSION == "v1" else 0)
+    return f"{VERSION} slow"
 
 
 @app.get("/forwarded")
@@ -179,3 +187,52 @@ def test_the_apps_own_close_reaches_the_client(tmp_path: Path, interface: str) -
             assert (close.code, close.reason) == (4001, "bye from the app")
         else:  # granian's RSGI sends no close code (docs/websockets.md): no code, as the app's
             assert close.code == 1005
+
+
+@pytest.mark.parametrize("interface", ["--asgi", "--rsgi"])
+def test_requests_during_a_slow_restart_wait_for_the_new_worker(
+    tmp_path: Path, interface: str
+) -> None:
+    project = DevProject.create(tmp_path, interface)
+    write_version(project, 1)
+    with project.running() as server:
+        project.wait_for(200, "v1")
+        slow = "import time\ntime.sleep(1.5)  # a slow import: the restart takes a while\n"
+        (project.root / "main.py").write_text(slow + APP.replace("__VERSION__", "2"))
+        answers: list[tuple[int, str]] = []
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            while not answers or answers[-1][1] != "v2":
+                response = client.get("/")
+                answers.append((response.status_code, response.text))
+                assert len(answers) < 2000, answers[-3:]
+        # Every request got a 200 from one version or the other: none refused, reset or 503
+        # (the supervisor's socket queues them; the proxy waits with them).
+        assert {status for status, _ in answers} == {200}
+        assert {text for _, text in answers} <= {"v1", "v2"}
+
+
+@pytest.mark.parametrize("interface", ["--asgi", "--rsgi"])
+def test_a_get_whose_worker_dies_under_it_is_answered_by_the_new_worker(
+    tmp_path: Path, interface: str
+) -> None:
+    project = DevProject.create(tmp_path, interface)
+    write_version(project, 1)
+    with project.running() as server:
+        project.wait_for(200, "v1")
+        results: list[httpx.Response | Exception] = []
+
+        def slow_get() -> None:
+            try:
+                results.append(httpx.get(f"{server.url}/slow", timeout=60))
+            except httpx.HTTPError as exc:
+                results.append(exc)
+
+        thread = threading.Thread(target=slow_get)
+        thread.start()
+        time.sleep(0.5)  # the request is in the old worker, which sleeps 30 s on it
+        write_version(project, 2)
+        thread.join(60)
+        assert len(results) == 1
+        answer = results[0]
+        assert isinstance(answer, httpx.Response), answer
+        assert (answer.status_code, answer.text) == (200, "v2 slow")
