@@ -295,12 +295,13 @@ class HttpForwarder:
             while True:
                 event = upstream.next_event()
                 if event is h11.NEED_DATA:
+                    data: bytes | None
                     if answered or retry_after_restart is None:
                         data = await up_reader.read(READ_CHUNK)
                     else:
                         data = await self._read_head_part(up_reader, retry_after_restart)
-                        if data is None:
-                            return False  # its worker is being replaced: ask the next one
+                    if data is None:
+                        return False  # its worker is being replaced: ask the next one
                     upstream.receive_data(data)
                     continue
                 if isinstance(event, h11.InformationalResponse):
