@@ -77,6 +77,19 @@ class Talker:
     def saw_version(self, version: int) -> bool:
         return any(reply[0] == f"v{version}" for reply in list(self.replies))
 
+    def first_difference(self) -> str:
+        echoed = [reply[2] for reply in self.replies]
+        at = (
+            next(
+                i
+                for i, pair in enumerate(zip(echoed, [*self.sent, ""], strict=False))
+                if pair[0] != pair[1]
+            )
+            if echoed != self.sent
+            else -1
+        )
+        return f"{self.name}: first difference at {at}: {self.replies[max(at - 3, 0) : at + 3]}"
+
     def all_answered(self) -> bool:
         return [reply[2] for reply in list(self.replies)] == self.sent
 
@@ -169,7 +182,7 @@ def test_websockets_and_ws_probe_stay_connected_through_ten_saves(
             for thread in client_threads[:1]:
                 thread.join(5)
         for talker in (client, probe_talker):
-            assert wait_until(talker.all_answered, 10), (talker.sent[-5:], talker.replies[-5:])
+            assert wait_until(talker.all_answered, 10), talker.first_difference()
         assert client.closed == []
         assert probe_talker.closed == []
         ws.close()
