@@ -91,6 +91,8 @@ class WebSocketBridge:
         ]
         headers.append(("Host", self.request.headers.get("Host", f"{host}:{port}")))
         headers.append(("X-Forwarded-For", self._peer()))
+        secure = self.writer.get_extra_info("sslcontext") is not None
+        headers.append(("X-Forwarded-Proto", "https" if secure else "http"))
         headers.append((CONNECTION_HEADER, self.connection_id))
         if resumed:
             headers.append((RESUMED_HEADER, str(self.resumes)))
