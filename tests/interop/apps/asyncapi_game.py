@@ -30,3 +30,11 @@ async def play(websocket: WebSocket, player: str = "anonymous") -> None:
     await websocket.accept()
     async for move in websocket.iter_json():
         await websocket.send_json(msgspec.to_builtins(Played(player, move)))
+
+
+@app.websocket("/liar", receives=Move, sends=Played)
+async def liar(websocket: WebSocket) -> None:
+    """Declares Played but sends something else (for ws-probe's checks)."""
+    await websocket.accept()
+    async for move in websocket.iter_json():
+        await websocket.send_json({"player": move.x})
