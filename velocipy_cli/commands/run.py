@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from velocipy_cli.console import console, err_console, fail
+from velocipy_cli.dev.check import print_check
 from velocipy_cli.dev.choice import ServerChoiceError, choose_server
 from velocipy_cli.dev.reports import AppFailure
 from velocipy_cli.dev.sockets import PortInUseError, bind_listening_socket
@@ -128,6 +129,12 @@ def run(
         " made once per user; the banner says how to trust it. (default: --no-https)",
         show_default=False,
     ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Probe what the chosen server supports (subprotocols, close codes, deflate, early"
+        " 413, backpressure) next to the app's routes that rely on it, then exit.",
+    ),
     proxy: bool | None = typer.Option(
         None,
         "--proxy/--no-proxy",
@@ -172,6 +179,8 @@ def run(
     settings.update({key: value for key, value in given.items() if value is not None})
     app_given_by = "the APP argument" if app_spec else setting_source("app", cwd)
     config = build_config(settings, cwd, app_given_by or "the APP argument")
+    if check:
+        raise typer.Exit(print_check(config.server, config.interface, config.location))
     try:
         listener = bind_listening_socket(config.host, config.port)
     except PortInUseError as exc:
