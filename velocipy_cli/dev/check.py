@@ -202,7 +202,8 @@ def relied_on_by(app: Any) -> dict[str, str]:
         "close codes and reasons": paths
         and f"every WebSocket route: {paths}"
         + (f"; 1007 with a reason for invalid messages on {', '.join(typed)}" if typed else ""),
-        "subprotocols": paths and f"WebSocket routes that accept(subprotocol=...): {paths}",
+        "subprotocols": paths
+        and f"WebSocket routes that choose one with accept(subprotocol=...): {paths}",
         "early 413": f"every route that reads a body (max_body_size {limit} bytes)"
         if limit
         else "",
