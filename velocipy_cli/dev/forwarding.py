@@ -36,6 +36,7 @@ class HttpForwarder:
         peer = writer.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) else ""
         self.scheme = "https" if writer.get_extra_info("sslcontext") else "http"
+        self.event_stream = False  # the response being forwarded is text/event-stream
 
     async def _next_client_event(self) -> object:
         while True:
@@ -143,6 +144,8 @@ class HttpForwarder:
                     continue  # 100 Continue: h11 on our side answers the client itself
                 if isinstance(event, h11.Response):
                     answered = True
+                    content_type = dict(event.headers).get(b"content-type", b"")
+                    self.event_stream = content_type.startswith(b"text/event-stream")
                     headers = [
                         (name, value)
                         for name, value in event.headers.raw_items()
@@ -161,17 +164,27 @@ class HttpForwarder:
                     await self.writer.drain()
                     return True
                 else:  # ConnectionClosed before the end
-                    if answered:
-                        raise ConnectionResetError("the app closed the response early")
-                    return False
+                    return self._cut_short(answered)
         except (OSError, h11.RemoteProtocolError):
-            if answered:
-                raise ConnectionResetError("the app closed the response early") from None
-            return False
+            return self._cut_short(answered)
         finally:
             if upload is not None and not upload.done():
                 upload.cancel()
             up_writer.close()
+
+    def _cut_short(self, answered: bool) -> bool:
+        """The worker went away mid-exchange: False (retry) if nothing was answered yet.
+
+        An event stream then ends cleanly (an event stream has no "complete": the client
+        reconnects with ``Last-Event-ID``); any other response is cut, so the client sees it
+        is incomplete.
+        """
+        if not answered:
+            return False
+        if self.event_stream and self.client.our_state is h11.SEND_BODY:
+            self._write(h11.EndOfMessage())
+            return True
+        raise ConnectionResetError("the app closed the response early")
 
     async def _read_head_part(
         self, up_reader: asyncio.StreamReader, generation: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -236,3 +237,77 @@ def test_a_get_whose_worker_dies_under_it_is_answered_by_the_new_worker(
         answer = results[0]
         assert isinstance(answer, httpx.Response), answer
         assert (answer.status_code, answer.text) == (200, "v2 slow")
+
+
+SSE_APP = """\
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from velocipy import Header, VelociPy
+from velocipy.sse import EventSourceResponse, ServerSentEvent
+
+VERSION = "v__VERSION__"
+app = VelociPy()
+
+
+@app.get("/")
+async def index() -> str:
+    return VERSION
+
+
+@app.get("/clock")
+async def clock(last_event_id: Annotated[str | None, Header()] = None) -> EventSourceResponse:
+    start = int(last_event_id) + 1 if last_event_id and last_event_id.isdigit() else 0
+
+    async def ticks() -> AsyncIterator[ServerSentEvent]:
+        for number in range(start, start + 100000):
+            yield ServerSentEvent(f"{VERSION} {number}", id=number)
+            await asyncio.sleep(0.05)
+
+    return EventSourceResponse(ticks())
+"""
+
+
+def read_events(lines: Iterator[str], count: int | None) -> list[tuple[str, str]]:
+    """(id, data) of each event, until ``count`` arrived or the stream ended."""
+    events: list[tuple[str, str]] = []
+    fields: dict[str, str] = {}
+    for line in lines:
+        if not line:
+            if "data" in fields:
+                events.append((fields.get("id", ""), fields["data"]))
+                if count is not None and len(events) == count:
+                    break
+            fields = {}
+        elif ":" in line and not line.startswith(":"):
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+    return events
+
+
+@pytest.mark.parametrize("interface", ["--asgi", "--rsgi"])
+def test_an_event_stream_ends_at_the_reload_and_resumes_with_last_event_id(
+    tmp_path: Path, interface: str
+) -> None:
+    project = DevProject.create(tmp_path, interface)
+    (project.root / "main.py").write_text(SSE_APP.replace("__VERSION__", "1"))
+    with project.running() as server, httpx.Client(base_url=server.url, timeout=20) as client:
+        project.wait_for(200, "v1")
+        with client.stream("GET", "/clock") as response:
+            lines = response.iter_lines()
+            first = read_events(lines, 3)
+            (project.root / "main.py").write_text(SSE_APP.replace("__VERSION__", "2"))
+            rest = read_events(lines, None)  # ends (does not hang) when the worker goes
+        seen = first + rest
+        assert [int(event_id) for event_id, _ in seen] == list(range(len(seen)))
+        assert all(data.startswith("v1 ") for _, data in seen)
+        project.wait_for(200, "v2")
+        last_id = seen[-1][0]
+        headers = {"last-event-id": last_id}  # what a browser's EventSource sends back
+        with client.stream("GET", "/clock", headers=headers) as response:
+            resumed = read_events(response.iter_lines(), 2)
+        assert resumed == [
+            (str(int(last_id) + 1), f"v2 {int(last_id) + 1}"),
+            (str(int(last_id) + 2), f"v2 {int(last_id) + 2}"),
+        ]
