@@ -98,6 +98,7 @@ def test_the_document_describes_channels_operations_and_messages() -> None:
         "name": "Move",
         "contentType": "application/json",
         "payload": {"$ref": "#/components/schemas/Move"},
+        "examples": [{"payload": {"x": 0, "y": 0}}],  # filled from the schema
         "summary": "A player's move.",
     }
     move_schema = components["schemas"]["Move"]

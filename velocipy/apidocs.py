@@ -9,7 +9,7 @@ document is built on the first request and kept (``Application.openapi``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -118,6 +118,7 @@ def install_api_docs(app: Application) -> None:
             name="asyncapi_document",
             include_in_schema=False,
         )
+        _add_asyncapi_page(app, app.asyncapi_url)
     openapi_url = app.openapi_url
     if openapi_url is not None:
         _add_openapi(app, openapi_url)
@@ -167,6 +168,24 @@ def _add_viewer(app: Application, url: str, page: str, assets: tuple[str, ...]) 
             name=f"{name}_{asset}",
             include_in_schema=False,
         )
+
+
+def _add_asyncapi_page(app: Application, document_url: str) -> None:
+    """``/asyncapi`` next to ``/asyncapi.json`` (the document's URL without ``.json``)."""
+    page_url = document_url.removesuffix(".json")
+    if page_url == document_url or not page_url:
+        return
+    made: list[tuple[dict[str, Any], str]] = []  # (document, its page): kept, like the document
+
+    async def asyncapi_viewer() -> Response:
+        document = app.asyncapi()
+        if not made or made[0][0] is not document:  # first request, or routes were added since
+            from velocipy.asyncapi_page import asyncapi_page
+
+            made[:] = [(document, asyncapi_page(document, document_url))]
+        return HTMLResponse(made[0][1], headers=_OWN_ORIGIN_ONLY)
+
+    app.add_route(page_url, asyncapi_viewer, ["GET"], name="asyncapi_page", include_in_schema=False)
 
 
 def _asset_handler(asset: str) -> Callable[[], Awaitable[Response]]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from velocipy.asyncapi_examples import example_for
 from velocipy.openapi import _jsonable, plan_of
 from velocipy.params import _unwrap_optional
 from velocipy.routing import PathPattern
@@ -45,7 +46,12 @@ def build_asyncapi(app: Application) -> dict[str, Any]:
     for annotation, schema in zip(unique, schemas, strict=True):
         name = _message_name(annotation, messages)
         message_names[annotation] = name
-        messages[name] = {"name": name, "contentType": "application/json", "payload": schema}
+        messages[name] = {
+            "name": name,
+            "contentType": "application/json",
+            "payload": schema,
+            "examples": [{"payload": example_for(schema, components)}],
+        }
         doc = inspect.getdoc(annotation) if isinstance(annotation, type) else None
         if doc:
             messages[name]["summary"] = doc.partition("\n")[0]

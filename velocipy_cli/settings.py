@@ -23,7 +23,7 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 _STRINGS = ("app", "host", "server", "interface", "log_level")
 _INTEGERS = ("port", "workers", "header_timeout", "body_timeout")
-_BOOLEANS = ("reload", "debug", "access_log", "https")
+_BOOLEANS = ("reload", "debug", "access_log", "https", "proxy")
 _LISTS = ("reload_dirs", "reload_includes", "reload_excludes")
 KNOWN_KEYS = frozenset(_STRINGS + _INTEGERS + _BOOLEANS + _LISTS)
 
@@ -44,6 +44,7 @@ DEFAULTS: dict[str, object] = {
     "https": False,
     "header_timeout": 10,  # seconds, applied without --reload (velocipy_cli.dev.timeouts)
     "body_timeout": 30,
+    "proxy": True,  # reload mode only: velocipy_cli.dev.proxy
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -19,6 +19,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from velocipy_cli.console import console, err_console, fail, warning
+from velocipy_cli.dev.check import print_check
 from velocipy_cli.dev.choice import ServerChoice, ServerChoiceError, choose_server
 from velocipy_cli.dev.reports import AppFailure
 from velocipy_cli.dev.sockets import PortInUseError, bind_listening_socket
@@ -157,6 +158,19 @@ def run(
         help="With --no-reload, on uvicorn: close a body slower than this plus 1 s per 8 KiB. "
         "(default: 30)",
     ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Probe what the chosen server supports (subprotocols, close codes, deflate, early"
+        " 413, backpressure) next to the app's routes that rely on it, then exit.",
+    ),
+    proxy: bool | None = typer.Option(
+        None,
+        "--proxy/--no-proxy",
+        help="In reload mode, keep HTTP requests and WebSockets open across restarts through a"
+        " small dev proxy (docs/dev-proxy.md). (default: --proxy)",
+        show_default=False,
+    ),
 ) -> None:
     """Serve the app for development; reload on every save, survive every broken save.
 
@@ -193,10 +207,13 @@ def run(
         "https": https,
         "header_timeout": header_timeout,
         "body_timeout": body_timeout,
+        "proxy": proxy,
     }
     settings.update({key: value for key, value in given.items() if value is not None})
     app_given_by = "the APP argument" if app_spec else setting_source("app", cwd)
     config = build_config(settings, cwd, app_given_by or "the APP argument")
+    if check:
+        raise typer.Exit(print_check(config.server, config.interface, config.location))
     try:
         listener = bind_listening_socket(config.host, config.port)
     except PortInUseError as exc:
@@ -288,6 +305,7 @@ def build_config(
         tls=_dev_certificate(str(settings["host"])) if settings["https"] else None,
         header_timeout=_int(settings["header_timeout"]),
         body_timeout=_int(settings["body_timeout"]),
+        proxy=bool(settings.get("proxy", True)),
     )
 
 

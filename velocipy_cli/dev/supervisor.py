@@ -26,8 +26,10 @@ from typing import Protocol
 from velocipy_cli.dev.debounce import RestartScheduler
 from velocipy_cli.dev.fallback import FallbackResponder
 from velocipy_cli.dev.launch import ChildSpec
+from velocipy_cli.dev.proxy import DevProxy
 from velocipy_cli.dev.reports import AppFailure, parse_reports
-from velocipy_cli.dev.tls import DevCertificate
+from velocipy_cli.dev.sockets import bind_listening_socket
+from velocipy_cli.dev.tls import DevCertificate, server_context
 from velocipy_cli.dev.watcher import ChangeWatcher, ReloadFilter
 from velocipy_cli.discovery import AppLocation
 
@@ -57,6 +59,12 @@ class DevServerConfig:
     tls: DevCertificate | None = None  # --https
     header_timeout: int = 10  # applied without reload (velocipy_cli.dev.timeouts)
     body_timeout: int = 30
+    proxy: bool = True  # reload mode: keep clients connected across restarts (--no-proxy)
+
+    @property
+    def proxied(self) -> bool:
+        """The dev proxy runs only when reloading one worker; production mode never has it."""
+        return self.proxy and self.reload and self.workers == 1
 
 
 class SupervisorEvents(Protocol):
@@ -97,6 +105,9 @@ class Supervisor:
         self._scheduler = RestartScheduler()
         self._stop_requested = False
         self._wake_read, self._wake_write = os.pipe()
+        # Where the worker listens: the public socket, or behind the proxy an internal one.
+        self._serving = listener
+        self._proxy: DevProxy | None = None
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
 
@@ -109,6 +120,7 @@ class Supervisor:
         try:
             if watcher is not None:
                 watcher.start()
+            self._start_proxy()
             self._start_child(changes=())
             return self._loop()
         finally:
@@ -120,10 +132,32 @@ class Supervisor:
             standby, self._standby = self._standby, None
             if standby is not None:
                 self._stop(standby)
+            self._stop_proxy()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
             os.close(self._wake_read)
             os.close(self._wake_write)
+
+    def _start_proxy(self) -> None:
+        if not self.config.proxied:
+            return
+        self._serving = bind_listening_socket("127.0.0.1", 0)
+        host, port = self._serving.getsockname()[:2]
+        tls = self.config.tls
+        self._proxy = DevProxy(
+            self.listener, (host, port), ssl_context=server_context(tls) if tls else None
+        )
+        self._proxy.start()
+
+    def _stop_proxy(self) -> None:
+        proxy, self._proxy = self._proxy, None
+        if proxy is not None:
+            proxy.stop()
+            self._serving.close()
+
+    def _release_proxy(self) -> None:
+        if self._proxy is not None:
+            self._proxy.release()
 
     def _make_watcher(self) -> ChangeWatcher | None:
         if not self.config.reload:
@@ -184,6 +218,8 @@ class Supervisor:
     def _restart(self, changes: Sequence[Path]) -> None:
         self.events.reloading(changes)
         started = time.perf_counter()
+        if self._proxy is not None:
+            self._proxy.hold()  # nothing new reaches the old worker; its last messages finish
         self._stop_fallback()
         self._stop_child()
         self._start_child(changes, started)
@@ -209,10 +245,12 @@ class Supervisor:
                     self.events.reloaded(child.changes, seconds)
                 else:
                     self.events.serving(seconds, report.note)
+                self._release_proxy()
                 self._prepare_standby()
             elif report.event == "failed" and failure is not None and child.failure is None:
                 child.failure = failure
                 self.events.app_failed(failure)
+                self._release_proxy()  # the 503 answers come from the internal socket now
                 self._prepare_standby()
 
     def _child_exited(self) -> bool:
@@ -229,8 +267,9 @@ class Supervisor:
             self.events.app_failed(failure)
         self._stop_child()
         if self.config.reload:
-            self._fallback = FallbackResponder(self.listener, failure)
+            self._fallback = FallbackResponder(self._serving, failure)
             self._fallback.start()
+            self._release_proxy()
             self._prepare_standby()
         return True
 
@@ -255,6 +294,7 @@ class Supervisor:
 
     def _spawn(self) -> _Child:
         reports_read, reports_write = os.pipe()
+        tls = None if self._proxy is not None else self.config.tls  # the proxy speaks TLS
         os.set_blocking(reports_read, False)
         spec = ChildSpec(
             module=self.config.location.module,
@@ -265,7 +305,7 @@ class Supervisor:
             interface=self.config.interface,
             host=self.config.host,
             port=self.config.port,
-            socket_fd=self.listener.fileno(),
+            socket_fd=self._serving.fileno(),
             report_fd=reports_write,
             supervisor_pid=os.getpid(),
             workers=self.config.workers,
@@ -274,8 +314,8 @@ class Supervisor:
             debug=self.config.debug,
             watch_loop=self.config.reload or self.config.debug,
             app_reason=self.config.location.reason,
-            tls_cert=str(self.config.tls.cert) if self.config.tls else None,
-            tls_key=str(self.config.tls.key) if self.config.tls else None,
+            tls_cert=str(tls.cert) if tls else None,
+            tls_key=str(tls.key) if tls else None,
             header_timeout=None if self.config.reload else self.config.header_timeout,
             body_timeout=None if self.config.reload else self.config.body_timeout,
         )
@@ -284,7 +324,7 @@ class Supervisor:
                 spec.argv(),
                 cwd=self.config.project_root,
                 stdin=subprocess.PIPE,  # one line on it means "go: import the app and serve"
-                pass_fds=(self.listener.fileno(), reports_write),
+                pass_fds=(self._serving.fileno(), reports_write),
                 process_group=0,  # its own group: a restart stops every process it started
             )
         finally:

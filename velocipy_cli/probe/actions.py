@@ -23,6 +23,9 @@ SLASH_COMMANDS: tuple[tuple[str, str], ...] = (
     ("/ping [payload]", "send a ping and show the round-trip time"),
     ("/close [code] [reason]", "close the connection (default 1000) and exit"),
     ("/headers", "show the handshake response headers and the negotiated subprotocol"),
+    ("/types", "list the message types the route takes and sends (from the app's AsyncAPI)"),
+    ("/send TYPE [{...}]", "send a message of TYPE; without JSON, its template to edit"),
+    ("/force TEXT", "send TEXT even if the route does not take it"),
     ("/help", "show this list"),
     ("/quit", "close normally and exit (also Ctrl-D)"),
     ("//text", "send a text frame that starts with /"),
@@ -37,6 +40,20 @@ class InputError(ValueError):
 @dataclass(frozen=True)
 class SendText:
     text: str
+    forced: bool = False  # /force: sent even when the route's AsyncAPI says it takes no such thing
+
+
+@dataclass(frozen=True)
+class SendTyped:
+    """``/send TYPE [json]``: a message of one of the route's types (a template without JSON)."""
+
+    name: str
+    text: str | None
+
+
+@dataclass(frozen=True)
+class ShowTypes:
+    silent: bool = False  # a /send template went to the prompt: nothing to show
 
 
 @dataclass(frozen=True)
@@ -70,7 +87,9 @@ class Quit:
     pass
 
 
-Action = SendText | SendBinary | Ping | Close | ShowHeaders | ShowHelp | Quit
+Action = (
+    SendText | SendTyped | SendBinary | Ping | Close | ShowHeaders | ShowTypes | ShowHelp | Quit
+)
 
 
 def parse_line(line: str, *, json_only: bool = False) -> Action | None:
@@ -96,7 +115,21 @@ def parse_line(line: str, *, json_only: bool = False) -> Action | None:
         return _ping(argument)
     if name == "/close":
         return _close(argument)
-    simple: dict[str, Action] = {"/headers": ShowHeaders(), "/help": ShowHelp(), "/quit": Quit()}
+    if name == "/send":
+        kind, _, text = argument.partition(" ")
+        if not kind:
+            raise InputError("/send needs a message type: /send TYPE [{...}] (/types lists them)")
+        if text.strip():
+            check_json(text.strip())
+        return SendTyped(kind, text.strip() or None)
+    if name == "/force":
+        return SendText(argument, forced=True)
+    simple: dict[str, Action] = {
+        "/headers": ShowHeaders(),
+        "/types": ShowTypes(),
+        "/help": ShowHelp(),
+        "/quit": Quit(),
+    }
     if name in simple:
         if argument:
             raise InputError(f"{name} takes no arguments")

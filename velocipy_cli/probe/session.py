@@ -28,17 +28,21 @@ from velocipy_cli.probe.actions import (
     Quit,
     SendBinary,
     SendText,
+    SendTyped,
     ShowHeaders,
     ShowHelp,
+    ShowTypes,
     parse_line,
 )
 from velocipy_cli.probe.close_codes import RESTART_CODES, exit_code_for_close
-from velocipy_cli.probe.connection import open_connection
+from velocipy_cli.probe.connection import open_connection, tls_context
 from velocipy_cli.probe.display import Display
 from velocipy_cli.probe.line_feed import LineFeed
 from velocipy_cli.probe.options import ProbeOptions
 from velocipy_cli.probe.outcomes import CloseInfo, ExitCode, ProbeError
 from velocipy_cli.probe.rendering import Frame, headers_view, help_view
+from velocipy_cli.probe.schema import RouteApi, fetch_document, route_api, types_view
+from velocipy_cli.probe.terminal import MESSAGE_TYPES, prefill_next_prompt
 
 PONG_TIMEOUT = 10.0  # seconds a /ping waits for its pong
 MAX_RECONNECT_DELAY = 5.0
@@ -85,6 +89,7 @@ class Session:
         self._interrupt_count = 0
         self._close_requested = False
         self._outcome: ExitCode | None = None  # decided before the close (idle, bad input)
+        self.api: RouteApi | None = None  # the route's messages, from the app's AsyncAPI
 
     # -- whole session ---------------------------------------------------------------
 
@@ -126,6 +131,7 @@ class Session:
             delays = reconnect_delays()
             self.display.opened(self.options.url, self.options.url_source, connection.subprotocol)
             if not self._input_started:
+                await self._learn_api()
                 self._input_started = True
                 self._start_input()
             info = await self._converse(connection)
@@ -211,6 +217,45 @@ class Session:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
 
+    async def _learn_api(self) -> None:
+        """Read the route's message types from the app's AsyncAPI document, if it serves one."""
+        document = await asyncio.to_thread(
+            fetch_document, self.options.url, tls_context(self.options)
+        )
+        self.api = None if document is None else route_api(document, self.options.url)
+        if self.api is None:
+            return
+        MESSAGE_TYPES[:] = list(self.api.accepts)
+        self.display.status(f"API {self.api.summary()}")
+        if not self.api.checking:
+            self.display.warning("received messages are not checked: pip install jsonschema")
+
+    def _checked(self, action: Action | None) -> Action | None:
+        """The action to perform after the route's API had its say; raises InputError."""
+        api = self.api
+        if isinstance(action, ShowTypes | SendTyped) and api is None:
+            raise InputError("the app serves no AsyncAPI document describing this route")
+        if isinstance(action, SendTyped):
+            assert api is not None
+            kind = api.accepts.get(action.name)
+            if kind is None:
+                names = ", ".join(api.accepts) or "none"
+                raise InputError(f"the route takes no {action.name} (it takes: {names})")
+            if action.text is None and self.options.interactive:
+                prefill_next_prompt(f"/send {kind.name} {kind.template()}")
+                self.display.status(f"{kind.name} template on the prompt: edit it, press Enter")
+                return ShowTypes(silent=True)
+            text = kind.template() if action.text is None else action.text
+            problem = api.outgoing_problem(text, kind.name) if api.checking else None
+            if problem is not None:
+                raise InputError(f"not sent: {problem} (/force sends it anyway)")
+            return SendText(text)
+        if isinstance(action, SendText) and not action.forced and api is not None:
+            problem = api.outgoing_problem(action.text) if api.checking else None
+            if problem is not None:
+                raise InputError(f"not sent: {problem} (/force sends it anyway)")
+        return action
+
     async def _close(
         self, connection: ClientConnection, code: int = 1000, reason: str = ""
     ) -> None:
@@ -228,6 +273,9 @@ class Session:
                 self.received += 1
                 self._touch()
                 self.display.frame(Frame("received", message, time.time()))
+                problem = None if self.api is None else self.api.incoming_problem(message)
+                if problem is not None:
+                    self.display.warning(f"^ does not match the route's API: {problem}")
         except ConnectionClosed as exc:
             return CloseInfo.from_exception(exc)
 
@@ -256,7 +304,7 @@ class Session:
             if line is None:
                 return SenderEnd.INPUT_ENDED
             try:
-                action = parse_line(line, json_only=self.options.json_only)
+                action = self._checked(parse_line(line, json_only=self.options.json_only))
             except InputError as exc:
                 self.display.error(str(exc))
                 if not self.options.interactive:
@@ -291,6 +339,9 @@ class Session:
                     response.status_code, response.reason_phrase, items, connection.subprotocol
                 )
                 self.display.show(view)
+            elif isinstance(action, ShowTypes):
+                if not action.silent and self.api is not None:
+                    self.display.show(types_view(self.api))
             elif isinstance(action, ShowHelp):
                 self.display.show(help_view())
             elif isinstance(action, Quit):

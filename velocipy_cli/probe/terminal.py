@@ -38,12 +38,32 @@ def _load_readline() -> ModuleType | None:
     return readline
 
 
-def complete_command(text: str, state: int) -> str | None:
-    """readline completer: the ``state``-th slash command starting with ``text``."""
-    matches = (
-        [name for name in COMMAND_NAMES if name.startswith(text)] if text.startswith("/") else []
-    )
+MESSAGE_TYPES: list[str] = []  # the route's message types, once its AsyncAPI is known
+_prefill: list[str] = []  # text to put on the next prompt (a /send template)
+
+
+def complete_command(text: str, state: int, line: str | None = None) -> str | None:
+    """readline completer: slash commands, and message types after ``/send ``."""
+    line = line_buffer() if line is None else line
+    if line.startswith("/send ") and " " not in line[len("/send ") :]:
+        matches = [name for name in MESSAGE_TYPES if name.startswith(text)]
+    elif text.startswith("/"):
+        matches = [name for name in COMMAND_NAMES if name.startswith(text)]
+    else:
+        matches = []
     return matches[state] if state < len(matches) else None
+
+
+def prefill_next_prompt(text: str) -> None:
+    """Put ``text`` on the next prompt, ready to edit (a message template)."""
+    _prefill[:] = [text]
+
+
+def _insert_prefill() -> None:
+    readline = _load_readline()
+    if readline is not None and _prefill:
+        readline.insert_text(_prefill.pop())
+        readline.redisplay()
 
 
 @contextlib.contextmanager
@@ -58,6 +78,7 @@ def interactive_terminal(path: Path) -> Iterator[list[str]]:
     start_length = 0
     if readline is not None:
         readline.set_completer(complete_command)
+        readline.set_pre_input_hook(_insert_prefill)
         readline.set_completer_delims(" ")
         readline.parse_and_bind("tab: complete")
         readline.set_history_length(HISTORY_LENGTH)

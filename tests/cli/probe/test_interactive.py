@@ -290,3 +290,29 @@ def test_reconnect_keeps_trying_until_the_server_is_up(
 
 if sys.platform == "win32":  # pragma: no cover - pexpect's pty spawn is POSIX only
     pytestmark = pytest.mark.skip("needs a POSIX pseudo-terminal")
+
+
+def test_send_puts_the_template_on_the_prompt_and_tab_completes_the_type(
+    terminals: list[Terminal], history_file: Path
+) -> None:
+    port = free_port()
+    argv = server_argv("uvicorn", "tests.interop.apps.asyncapi_game:app", port)
+    server = ServerProcess(argv, port, Path.cwd()).start()
+    try:
+        server.wait_ready()
+        term = open_terminal(terminals, history_file, f"ws://127.0.0.1:{port}/games/1?player=ada")
+        term.wait_for("send Move; receive Played")
+        term.wait_for("> ")
+        term.child.send("/send Mo\t")  # Tab completes the type the route takes
+        term.wait_for("/send Move")
+        term.child.send("\r")
+        term.wait_for("template on the prompt")
+        term.wait_for('/send Move {"x": 0, "y": 0}')  # ready to edit
+        term.child.send("\x08" * 8 + '"y": 2}\r')  # edit the y, press Enter
+        term.wait_for("←")
+        term.wait_for('"player": "ada"')
+        term.wait_for('"y": 2')
+        term.type("/quit")
+        assert term.exit_status() == 0
+    finally:
+        server.stop()

@@ -126,9 +126,11 @@ def test_a_route_mistake_stops_run_with_one_line(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[0] == (
         "error: the app failed to import: main.py:6: create: unknown route option "
-        "status_cod=201 (did you mean 'status_code'?); a route takes: dependencies, "
-        + result.stderr.split("dependencies, ", 1)[1].splitlines()[0]
+        "status_cod=201 (did you mean 'status_code'?); a route takes: "
+        + result.stderr.split("a route takes: ", 1)[1].splitlines()[0]
     )
+    assert "a route takes: " in result.stderr
+    assert "dependencies, " in result.stderr.split("a route takes: ", 1)[1]
     assert "Traceback" not in result.stderr
 
 
