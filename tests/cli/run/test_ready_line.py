@@ -90,3 +90,20 @@ def test_ready_and_reloaded_come_before_the_first_logged_request(
         output = logged(project, f"GET /probe/{first_new} ")
         reloaded = line_of(output, r"^reloaded in ")
         assert reloaded < line_of(output, rf"GET /probe/{first_new} "), output
+
+
+@pytest.mark.parametrize("interface", INTERFACES)
+def test_with_two_workers_one_ready_line_comes_before_the_first_logged_request(
+    tmp_path: Path, interface: str
+) -> None:
+    project = DevProject.create(tmp_path, interface)
+    (project.root / "main.py").write_text(probe_app("version 1"))
+    with project.running("--workers", "2", "--no-reload"):
+        assert wait_until(lambda: port_is_open(project.port), 20, interval=0.01)
+        for number in range(6):  # new connections: both workers take some
+            result = probe(project.port, number)
+            assert result is not None
+            assert result.text == "version 1"
+        output = logged(project, "GET /probe/5 ")
+        assert line_of(output, r"^ready in ") < line_of(output, r"GET /probe/0 "), output
+        assert len(re.findall(r"(?m)^ready in ", output)) == 1, output
