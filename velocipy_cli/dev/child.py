@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     prepare_server(spec.server)
     if not sys.stdin.buffer.readline():  # the supervisor shut down before it needed us
         return 0
+    # stdin stays open until the supervisor has shown "ready"; a copy of it, because server
+    # workers (multiprocessing) replace their fd 0 with /dev/null.
+    acknowledgement_fd = os.dup(sys.stdin.fileno())
     if spec.debug:
         os.environ["VELOCIPY_DEBUG"] = "1"
     if spec.watch_loop:
@@ -35,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_APP_FAILED
     from velocipy_cli.dev.servers import serve
 
-    return serve(loaded, spec)
+    return serve(loaded, spec, acknowledgement_fd)
 
 
 def prepare_server(server: str) -> None:

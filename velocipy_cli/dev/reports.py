@@ -2,6 +2,10 @@
 
 Two events: ``ready`` (the app started and the server accepts) and ``failed`` (the app could not
 be imported or its startup raised), the latter carrying an :class:`AppFailure`.
+
+A child that reported ``ready`` handles no request before the supervisor printed it: it waits
+(:func:`wait_for_acknowledgement`) until the supervisor closes the child's stdin, so the
+"ready" line always comes before the server's first access-log line.
 """
 
 from __future__ import annotations
@@ -115,6 +119,20 @@ def send_report(fd: int, report: Report) -> None:
         os.write(fd, (json.dumps(payload) + "\n").encode())
     except OSError:
         pass
+
+
+def wait_for_acknowledgement(fd: int) -> None:
+    """Block until the supervisor closed its end of ``fd`` (it has shown the ``ready`` report).
+
+    End of file is the signal, so every process sharing ``fd`` (server workers) goes on at once,
+    and a supervisor that died releases them too.
+    """
+    while True:
+        try:
+            if not os.read(fd, 4096):
+                return
+        except OSError:
+            return
 
 
 def parse_reports(buffer: bytearray) -> list[Report]:

@@ -17,7 +17,7 @@ from velocipy_cli.dev.guards import (
 )
 from velocipy_cli.dev.launch import ChildSpec
 from velocipy_cli.dev.orphans import exit_with_supervisor
-from velocipy_cli.dev.reports import AppFailure, Report, send_report
+from velocipy_cli.dev.reports import AppFailure, Report, send_report, wait_for_acknowledgement
 from velocipy_cli.dev.timeouts import bounded_uvicorn_protocol, granian_http1_settings
 from velocipy_cli.discovery import LoadedApp
 from velocipy_cli.docs_line import docs_address
@@ -26,8 +26,12 @@ GRACEFUL_SHUTDOWN_SECONDS = 2
 UVICORN_WS_MAX_SIZE = 16 * 1024 * 1024  # uvicorn's own default, for apps that set no limit
 
 
-def serve(loaded: LoadedApp, spec: ChildSpec) -> int:
-    """Run the server until it is told to stop; the exit code says whether the app started."""
+def serve(loaded: LoadedApp, spec: ChildSpec, acknowledgement_fd: int) -> int:
+    """Run the server until it is told to stop; the exit code says whether the app started.
+
+    Readiness is reported from the last point before the server handles requests (each
+    worker's startup), and the report waits there until the supervisor has printed it.
+    """
     root = Path(spec.project_root)
 
     def report_failure(error: BaseException | str) -> None:
@@ -43,6 +47,7 @@ def serve(loaded: LoadedApp, spec: ChildSpec) -> int:
         send_report(
             spec.report_fd, Report("ready", note=f"{loaded.target} ({loaded.reason}){docs}")
         )
+        wait_for_acknowledgement(acknowledgement_fd)
 
     if spec.server == "granian":
         return _serve_granian(loaded, spec, report_failure, report_ready)
@@ -57,7 +62,7 @@ def _serve_uvicorn(
     class ReportingServer(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)
-            if not self.should_exit:
+            if not self.should_exit:  # listening, but nothing accepted before the loop runs
                 report_ready()
 
         async def main_loop(self) -> None:

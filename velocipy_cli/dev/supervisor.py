@@ -1,7 +1,9 @@
 """The dev supervisor: owns the socket and the watcher, (re)starts the child, never imports the app.
 
-One loop in the main thread waits on a wake-up pipe (signals, file changes) and polls the
-current child's report pipe and exit status. A change restarts the child (its whole process
+One loop in the main thread waits on a wake-up pipe (signals, file changes) and the current
+child's report pipe, and polls the child's exit status. A child that reported ``ready`` waits
+until its ``ready`` line is printed (the supervisor then closes the child's stdin), so no request
+is logged before it. A change restarts the child (its whole process
 group: SIGTERM, then SIGKILL after :data:`STOP_GRACE_SECONDS`); a broken app is shown once and
 answered with a 503 by the :class:`~velocipy_cli.dev.fallback.FallbackResponder` until the
 next change.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import selectors
+import select
 import signal
 import socket
 import subprocess
@@ -84,6 +86,7 @@ class _Child:
     started_at: float
     changes: Sequence[Path]  # what triggered this start (empty for the first one)
     buffer: bytearray = field(default_factory=bytearray)
+    reports_ended: bool = False  # every writer closed the report pipe
     ready: bool = False
     failure: AppFailure | None = None
 
@@ -186,21 +189,23 @@ class Supervisor:
     # The loop.
 
     def _loop(self) -> int:
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._wake_read, selectors.EVENT_READ)
-            while not self._stopping():
-                # Reports and child exits are polled: a short timeout costs nothing here.
-                selector.select(timeout=POLL_SECONDS)
-                with contextlib.suppress(OSError):
-                    os.read(self._wake_read, 4096)
-                if self._stopping():
-                    break
-                self._read_reports()
-                changes = self._changes_due()
-                if changes:
-                    self._restart(changes)
-                elif self._child_exited() and not self.config.reload:
-                    return 1
+        while not self._stopping():
+            watched = [self._wake_read]
+            child = self._child
+            if child is not None and not child.reports_ended:
+                watched.append(child.reports)  # a waiting "ready" is shown at once
+            # Child exits are polled: a short timeout costs nothing here.
+            select.select(watched, [], [], POLL_SECONDS)
+            with contextlib.suppress(OSError):
+                os.read(self._wake_read, 4096)
+            if self._stopping():
+                break
+            self._read_reports()
+            changes = self._changes_due()
+            if changes:
+                self._restart(changes)
+            elif self._child_exited() and not self.config.reload:
+                return 1
         return 0
 
     def _stopping(self) -> bool:
@@ -234,6 +239,7 @@ class Supervisor:
             except (BlockingIOError, OSError):
                 break
             if not data:
+                child.reports_ended = True
                 break
             child.buffer.extend(data)
         for report in parse_reports(child.buffer):
@@ -247,6 +253,8 @@ class Supervisor:
                     self.events.serving(seconds, report.note)
                 self._release_proxy()
                 self._prepare_standby()
+            if report.event == "ready":  # shown (or not to be shown): the child may serve
+                _acknowledge(child)
             elif report.event == "failed" and failure is not None and child.failure is None:
                 child.failure = failure
                 self.events.app_failed(failure)
@@ -360,15 +368,25 @@ class Supervisor:
 
 
 def _release(child: _Child) -> bool:
-    """Tell a waiting child to go on; False if it is gone already."""
+    """Tell a waiting child to go on; False if it is gone already.
+
+    Its stdin stays open: closing it (:func:`_acknowledge`) later lets the child serve.
+    """
     if child.process.stdin is None or child.process.poll() is not None:
         return False
     try:
         child.process.stdin.write(b"go\n")
-        child.process.stdin.close()
+        child.process.stdin.flush()
     except OSError:
         return False
     return True
+
+
+def _acknowledge(child: _Child) -> None:
+    """The child's ``ready`` was shown: close its stdin, and every worker of it starts serving."""
+    if child.process.stdin is not None:
+        with contextlib.suppress(OSError):
+            child.process.stdin.close()
 
 
 def _signal_group(pgid: int, signum: int) -> None:
