@@ -644,12 +644,20 @@ def test_send_to_a_client_that_left_raises_websocket_disconnect(
             outcome.append(exc.code)
         await ws.close()  # the page's cleanup pattern never raises
 
-    with make_client(app).websocket_connect("/talk") as session:
+    client = make_client(app)
+    with client.websocket_connect("/talk") as session:
         session.send_text("go")
         session.close()
-    # The handler was sending, not receiving: it never read the client's close frame, so the
-    # failed send reports the connection lost (1006) on both protocols.
-    assert outcome == [1006]
+    if client.interface == "rsgi":
+        # The handler was sending, not receiving: it never read the client's close frame, so
+        # the failed send reports the connection lost (1006).
+        assert outcome == [1006]
+    else:
+        # ASGI has two ways to learn it, and which comes first is the event loop's choice: the
+        # client's close queued for receive (the adapter watches it while sending: its 1000,
+        # as docs/websockets.md says), or the server failing the send (1006). Either way it is
+        # exactly one WebSocketDisconnect, and the handler's close() after it does not raise.
+        assert outcome in ([1000], [1006])
 
 
 @pytest.mark.parametrize("kind", ["text", "bytes", "json"])

@@ -286,4 +286,4 @@ def test_minimum_size_at_below_and_above(
             assert response.content == content
         else:
             assert response.headers["content-encoding"] == "gzip", path
-            assert gzip.decompress(response.content) == content
+            assert gzip.decompress(response.raw_content) == content

@@ -108,7 +108,7 @@ def test_hostile_headers_get_a_clear_answer(
         assert response.status_code == status, response.text
         if status == 200:
             seen = msgspec.json.decode(
-                gzip.decompress(response.content)
+                gzip.decompress(response.raw_content)
                 if response.headers.get("content-encoding") == "gzip"
                 else response.content
             )
