@@ -22,6 +22,10 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN_DIR = Path(sys.executable).parent
@@ -250,3 +254,31 @@ def server_argv(kind: str, target: str, port: int) -> list[str]:
         "--log-level",
         "info",
     ]
+
+
+@contextlib.contextmanager
+def server_with_markers(
+    kind: str,
+    target: str,
+    marker_variable: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+) -> Iterator[ServerProcess]:
+    """A server of ``kind`` for ``target``, whose app writes its marks (a generator's
+    ``finally``, a teardown) into ``server.markers``; ``server.kind`` says which server it is."""
+    markers = tmp_path_factory.mktemp(f"{name}-markers-{kind}")
+    port = free_port()
+    process = ServerProcess(
+        server_argv(kind, target, port),
+        port,
+        REPO_ROOT,
+        {marker_variable: str(markers)},
+        log_path=tmp_path_factory.mktemp(f"{name}-log-{kind}") / "server.log",
+    ).start()
+    try:
+        process.wait_ready()
+        process.markers = markers  # type: ignore[attr-defined]
+        process.kind = kind  # type: ignore[attr-defined]
+        yield process
+    finally:
+        process.stop()

@@ -29,6 +29,7 @@ from tests.support import (
     free_port,
     http_request,
     server_argv,
+    server_with_markers,
     wait_until,
 )
 
@@ -42,23 +43,11 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     """One server of each kind for the module; ``server.markers`` collects ``finally`` marks."""
-    kind = str(request.param)
-    markers = tmp_path_factory.mktemp(f"hostile-markers-{kind}")
-    port = free_port()
-    process = ServerProcess(
-        server_argv(kind, TARGET, port),
-        port,
-        REPO_ROOT,
-        {hostile_app.MARKER_DIR_VARIABLE: str(markers)},
-        log_path=tmp_path_factory.mktemp(f"hostile-log-{kind}") / "server.log",
-    ).start()
-    try:
-        process.wait_ready()
-        process.markers = markers  # type: ignore[attr-defined]
-        process.kind = kind  # type: ignore[attr-defined]
+    variable = hostile_app.MARKER_DIR_VARIABLE
+    with server_with_markers(
+        str(request.param), TARGET, variable, tmp_path_factory, "hostile"
+    ) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def marker(server: ServerProcess, name: str) -> Path:

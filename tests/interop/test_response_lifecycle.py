@@ -29,6 +29,7 @@ from tests.support import (
     free_port,
     http_request,
     server_argv,
+    server_with_markers,
     wait_until,
 )
 
@@ -41,23 +42,11 @@ TARGET = "tests.interop.apps.lifecycle_app:app"
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    kind = str(request.param)
-    markers = tmp_path_factory.mktemp(f"lifecycle-markers-{kind}")
-    port = free_port()
-    process = ServerProcess(
-        server_argv(kind, TARGET, port),
-        port,
-        REPO_ROOT,
-        {lifecycle_app.MARKER_DIR_VARIABLE: str(markers)},
-        log_path=tmp_path_factory.mktemp(f"lifecycle-log-{kind}") / "server.log",
-    ).start()
-    try:
-        process.wait_ready()
-        process.markers = markers  # type: ignore[attr-defined]
-        process.kind = kind  # type: ignore[attr-defined]
+    variable = lifecycle_app.MARKER_DIR_VARIABLE
+    with server_with_markers(
+        str(request.param), TARGET, variable, tmp_path_factory, "lifecycle"
+    ) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def markers(server: ServerProcess) -> Path:
