@@ -300,6 +300,8 @@ def next_steps(spec: ProjectSpec, cwd: Path) -> list[tuple[str, str]]:
     if shown != Path("."):
         steps.append((f"cd {shlex.quote(str(shown))}", "the new project"))
     context = spec.context()
+    steps.append(("python3 -m venv .venv", "a virtual environment first"))
+    steps.append((". .venv/bin/activate", "use it in this shell"))
     steps.append(('pip install -e ".[dev]"', "the project, velocipy and pytest"))
     steps.extend(spec.template.setup)
     steps.append((context["run_command"], _SERVER_LABELS[spec.server]))

@@ -357,6 +357,8 @@ def banner_rows(config: DevServerConfig) -> list[tuple[str, str]]:
         folders = ", ".join(_shown(folder, config.project_root) for folder in config.watch_dirs)
         kinds = ", ".join(["*.py", ".env", *(f"{name}/" for name in sorted(WATCHED_DIRS))])
         rows.append(("reload", f"on: watching {folders} ({kinds})"))
+        if config.proxied:
+            rows.append(("proxy", "on: sockets and requests stay open across reloads (--no-proxy)"))
     else:
         plural = "s" if config.workers > 1 else ""
         rows.append(("reload", f"off ({config.workers} worker{plural})"))

@@ -64,7 +64,7 @@ def test_new_creates_the_project_and_prints_files_and_next_steps(tmp_path: Path)
     assert "Created chat from the websocket template in ./chat" in out
     for shown in ("pyproject.toml", "README.md", "room.py", "index.html", "test_chat.py"):
         assert shown in out
-    for step in ("cd chat", 'pip install -e ".[dev]"', "velocipy run", "pytest"):
+    for step in ("cd chat", "python3 -m venv .venv", 'pip install -e ".[dev]"', "velocipy run"):
         assert step in out
     assert "ws-probe" not in out  # the template's /ws needs a ticket (its README shows how)
     assert result.stderr == ""

@@ -224,12 +224,15 @@ def test_the_generated_pyproject_allows_the_direct_reference(tmp_path: Path) -> 
     assert pyproject["tool"]["hatch"]["metadata"]["allow-direct-references"] is True
 
 
+VENV = ["python3 -m venv .venv", ". .venv/bin/activate"]  # as the generated README says
+
+
 @pytest.mark.parametrize(
     ("template", "probe"), [("minimal", False), ("websocket", False), ("api", False)]
 )
 def test_next_steps_are_the_exact_commands(template: str, probe: bool, tmp_path: Path) -> None:
     steps = [command for command, _ in scaffold.next_steps(_spec(template, tmp_path), tmp_path)]
-    expected = ["cd My-Shop", 'pip install -e ".[dev]"', "velocipy run"]
+    expected = ["cd My-Shop", *VENV, 'pip install -e ".[dev]"', "velocipy run"]
     expected += ["velocipy ws-probe /ws"] if probe else []
     assert steps == [*expected, "pytest"]
 
@@ -238,6 +241,7 @@ def test_the_sqlalchemy_template_migrates_before_it_runs(tmp_path: Path) -> None
     steps = [command for command, _ in scaffold.next_steps(_spec("sqlalchemy", tmp_path), tmp_path)]
     assert steps == [
         "cd My-Shop",
+        *VENV,
         'pip install -e ".[dev]"',
         "alembic upgrade head",
         "velocipy run",

@@ -63,3 +63,15 @@ def test_the_banner_says_where_the_app_came_from(tmp_path: Path) -> None:
 
     debug = dict(banner_rows(build_config({**settings, "debug": True}, tmp_path, "VELOCIPY_APP")))
     assert debug["debug"].startswith("on: VELOCIPY_DEBUG=1")
+
+
+def test_the_banner_says_when_the_dev_proxy_keeps_clients_connected(tmp_path: Path) -> None:
+    from velocipy_cli.commands.run import banner_rows, build_config
+    from velocipy_cli.settings import DEFAULTS
+
+    (tmp_path / "main.py").write_text("from velocipy import VelociPy\napp = VelociPy()\n")
+    reloading = dict(banner_rows(build_config({**DEFAULTS, "app": "main.py"}, tmp_path)))
+    assert reloading["proxy"] == "on: sockets and requests stay open across reloads (--no-proxy)"
+    for off in ({"proxy": False}, {"reload": False}):
+        rows = dict(banner_rows(build_config({**DEFAULTS, "app": "main.py", **off}, tmp_path)))
+        assert "proxy" not in rows
