@@ -27,6 +27,7 @@ from velocipy_cli.dev.upstream import (
     RETRY_SECONDS,
     WAIT_SECONDS,
     AppUnavailable,
+    ResumeRefused,
     Upstream,
 )
 
@@ -89,7 +90,6 @@ class WebSocketBridge:
             for name, value in self.request.headers.raw_items()
             if name.lower() not in HOP_HEADERS and name.lower() != "user-agent"
         ]
-        headers.append(("Host", self.request.headers.get("Host", f"{host}:{port}")))
         headers.append(("X-Forwarded-For", self._peer()))
         secure = self.writer.get_extra_info("sslcontext") is not None
         headers.append(("X-Forwarded-Proto", "https" if secure else "http"))
@@ -102,8 +102,13 @@ class WebSocketBridge:
             for part in value.split(",")
             if part.strip()
         ]
+        # The app sees the client's own Host (an origin guard compares it with Origin): the URL
+        # carries it, and host/port only choose where the TCP connection goes.
+        client_host = self.request.headers.get("Host") or f"{host}:{port}"
         return await connect(
-            f"ws://{host}:{port}{self.request.path}",
+            f"ws://{client_host}{self.request.path}",
+            host=host,
+            port=port,
             additional_headers=headers,
             user_agent_header=self.request.headers.get("User-Agent"),
             subprotocols=offered or None,
@@ -208,7 +213,7 @@ class WebSocketBridge:
             try:
                 await self._resume()
             except AppUnavailable as exc:
-                self._close_client(1011, str(exc))
+                self._close_client(1012 if isinstance(exc, ResumeRefused) else 1011, str(exc))
                 return
 
     async def _resume(self) -> None:
@@ -224,7 +229,7 @@ class WebSocketBridge:
                 self.resumes -= 1
                 last = f"the app answered {exc.response.status_code} to the resumed connection"
                 if exc.response.status_code != 503:
-                    raise AppUnavailable(last) from None
+                    raise ResumeRefused(last) from None
                 await asyncio.sleep(RETRY_SECONDS)
                 continue
             except (InvalidHandshake, OSError, TimeoutError):

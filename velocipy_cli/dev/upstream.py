@@ -66,3 +66,8 @@ def resume_deadline_setting(environ: Mapping[str, str] = os.environ) -> float:
 
 class AppUnavailable(Exception):
     """No worker came back in time; the message says what the client is told."""
+
+
+class ResumeRefused(AppUnavailable):
+    """The new code refused the resumed connection (a single-use ticket, a changed guard): the
+    client is closed as a restart closes it (1012), so its reconnect logic starts afresh."""
