@@ -90,7 +90,7 @@ def main() -> None:
         _inner(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--instrument", nargs="*", default=list(INSTRUMENTS))
+    parser.add_argument("--instrument", nargs="*", choices=INSTRUMENTS, default=list(INSTRUMENTS))
     parser.add_argument("--scenario", nargs="*", default=["json", "path-param"])
     parser.add_argument("--interface", nargs="*", default=["asgi", "rsgi"])
     parser.add_argument("-n", type=int, default=2000)

@@ -34,18 +34,18 @@ from velocipy.exceptions import (
     WebSocketException,
 )
 from velocipy.forms import FormLimits
+from velocipy.http_routes import HTTPRegistration, RouteHook, build_http_endpoint, run_before
 from velocipy.json import JSONAdapter, get_adapter
 from velocipy.lifespan import Lifespan, LifespanFactory
-from velocipy.loop_watch import watch_loop_enabled, watching_the_loop
+from velocipy.loop_watch import LoopWatch, watch_loop_enabled
 from velocipy.middleware.base import Middleware as ClassMiddleware
 from velocipy.middleware.chain import (
     build_http_handler,
-    build_route_endpoint,
     build_route_websocket_handler,
     build_websocket_handler,
 )
 from velocipy.mounts import ASGIApp, mount_asgi, mount_kind
-from velocipy.params import Endpoint, compile_endpoint, unencodable_result_response
+from velocipy.params import Endpoint, unencodable_result_response
 from velocipy.problems import Problem, problem_response
 from velocipy.requests import Request
 from velocipy.responses import FileResponse, JSONResponse, Response, replaced_after_failure
@@ -113,7 +113,10 @@ class Application(RouteDecorators):
     ) -> None:
         # Unset, debug follows VELOCIPY_DEBUG, which `velocipy run --debug` sets for the app.
         self.debug = _env_flag("VELOCIPY_DEBUG") if debug is None else debug
-        self._watch_loop = watch_loop_enabled()  # velocipy run: name handlers that block it
+        # Seen by every HTTP route as it is built (velocipy/http_routes.py); velocipy run's
+        # loop watch names handlers that block the loop. Registrations are kept for a rebuild.
+        self._route_hooks: list[RouteHook] = [LoopWatch()] if watch_loop_enabled() else []
+        self._http_registrations: list[tuple[HTTPRegistration, Endpoint]] = []
         self.json: JSONAdapter = get_adapter(json_adapter)
         self.max_body_size = max_body_size
         self.ws_max_message_size = ws_max_message_size
@@ -169,25 +172,8 @@ class Application(RouteDecorators):
         unknown = sorted(set(methods) - HTTP_METHODS)
         if unknown or not methods:
             raise ValueError(f"route {path!r}: unknown HTTP method(s) {unknown or methods}")
-        endpoint, pattern = compile_endpoint(
-            watching_the_loop(handler) if self._watch_loop and _is_async(handler) else handler,
-            PathPattern.parse(path),
-            self.json,
-            status_code,
-            _run_before(options),
-            self.dependency_overrides,
-        )
-        if options.get("cache") is not None or options.get("etag"):
-            from velocipy.caching import cached_endpoint
-
-            endpoint = cached_endpoint(endpoint, methods, options, self.json)
-        if options.get("rate_limit"):
-            from velocipy.ratelimit import limited_endpoint, limits_of
-
-            scope = f"{','.join(methods)} {path}"
-            endpoint = limited_endpoint(endpoint, limits_of(options["rate_limit"]), scope)
-        if options.get("middleware"):  # the route's (and its routers') own middleware
-            endpoint = build_route_endpoint(self, endpoint, options["middleware"])
+        registration = HTTPRegistration(path, handler, tuple(methods), status_code, options)
+        endpoint, pattern = build_http_endpoint(self, registration)
         entry = self._http.entry_for(pattern)
         for method in methods:
             if method in entry.handlers:
@@ -195,6 +181,7 @@ class Application(RouteDecorators):
                     f"{method} {path} is already handled by {entry.handlers[method].__qualname__}"
                 )
         self._remember_name(name or handler.__name__, pattern, handler)
+        self._http_registrations.append((registration, endpoint))
         for method in methods:
             entry.endpoints[method] = endpoint
             entry.handlers[method] = handler
@@ -230,7 +217,7 @@ class Application(RouteDecorators):
         options = merged_options(self.dependencies, (), options, self.guards)
         pattern = PathPattern.parse(path)
         endpoint: WebSocketHandler = handler
-        before = _run_before(options)
+        before = run_before(options)
         if before or binds_more_than_the_websocket(handler):
             endpoint, pattern = compile_websocket(
                 handler, pattern, self.json, before, self.dependency_overrides
@@ -625,17 +612,6 @@ class Application(RouteDecorators):
             await websocket.close(code, reason.encode()[:123].decode("utf-8", "ignore"))
 
 
-def _run_before(options: RouteOptions) -> tuple[Depends, ...]:
-    """The route's dependencies, then its guards (as dependencies): decided at registration."""
-    dependencies = tuple(options.get("dependencies", ()))
-    guards = options.get("guards", ())
-    if not guards:
-        return dependencies
-    from velocipy.security.guards import guard_dependencies
-
-    return (*dependencies, *guard_dependencies(guards))
-
-
 async def _with_other_errors(request: Request, exc: PathValidationError) -> Exception:
     """A path parameter did not convert: add the rest of the request's errors (query, header,
     cookie, body) so one 422 lists every problem."""
@@ -698,10 +674,6 @@ def _error_response(
     except (TypeError, ValueError):
         body = json.encode({"detail": str(detail)})
     return Response(body, status, headers, "application/json")
-
-
-def _is_async(handler: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(handler) and not inspect.isasyncgenfunction(handler)
 
 
 def _env_flag(name: str) -> bool:

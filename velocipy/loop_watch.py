@@ -5,11 +5,13 @@ then are ``async def`` handlers wrapped, when their route is registered. The wra
 handler's coroutine one step at a time and times each step: a step is the code between two
 awaits, during which nothing else on the loop runs. A step longer than the threshold is logged
 once per handler. Without the variable nothing is wrapped, so production pays nothing.
+The app adds :class:`LoopWatch` to its route hooks (velocipy/http_routes.py) when it is set.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import time
@@ -17,9 +19,10 @@ import types
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
+from velocipy.http_routes import RouteHook
 from velocipy.registration import described_as
 
-__all__ = ["BLOCKING_THRESHOLD", "watch_loop_enabled", "watching_the_loop"]
+__all__ = ["BLOCKING_THRESHOLD", "LoopWatch", "watch_loop_enabled", "watching_the_loop"]
 
 logger = logging.getLogger("velocipy")
 
@@ -29,6 +32,15 @@ BLOCKING_THRESHOLD = 0.1  # seconds one step of a handler may keep the loop to i
 def watch_loop_enabled() -> bool:
     """True when ``velocipy run`` asked for it (reload or --debug)."""
     return os.environ.get("VELOCIPY_WATCH_LOOP", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+class LoopWatch(RouteHook):
+    """The route hook that watches every ``async def`` handler (plain ones run in threads)."""
+
+    def wrap_handler(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.iscoroutinefunction(handler) and not inspect.isasyncgenfunction(handler):
+            return watching_the_loop(handler)
+        return handler
 
 
 def watching_the_loop(

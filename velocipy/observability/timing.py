@@ -2,22 +2,32 @@
 
 Phases, in milliseconds:
 
-- ``route``: from the request's arrival to the handler's call (routing, middleware before it);
-- ``handler``: the route's compiled call, which reads and validates the parameters and runs
-  the handler (one call in VelociPy's plan, so one phase);
-- ``encode``: turning the handler's result into the response (JSON encoding, file checks);
-- ``total``: all of it, until the response leaves the app.
+- ``route``: from the request's arrival to its route's compiled call (routing, the app's
+  middleware, and the route's own cache, rate limit and middleware);
+- ``params``: reading and validating the parameters and the body, and the dependencies, until
+  the handler is called;
+- ``handler``: the handler, from its call to its return (a plain ``def`` handler's thread
+  included);
+- ``encode``: from the handler's return until the response leaves the app (the result turned
+  into a response, dependencies' teardown, middleware after the handler);
+- ``total``: all of it.
 
-The routes' endpoints are timed by wrapping them when the instrument is added and again at
-startup (for routes registered later); a request of a route added after startup has ``total``.
+The instrument is a route hook (velocipy/http_routes.py): each route is compiled with its
+handler wrapped to mark the handler's call and return, and its compiled call wrapped to mark
+where the parameters start. Routes are built with the hook whenever they are registered, so an
+app without the instrument compiles its handlers as written.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+from velocipy.http_routes import RouteHook, add_route_hook
 from velocipy.observability.instrument import HTTPHandler, Instrument
 from velocipy.params import Endpoint
 from velocipy.requests import Request
@@ -29,22 +39,50 @@ if TYPE_CHECKING:
 __all__ = ["ServerTiming"]
 
 _clock = time.perf_counter
-# [arrival, handler called, handler returned] of the request being handled
+# [arrival, compiled call, handler called, handler returned] of the request being handled
 _marks: ContextVar[list[float] | None] = ContextVar("velocipy_server_timing", default=None)
+_INVOKED, _CALLED, _RETURNED = 1, 2, 3
 
 
-def _timed(endpoint: Endpoint) -> None:
+def _mark(index: int) -> None:
+    marks = _marks.get()
+    if marks is not None:
+        marks[index] = _clock()
+
+
+def _timed_handler(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """``handler`` marking its call and its return (a plain one marks them in its thread: the
+    thread runs in a copy of the request's context, which holds the same marks)."""
+    if inspect.iscoroutinefunction(handler):
+
+        @functools.wraps(handler)
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            _mark(_CALLED)
+            try:
+                return await handler(*args, **kwargs)
+            finally:
+                _mark(_RETURNED)
+
+        return timed
+
+    @functools.wraps(handler)
+    def timed_in_thread(*args: Any, **kwargs: Any) -> Any:
+        _mark(_CALLED)
+        try:
+            return handler(*args, **kwargs)
+        finally:
+            _mark(_RETURNED)
+
+    return timed_in_thread
+
+
+def _timed_invoke(endpoint: Endpoint) -> None:
+    """Mark where the route's compiled call starts: the parameters' phase begins there."""
     invoke = endpoint.invoke
 
-    async def timed_invoke(*request: Request) -> Any:
-        marks = _marks.get()
-        if marks is not None:
-            marks[1] = _clock()
-        try:
-            return await invoke(*request)
-        finally:
-            if marks is not None:
-                marks[2] = _clock()
+    def timed_invoke(*request: Request) -> Any:
+        _mark(_INVOKED)
+        return invoke(*request)  # the handler's coroutine, or the compiled call's
 
     endpoint.invoke = timed_invoke
 
@@ -56,41 +94,39 @@ def _ms(seconds: float) -> str:
 
 
 def server_timing_header(marks: list[float], end: float) -> str:
-    arrival, called, returned = marks
+    """The header's value; a phase that did not happen is left out (no handler ran for a 404,
+    a 422 or a cached answer: ``route`` and ``total``, or ``total`` alone)."""
+    arrival, invoked, called, returned = marks
     total = f"total;dur={_ms(end - arrival)}"
-    if not called:
+    if not invoked:
         return total
-    route = f"route;dur={_ms(called - arrival)}"
-    if not returned:
+    route = f"route;dur={_ms(invoked - arrival)}"
+    if not called or not returned:
         return f"{route}, {total}"
     return (
-        f"{route}, handler;dur={_ms(returned - called)};"
-        f'desc="parameters/validation/handler", encode;dur={_ms(end - returned)}, {total}'
+        f'{route}, params;dur={_ms(called - invoked)};desc="parameters and validation", '
+        f"handler;dur={_ms(returned - called)}, encode;dur={_ms(end - returned)}, {total}"
     )
+
+
+class _ServerTimingHook(RouteHook):
+    def wrap_handler(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        return _timed_handler(handler)
+
+    def compiled(self, endpoint: Endpoint) -> None:
+        _timed_invoke(endpoint)
 
 
 class ServerTiming(Instrument):
     """``app.add_instrument(ServerTiming())``: a ``Server-Timing`` header on every response."""
 
-    def __init__(self) -> None:
-        self._timed: set[int] = set()
-
     def install(self, app: Application) -> None:
         super().install(app)
-        self.time_endpoints()
-        app.lifespan.on_startup.append(self.time_endpoints)
-
-    def time_endpoints(self) -> None:
-        """Time every route's endpoint not timed yet (called on install and at startup)."""
-        for route in self.app._routes:
-            endpoint = route.compiled
-            if isinstance(endpoint, Endpoint) and id(endpoint) not in self._timed:
-                self._timed.add(id(endpoint))
-                _timed(endpoint)
+        add_route_hook(app, _ServerTimingHook())
 
     def wrap_http(self, handle_http: HTTPHandler) -> HTTPHandler:
         async def timed(request: Request) -> Response:
-            marks = [_clock(), 0.0, 0.0]
+            marks = [_clock(), 0.0, 0.0, 0.0]
             token = _marks.set(marks)
             try:
                 response = await handle_http(request)
