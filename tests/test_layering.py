@@ -186,6 +186,7 @@ LOADED_ON_FIRST_USE = (
     "brotli",  # the compression extra: only CompressionMiddleware offering Brotli loads it
     "backports.zstd",
     "velocipy.middleware.sessions",
+    "velocipy.security.oauth2",  # Security and SecurityScopes from the package root
     "velocipy.middleware.proxyheaders",
 )
 
@@ -209,6 +210,9 @@ def test_lazily_loaded_names_still_import() -> None:
         "from velocipy.json import StdlibAdapter, get_adapter\n"
         "assert SessionMiddleware is Real and CORSMiddleware.__name__ == 'CORSMiddleware'\n"
         "assert isinstance(get_adapter('stdlib'), StdlibAdapter)\n"
+        "from velocipy import Security, SecurityScopes\n"
+        "from velocipy.security import Security as RealSecurity, SecurityScopes as RealScopes\n"
+        "assert Security is RealSecurity and SecurityScopes is RealScopes\n"
         "import velocipy.middleware as m\n"
         "try:\n    m.NoSuchMiddleware\nexcept AttributeError as exc:\n    print(exc)\n"
     )

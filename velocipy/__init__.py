@@ -1,5 +1,7 @@
 """VelociPy: a small, fast web framework whose one app runs on ASGI and RSGI."""
 
+from typing import TYPE_CHECKING, Any
+
 from velocipy.app import VelociPy
 from velocipy.background import BackgroundTask, BackgroundTasks
 from velocipy.datastructures import URL, Address, Headers, QueryParams, State
@@ -24,6 +26,9 @@ from velocipy.responses import (
 )
 from velocipy.routers import APIRouter
 from velocipy.websockets import WebSocket
+
+if TYPE_CHECKING:
+    from velocipy.security.oauth2 import Security, SecurityScopes
 
 __all__ = [
     "URL",
@@ -51,6 +56,8 @@ __all__ = [
     "Request",
     "RequestValidationError",
     "Response",
+    "Security",
+    "SecurityScopes",
     "State",
     "StreamingResponse",
     "UploadFile",
@@ -61,3 +68,13 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """``Security`` and ``SecurityScopes`` as FastAPI users import them, from the package root;
+    imported on first use, so ``import velocipy`` does not load the security modules."""
+    if name in ("Security", "SecurityScopes"):
+        from velocipy.security import oauth2
+
+        return getattr(oauth2, name)
+    raise AttributeError(f"module 'velocipy' has no attribute {name!r}")
