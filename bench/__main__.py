@@ -186,11 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     ):
         parser.add_argument(f"--{name}", type=kind)
     parser.add_argument(
-        "--from-json", type=Path, help="write the reports of a saved results.json, run nothing"
+        "--from-json",
+        type=Path,
+        nargs="+",
+        help="write the reports of saved results.json files (merged, in order), run nothing",
     )
     args = parser.parse_args(argv)
     if args.from_json:
-        saved = json.loads(args.from_json.read_text())
+        saved = report.merge([json.loads(path.read_text()) for path in args.from_json])
         saved["targets"] = report.targets(saved)
         for path in report.write(saved, args.out, docs=args.docs):
             print(f"wrote {path}")
