@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 import typer
 
 from velocipy_cli.commands import new, openapi, routes, run, ws_probe
@@ -21,6 +19,8 @@ app = typer.Typer(
 
 
 def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # PERF: --version only
+
     try:
         return version("velocipy")
     except PackageNotFoundError:  # running from a source tree that is not installed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 
 import pytest
 
@@ -52,3 +53,35 @@ def test_a_number_out_of_range_is_a_usage_error() -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "70000 is above the maximum of 65535" in done.stderr
+
+
+# What only a running command needs: the framework, servers' clients, the probe, the reloader.
+LOADED_BY_COMMANDS_ONLY = (
+    "velocipy",
+    "websockets",
+    "httpx",
+    "watchfiles",
+    "trustme",
+    "velocipy_cli.probe.runner",
+    "velocipy_cli.dev.supervisor",
+    "velocipy_cli.dev.check",
+    "rich.prompt",
+)
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda args: " ".join(args) or "velocipy")
+def test_help_loads_nothing_a_command_would(args: list[str]) -> None:
+    """`velocipy --help` stays quick (the bench's start-up target): each command imports what
+    it runs when it runs, so help alone never loads the framework or the probe."""
+    probe = (
+        "import sys\n"
+        "from velocipy_cli.main import app\n"
+        f"try:\n    app({[*args, '--help']!r})\n"
+        "except SystemExit:\n    pass\n"
+        "print(' '.join(sorted(sys.modules)), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=30, check=True
+    )
+    loaded = set(done.stderr.split())
+    assert [name for name in LOADED_BY_COMMANDS_ONLY if name in loaded] == []

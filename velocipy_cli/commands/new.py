@@ -11,10 +11,7 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.prompt import Prompt
-from rich.table import Table
 from rich.text import Text
-from rich.tree import Tree
 
 from velocipy_cli import scaffold
 from velocipy_cli.console import configure, console, fail, warning
@@ -135,6 +132,8 @@ def _ask_name() -> str:
             "try `velocipy new chat` (or `velocipy new --list`)",
             2,
         )
+    from rich.prompt import Prompt
+
     while True:
         try:
             answer = Prompt.ask("Project name", console=console).strip()
@@ -155,6 +154,8 @@ def _ask_template() -> str:
     """The template to use: asked in a terminal, the default otherwise (never blocks a pipe)."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return scaffold.DEFAULT_TEMPLATE
+    from rich.prompt import Prompt
+
     templates = scaffold.list_templates()
     _show_templates(templates, as_json=False)
     try:
@@ -180,6 +181,8 @@ def _show_templates(templates: list[scaffold.TemplateInfo], *, as_json: bool) ->
         ]
         console.out(json.dumps(listing, indent=2), highlight=False)
         return
+    from rich.table import Table
+
     table = Table(title="Templates", title_justify="left", box=None, pad_edge=False)
     table.add_column("name", style="bold cyan", no_wrap=True)
     table.add_column("description")
@@ -199,6 +202,8 @@ def _show_result(spec: scaffold.ProjectSpec, result: scaffold.ScaffoldResult) ->
         f"[bold green]Created[/] [bold]{escape(spec.name)}[/] from the "
         f"[cyan]{escape(spec.template.name)}[/] template in {escape(where)}"
     )
+    from rich.tree import Tree
+
     tree = Tree(f"[bold]{escape(where)}[/]", guide_style="dim")
     branches: dict[Path, Tree] = {Path("."): tree}
     kept = set(result.kept)

@@ -12,20 +12,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import typer
 from rich.markup import escape
 from rich.text import Text
 
 from velocipy_cli.console import console, err_console, fail, warning
-from velocipy_cli.dev.check import print_check
 from velocipy_cli.dev.choice import ServerChoice, ServerChoiceError, choose_server
-from velocipy_cli.dev.reports import AppFailure
 from velocipy_cli.dev.sockets import PortInUseError, bind_listening_socket
-from velocipy_cli.dev.supervisor import DevServerConfig, Supervisor
-from velocipy_cli.dev.tls import DevCertificate, dev_certificate
-from velocipy_cli.dev.watcher import WATCHED_DIRS
 from velocipy_cli.discovery import (
     AppLocation,
     DiscoveryError,
@@ -40,6 +35,15 @@ from velocipy_cli.settings import (
     load_project_settings,
     setting_source,
 )
+
+if TYPE_CHECKING:
+    from velocipy_cli.dev.reports import AppFailure
+    from velocipy_cli.dev.supervisor import DevServerConfig
+    from velocipy_cli.dev.tls import DevCertificate
+
+# PERF: the supervisor (watchfiles, the dev proxy), the TLS helper (trustme) and --check (the
+# app and a WebSocket client) are imported where they are used, so `velocipy --help` and the
+# other commands do not load them.
 
 
 def register(app: typer.Typer) -> None:
@@ -213,6 +217,8 @@ def run(
     app_given_by = "the APP argument" if app_spec else setting_source("app", cwd)
     config = build_config(settings, cwd, app_given_by or "the APP argument")
     if check:
+        from velocipy_cli.dev.check import print_check
+
         raise typer.Exit(print_check(config.server, config.interface, config.location))
     try:
         listener = bind_listening_socket(config.host, config.port)
@@ -228,6 +234,8 @@ def run(
             f"  [bold cyan]{'env':<7}[/]{escape(str(env_file))} ({loaded} variable{plural})",
             soft_wrap=True,
         )
+    from velocipy_cli.dev.supervisor import Supervisor
+
     with listener:
         code = Supervisor(
             config, listener, TerminalEvents(config.project_root, reload=config.reload)
@@ -256,6 +264,8 @@ def build_config(
     settings: dict[str, object], cwd: Path, app_given_by: str = "the APP argument"
 ) -> DevServerConfig:
     """Validate the merged settings and find the app; usage errors exit with code 2."""
+    from velocipy_cli.dev.supervisor import DevServerConfig
+
     if settings["log_level"] not in LOG_LEVELS:
         fail(
             f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {settings['log_level']!r}", 2
@@ -310,6 +320,8 @@ def build_config(
 
 
 def _dev_certificate(host: str) -> DevCertificate:
+    from velocipy_cli.dev.tls import dev_certificate
+
     try:
         return dev_certificate(host)
     except OSError as exc:
@@ -354,6 +366,8 @@ def banner_rows(config: DevServerConfig) -> list[tuple[str, str]]:
             ("debug", "on: VELOCIPY_DEBUG=1, unhandled errors re-raised; slow async handlers named")
         )
     if config.reload:
+        from velocipy_cli.dev.watcher import WATCHED_DIRS
+
         folders = ", ".join(_shown(folder, config.project_root) for folder in config.watch_dirs)
         kinds = ", ".join(["*.py", ".env", *(f"{name}/" for name in sorted(WATCHED_DIRS))])
         rows.append(("reload", f"on: watching {folders} ({kinds})"))

@@ -6,24 +6,25 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from velocipy.testing.transcripts import Transcript, TranscriptError, load_transcript
 from velocipy_cli.console import configure, console, err_console, error, fail
 from velocipy_cli.help import PlainHelpCommand
-from velocipy_cli.probe import ExitCode, ProbeOptions, run_probe
-from velocipy_cli.probe.actions import InputError, SendBinary, SendText, parse_line
 from velocipy_cli.probe.options import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_SIZE,
 )
-from velocipy_cli.probe.outcomes import UsageError
-from velocipy_cli.probe.rendering import load_summary_view
-from velocipy_cli.probe.targets import check_origin, check_subprotocol, parse_header, resolve_target
 from velocipy_cli.ranges import between
+
+if TYPE_CHECKING:
+    from velocipy.testing.transcripts import Transcript
+
+# PERF: the probe itself (websockets, rich's renderers, the test client's transcripts) is
+# imported inside the command, so `velocipy --help` and the other commands never load it.
+USAGE_EXIT = 2  # ExitCode.USAGE, without importing the probe
 
 LOAD_DURATION = 10.0  # --duration's default, seconds
 REPLAY_REPLY_TIMEOUT = 5.0  # --replay: seconds to wait for each recorded reply by default
@@ -204,6 +205,16 @@ def ws_probe(
     ),
 ) -> None:
     configure(color=not no_color)
+    from velocipy_cli.probe.actions import InputError, parse_line
+    from velocipy_cli.probe.outcomes import ExitCode, UsageError
+    from velocipy_cli.probe.runner import ProbeOptions, run_probe
+    from velocipy_cli.probe.targets import (
+        check_origin,
+        check_subprotocol,
+        parse_header,
+        resolve_target,
+    )
+
     if clients is not None:
         _load(target, host, port, clients, rate, duration, send, json_only, headers=header,
               subprotocols=subprotocol, origin=origin, connect_timeout=connect_timeout,
@@ -275,6 +286,18 @@ def _load(
     record: Path | None,
 ) -> NoReturn:
     """Load mode: check its options, run it, print the summary, exit 0 when it ran clean."""
+    from velocipy_cli.probe.actions import InputError, SendBinary, SendText, parse_line
+    from velocipy_cli.probe.load import run_load, run_loop
+    from velocipy_cli.probe.options import ProbeOptions
+    from velocipy_cli.probe.outcomes import ExitCode, UsageError
+    from velocipy_cli.probe.rendering import load_summary_view
+    from velocipy_cli.probe.targets import (
+        check_origin,
+        check_subprotocol,
+        parse_header,
+        resolve_target,
+    )
+
     if replay is not None or record is not None:
         fail("--clients is load mode: it cannot --record or --replay", ExitCode.USAGE)
     if len(send) > 1:
@@ -298,8 +321,6 @@ def _load(
     if not isinstance(action, SendText | SendBinary):
         fail("--clients sends a message: --send takes text or /bin, not a command", 2)
     payload = action.text if isinstance(action, SendText) else action.data
-    from velocipy_cli.probe.load import run_load, run_loop  # PERF: only load mode pays for it
-
     stats = run_loop(
         run_load(options, clients=clients, rate=rate, duration=duration, payload=payload)
     )
@@ -316,17 +337,19 @@ def _missing_target() -> NoReturn:
     (TARGET is optional only because --replay can take the recorded one)."""
     error("missing TARGET (see 'velocipy ws-probe -h')")
     err_console.print("usage: velocipy ws-probe [OPTIONS] [TARGET]", highlight=False)
-    raise typer.Exit(ExitCode.USAGE)
+    raise typer.Exit(USAGE_EXIT)
 
 
 def _load_replay(path: Path, *, send: list[str], ignore: list[str]) -> Transcript:
     """The transcript to replay, or a one-line usage error."""
+    from velocipy.testing.transcripts import TranscriptError, load_transcript
+
     if send:
-        fail("--replay sends the transcript's messages: leave out --send", ExitCode.USAGE)
+        fail("--replay sends the transcript's messages: leave out --send", USAGE_EXIT)
     try:
         return load_transcript(path)
     except TranscriptError as exc:
-        fail(f"--replay {path}: {exc}", ExitCode.USAGE)
+        fail(f"--replay {path}: {exc}", USAGE_EXIT)
 
 
 def register(app: typer.Typer) -> None:
