@@ -354,7 +354,7 @@ def markdown(results: dict[str, Any], charts: dict[str, str] | None = None) -> s
                 "",
             ]
         out += _chart_line(charts, "scale")
-    out += report_tiers.markdown(results)
+    out += report_tiers.markdown(results, charts)
     if results.get("targets"):
         out += ["## Targets", ""]
         out += [
@@ -380,7 +380,7 @@ def header(results: dict[str, Any]) -> str:
     pin = results["pinning"]
     runs = results.get("runs") or [results]
     lines = [
-        f"- Command: `{run['command']}`, started {run['started']}; load average (1, 5, 15 min) "
+        f"- Command: `{run['command']}`, started {run['started']}. Load average (1, 5, 15 min): "
         f"{run['loadavg_start']} at the start, {run.get('loadavg_end')} at the end"
         for run in runs
     ]
@@ -515,6 +515,7 @@ def charts(results: dict[str, Any], folder: Path) -> dict[str, Path]:
             axes[1].barh(names, [r["ms_above_python"] for r in startup["imports"]])
             axes[1].set_title("import time above python -c pass (ms)", fontsize=9)
         save(fig, "scale")
+    report_tiers.charts(results, plt, bars, save)
     return made
 
 

@@ -180,7 +180,9 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(r) + " |" for r in rows]
 
 
-def markdown(results: dict[str, Any]) -> list[str]:
+def markdown(results: dict[str, Any], charts: dict[str, str] | None = None) -> list[str]:
+    """The tiers' sections; ``charts`` names the chart files drawn for them (tier -> path)."""
+    charts = charts or {}
     out: list[str] = []
     rows = results["tiers"].get("techempower", [])
     if rows:
@@ -220,6 +222,7 @@ def markdown(results: dict[str, Any]) -> list[str]:
             out.append(f"- {row['framework']} on {row['server']}: {str(reason)[:160]}")
         if failed:
             out.append("")
+        out += _chart(charts, "techempower")
     stack = stack_cells(results)
     if stack:
         out += ["## Feature stack", ""]
@@ -245,6 +248,7 @@ def markdown(results: dict[str, Any]) -> list[str]:
                 ["server", "framework", "bare route", "stack route", "stack cost", "ratio"], table
             ),
             "",
+            *_chart(charts, "stack"),
         ]
     fanout = results["tiers"].get("fanout")
     if fanout is not None:
@@ -253,7 +257,12 @@ def markdown(results: dict[str, Any]) -> list[str]:
             out += [fanout["markdown"].strip(), ""]
         elif fanout.get("error"):
             out += ["The fan-out run failed:", "", "```", fanout["error"][-1500:], "```", ""]
+        out += _chart(charts, "fanout")
     return out
+
+
+def _chart(charts: dict[str, str], tier: str) -> list[str]:
+    return [f"![{tier}]({charts[tier]})", ""] if tier in charts else []
 
 
 def readme(results: dict[str, Any]) -> list[str]:
@@ -284,3 +293,86 @@ def readme(results: dict[str, Any]) -> list[str]:
         if t["name"].startswith(("fanout", "idle websocket")) and not t["name"].endswith("order"):
             lines.append(f"- {t['name']}: {'holds' if t['holds'] else 'missed'} ({t['detail']}).")
     return lines
+
+
+# --- charts (drawn with report.py's helpers: ``bars`` puts a reference line at 1.0) -------
+def charts(results: dict[str, Any], plt: Any, bars: Any, save: Any) -> None:
+    """A chart per application-shaped tier that has figures: ``techempower``, ``stack``,
+    ``fanout``, each a ratio so the reference line at 1.0 means something."""
+    cells = techempower_cells(results)
+    servers = [s for s in results.get("servers", []) if any(k[0] == s for k in cells)]
+    if servers:
+        fig, axes = plt.subplots(len(servers), 1, figsize=(10, 3 * len(servers)), squeeze=False)
+        for ax, server in zip(axes[:, 0], servers, strict=True):
+            frameworks = sorted({k[1] for k in cells if k[0] == server}, key=_velocipy_first)
+            tests = [t for t in TESTS if any(k[0] == server and k[2] == t for k in cells)]
+            fastest = {
+                t: max(c["rps"] for k, c in cells.items() if k[::2] == (server, t)) for t in tests
+            }
+            series = {
+                f: [(cells.get((server, f, t)) or {"rps": 0})["rps"] / fastest[t] for t in tests]
+                for f in frameworks
+            }
+            bars(
+                ax,
+                tests,
+                series,
+                f"TechEmpower on {server}: req/s / the fastest's (higher is better)",
+            )
+            ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        save(fig, "techempower")
+    stack = stack_cells(results)
+    stack_servers = [s for s in results.get("servers", []) if (s, "fastapi") in stack]
+    if stack_servers:
+        fig, ax = plt.subplots(figsize=(6, 3.4))
+        frameworks = sorted({k[1] for k in stack}, key=_velocipy_first)
+        series = {
+            f: [
+                stack[(s, f)]["cost"] / stack[(s, "fastapi")]["cost"] if (s, f) in stack else 0.0
+                for s in stack_servers
+            ]
+            for f in frameworks
+        }
+        bars(
+            ax,
+            stack_servers,
+            series,
+            "feature stack: cost per request / FastAPI's (lower is better)",
+        )
+        ax.axhline(STACK_VS_FASTAPI, color="red", linewidth=0.6, linestyle="--")
+        ax.legend(fontsize=7)
+        save(fig, "stack")
+    runs = [r for r in fanout_runs(results) if r.get("deliveries_per_cpu_second")]
+    groups = sorted(
+        {
+            (r["subscribers"], r["backend"], r["workers"], r["mode"])
+            for r in runs
+            if r["app"] == "litestar"
+        }
+    )
+    if groups:
+        apps = sorted({r["app"] for r in runs if r["app"] != "bare"}, key=_velocipy_first)
+
+        def per_cpu(app: str, group: tuple[Any, ...]) -> float:
+            found = [
+                r["deliveries_per_cpu_second"]
+                for r in runs
+                if r["app"] == app
+                and (r["subscribers"], r["backend"], r["workers"], r["mode"]) == group
+            ]
+            return float(found[0]) if found else 0.0
+
+        fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(groups)), 3.6))
+        series = {a: [per_cpu(a, g) / per_cpu("litestar", g) for g in groups] for a in apps}
+        labels = [f"{n // 1000}k {b}\nx{w} {m}" for n, b, w, m in groups]
+        bars(
+            ax, labels, series, "fan-out: deliveries per server CPU / Litestar's (higher is better)"
+        )
+        ax.axhline(FANOUT_VS_LITESTAR, color="red", linewidth=0.6, linestyle="--")
+        ax.tick_params(axis="x", labelsize=6)
+        ax.legend(fontsize=7)
+        save(fig, "fanout")
+
+
+def _velocipy_first(name: str) -> tuple[bool, str]:
+    return (name != "velocipy", name)

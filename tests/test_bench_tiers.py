@@ -198,7 +198,7 @@ def test_the_stack_check_names_each_layer_that_did_not_act() -> None:
     assert stack.check_stack((200, good, unread)) == ["the session was not read: visits 1000"]
 
 
-def test_the_report_reads_the_new_tiers_targets() -> None:
+def test_the_report_reads_the_new_tiers_targets(tmp_path: Path) -> None:
     def stack_row(framework: str, route: str, cpu: float, bare: float) -> dict[str, Any]:
         row = {"server": "uvicorn", "round": 0, "framework": framework, "route": route}
         row["server_cpu_us_per_request"] = cpu
@@ -274,6 +274,12 @@ def test_the_report_reads_the_new_tiers_targets() -> None:
         summary
     )
     assert f"- {fanout} >= 1.5x litestar per server CPU: holds (1.67x" in summary
+    from report import charts
+
+    drawn = charts(results, tmp_path)
+    for tier in ("stack", "fanout"):  # each tier with figures gets its chart, linked on the page
+        assert drawn[tier].read_bytes().startswith(b"\x89PNG")
+        assert f"![{tier}](x/{tier}.png)" in markdown(results, {tier: f"x/{tier}.png"})
 
 
 def test_client_addresses_are_spread_over_loopback_without_repeats() -> None:
