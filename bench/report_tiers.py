@@ -289,9 +289,35 @@ def readme(results: dict[str, Any]) -> list[str]:
                 + (f" ({others})" if others else "")
                 + "."
             )
-    for t in targets(results):
-        if t["name"].startswith(("fanout", "idle websocket")) and not t["name"].endswith("order"):
-            lines.append(f"- {t['name']}: {'holds' if t['holds'] else 'missed'} ({t['detail']}).")
+    found = targets(results)
+    for kind, what in (
+        (f">= {FANOUT_VS_LITESTAR}x litestar per server CPU", "deliveries per server CPU"),
+        (f"<= {FANOUT_VS_FLOOR}x the bare fan-out floor", "paced CPU per delivery"),
+    ):
+        group = [t for t in found if t["name"].startswith("fanout") and t["name"].endswith(kind)]
+        if group:
+            ratios = sorted(float(t["detail"].split("x", 1)[0]) for t in group)
+            held = sum(t["holds"] for t in group)
+            spread = f"{ratios[0]:.2f}x" + (
+                f" to {ratios[-1]:.2f}x" if f"{ratios[-1]:.2f}" != f"{ratios[0]:.2f}" else ""
+            )
+            lines.append(
+                f"- Fan-out, {what}: {spread} "
+                f"(target {kind.split(' ', 1)[1]}: held in {held} of {len(group)} runs)."
+            )
+    ordered = [t for t in found if t["name"].startswith("fanout") and t["name"].endswith("order")]
+    if ordered:
+        kept = sum(t["holds"] for t in ordered)
+        lines.append(
+            f"- Fan-out: every message delivered in order in {kept} of {len(ordered)} runs."
+        )
+    idle = [t for t in found if t["name"].startswith("idle websocket")]
+    if idle:
+        lines.append(
+            "- Memory per idle socket over the bare app's: "
+            + ", ".join(f"{t['name'].split()[2]} {t['detail'].split(' ', 1)[0]}" for t in idle)
+            + f" (target {IDLE_VS_BARE}x)."
+        )
     return lines
 
 
