@@ -31,6 +31,7 @@ from velocipy.middleware.compression import (
     brotli_coding,
     encode_stream,
     gzip_coding,
+    gzip_window_bits,
     preferred_encoding,
     zstd_coding,
 )
@@ -197,6 +198,28 @@ def test_gzip_only_needs_nothing_and_offers_nothing_else(
     response = client.get("/text", headers={"accept-encoding": "zstd, br"})
     assert "content-encoding" not in response.headers
     assert response.headers["vary"] == "Accept-Encoding"
+
+
+def window_edges() -> list[int]:
+    """Body sizes around each window the gzip compressor can pick (a match reaches back at
+    most the window minus 262 bytes), and a few small ones."""
+    edges = {max(0, 2**bits + delta) for bits in range(9, 17) for delta in (-263, -262, -261, -1, 0)}
+    return sorted(edges | {0, 1, 499, 500, 1500})
+
+
+@pytest.mark.parametrize("size", window_edges())
+def test_gzip_with_a_window_sized_to_the_body_gives_zlibs_default_bytes(size: int) -> None:
+    words = [b"velociraptor", b"order", b"4711", b"{", b'"line":', b"gift"]
+    body = b" ".join(words[(n * 7 + n // 3) % len(words)] for n in range(size))[:size]
+    reference = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    expected = reference.compress(body) + reference.flush()
+    compressed = gzip_coding(9).compress(body)
+    assert compressed == expected
+    bits, memory = gzip_window_bits(size)
+    small = size + 262 <= 2 ** (zlib.MAX_WBITS - 1)
+    assert (bits < zlib.MAX_WBITS) == small
+    assert memory <= zlib.DEF_MEM_LEVEL
+    assert gzip.decompress(compressed) == body
 
 
 @pytest.mark.parametrize(
