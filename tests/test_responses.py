@@ -400,3 +400,55 @@ def test_redirect_location_keeps_uri_delimiters_and_escapes_the_rest(
     url: str, location: str
 ) -> None:
     assert RedirectResponse(url).headers["location"] == location
+
+
+def standard_library_cookie(name: str, value: str, **attributes: Any) -> str:
+    """What ``http.cookies`` writes for the same cookie: the form VelociPy keeps."""
+    from http.cookies import SimpleCookie
+
+    jar: SimpleCookie = SimpleCookie()
+    jar[name] = value
+    for key, attr in attributes.items():
+        if attr is not None and attr is not False:
+            jar[name][key.replace("_", "-")] = attr
+    return jar[name].OutputString()
+
+
+COOKIE_VALUES = [
+    "abc123",
+    "eyJ2IjoxfQ.AAAAAGsW.1nFJ-_x",
+    "",
+    "a b",
+    'a;b,c "d"',
+    "é",
+    "x:y!#$%&'*+^`|~",
+]
+COOKIE_ATTRIBUTES: list[dict[str, Any]] = [
+    {},
+    {"max_age": 1209600, "path": "/", "httponly": True, "samesite": "lax"},
+    {"max_age": 0, "path": "/app", "domain": "example.com", "secure": True, "samesite": "none"},
+    {"max_age": None, "path": None, "samesite": None, "secure": False, "httponly": False},
+    {"max_age": "60", "path": "", "domain": "", "samesite": ""},
+    {"max_age": True, "httponly": "yes"},
+]
+
+
+@pytest.mark.parametrize("attributes", COOKIE_ATTRIBUTES)
+@pytest.mark.parametrize("value", COOKIE_VALUES)
+def test_set_cookie_writes_what_the_standard_library_writes(
+    value: str, attributes: dict[str, Any]
+) -> None:
+    response = PlainTextResponse("ok")
+    response.set_cookie("session", value, **{"path": "/", "samesite": "lax", **attributes})
+    expected = standard_library_cookie(
+        "session", value, **{"path": "/", "samesite": "lax", **attributes}
+    )
+    assert response.headers.get_list("set-cookie") == [expected]
+
+
+@pytest.mark.parametrize("name", ["Path", "expires", "bad name", "semi;colon"])
+def test_a_cookie_name_the_standard_library_refuses_is_refused(name: str) -> None:
+    from http.cookies import CookieError
+
+    with pytest.raises(CookieError):
+        PlainTextResponse("ok").set_cookie(name, "value")
