@@ -138,8 +138,11 @@ def check_header(name: str, value: str) -> None:
     uvicorn would drop the connection, granian ASGI answer its own 500 and granian RSGI
     silently drop the header: refusing it here gives one clear error on every server.
     """
-    if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name):
-        raise ValueError(f"invalid response header name {name!r}: use letters, digits, -")
+    if not (isinstance(name, str) and name in _CHECKED_NAMES):
+        if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name):
+            raise ValueError(f"invalid response header name {name!r}: use letters, digits, -")
+        if len(_CHECKED_NAMES) < 1024:  # PERF: an app sets the same few names again and again
+            _CHECKED_NAMES.add(name)
     if not isinstance(value, str):
         raise TypeError(f"response header {name!r} must be a str, not {type(value).__name__}")
     if _FIELD_VALUE_FORBIDDEN.search(value):
@@ -147,8 +150,11 @@ def check_header(name: str, value: str) -> None:
             f"invalid characters (CR, LF, NUL or another control character) in response "
             f"header {name!r}"
         )
-    if value[:1] in (" ", "\t") or value[-1:] in (" ", "\t"):
+    if value != value.strip(" \t"):
         raise ValueError(f"response header {name!r} starts or ends with whitespace")
+
+
+_CHECKED_NAMES: set[str] = set()
 
 
 class MutableHeaders:
@@ -167,17 +173,24 @@ class MutableHeaders:
         raise KeyError(key)
 
     def get(self, key: str, default: str | None = None) -> str | None:
-        try:
-            return self[key]
-        except KeyError:
-            return default
+        key = key.lower()  # PERF: a loop, not self[key]: a missing header raised KeyError
+        for name, value in self._items:
+            if name == key:
+                return value
+        return default
 
     def get_list(self, key: str) -> list[str]:
         key = key.lower()
         return [value for name, value in self._items if name == key]
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and any(name == key.lower() for name, _ in self._items)
+        if not isinstance(key, str):
+            return False
+        key = key.lower()
+        for name, _ in self._items:  # noqa: SIM110 - PERF: any() of a generator is slower
+            if name == key:
+                return True
+        return False
 
     def __setitem__(self, key: str, value: str) -> None:
         """Replace every value of ``key`` with one."""
