@@ -159,6 +159,76 @@ def test_a_member_that_stops_reading_is_closed_with_1013_and_the_others_get_ever
             assert stalled.close_code == 1013
 
 
+class RecordingSocket(StalledSocket):
+    """A member whose sends finish at once, except those numbered in ``waits`` (counted from
+    0), which wait ten turns of the loop first, as a send into a full buffer does."""
+
+    path = "/recording"
+
+    def __init__(self, waits: frozenset[int] = frozenset()) -> None:
+        super().__init__()
+        self.waits = waits
+        self.started: list[str | bytes] = []
+        self.sent: list[str | bytes] = []
+
+    async def send(self, data: str | bytes) -> None:
+        self.started.append(data)
+        if len(self.started) - 1 in self.waits:
+            for _ in range(10):
+                await asyncio.sleep(0)
+        self.sent.append(data)
+
+
+async def turns(count: int) -> None:
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+def test_a_send_that_does_not_wait_happens_in_the_publishers_turn() -> None:
+    async def scenario() -> None:
+        async with Channels("memory") as channels:
+            socket = RecordingSocket()
+            await channels.join(socket, "news")  # type: ignore[arg-type]
+            for n in range(3):
+                await channels.publish("news", f"m{n}")
+                assert socket.sent == [f"m{k}" for k in range(n + 1)]  # no turn of the loop
+                await turns(1)  # paced: one message a turn
+
+    asyncio.run(scenario())
+
+
+def test_after_a_send_that_waits_the_next_messages_queue_behind_it_in_order() -> None:
+    async def scenario() -> None:
+        async with Channels("memory") as channels:
+            socket = RecordingSocket(waits=frozenset({1}))
+            await channels.join(socket, "news")  # type: ignore[arg-type]
+            for n in range(5):
+                await channels.publish("news", f"m{n}")
+                await turns(1)
+            assert socket.sent == ["m0"]  # m1 still waits; m2 to m4 are queued behind it
+            assert socket.started == ["m0", "m1"]
+            await turns(30)
+            assert socket.sent == socket.started == [f"m{n}" for n in range(5)]
+
+    asyncio.run(scenario())
+
+
+def test_a_burst_in_one_turn_is_sent_by_the_members_task_in_order() -> None:
+    async def scenario() -> None:
+        async with Channels("memory") as channels:
+            socket = RecordingSocket()
+            await channels.join(socket, "news")  # type: ignore[arg-type]
+            for n in range(5):
+                await channels.publish("news", f"m{n}")  # no turn of the loop in between
+            assert socket.sent == ["m0"]  # the first went at once, the burst waits its task
+            await turns(2)
+            assert socket.sent == [f"m{n}" for n in range(5)]
+            await channels.publish("news", "after")  # the burst ended with its turn
+            assert socket.sent[-1] == "after"
+
+    asyncio.run(scenario())
+
+
 @pytest.fixture
 def short_grace(monkeypatch: pytest.MonkeyPatch) -> None:
     """A full backlog waits this long for its subscriber to take a message (default 1 s)."""

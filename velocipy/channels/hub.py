@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +72,8 @@ class Channels:
         self._memberships: set[Membership] = set()
         self._tokens: dict[int, str] = {}  # id(websocket) -> its sender token, while joined
         self._background: set[asyncio.Task[Any]] = set()
+        self._turn_started = False  # a message was delivered in this turn of the event loop
+        self.in_burst = False  # and another one after it: members' tasks send the rest
         if app is not None:
             self.attach(app)
 
@@ -263,10 +266,24 @@ class Channels:
         full: list[Subscriber] | None = None
         subscribers = self._subscribers.get(message.channel)
         if subscribers:
+            self._note_turn()
             for subscriber in list(subscribers):
                 if subscriber.offer(message):
                     full = [subscriber] if full is None else [*full, subscriber]
         return None if full is None else _room_in(full)
+
+    def _note_turn(self) -> None:
+        """A second message in one turn of the event loop starts a burst, which joined
+        WebSockets send from their tasks, in batches, rather than in the publisher's turn
+        (see ``Membership._send_now``); the next turn ends it."""
+        if self._turn_started:
+            self.in_burst = True
+        else:
+            self._turn_started = True
+            asyncio.get_running_loop().call_soon(self._end_turn)
+
+    def _end_turn(self) -> None:
+        self._turn_started = self.in_burst = False
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -348,6 +365,10 @@ class Membership:
         self._subscriber = subscriber
         subscriber.on_drop = self._dropped
         self._task: asyncio.Task[None] | None = None
+        # Sending in the publisher's turn (see _send_now): on until a send has to wait.
+        self._eager = True
+        self._pump_sending = False
+        self._in_flight: asyncio.Task[None] | None = None
 
     @property
     def active(self) -> bool:
@@ -356,6 +377,7 @@ class Membership:
     def start(self) -> None:
         self.hub._memberships.add(self)
         self._task = asyncio.ensure_future(self._pump())
+        self._subscriber.direct = self._send_now
         self.websocket.call_on_close(self.cancel)
 
     async def publish(self, message: Any) -> bool:
@@ -376,9 +398,11 @@ class Membership:
             self.hub._tokens.pop(id(self.websocket), None)
         self._subscriber.end(SubscriptionClosed("left"))
         self.hub._discard(self._subscriber)
-        task, self._task = self._task, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
+        current = asyncio.current_task()
+        for task in (self._task, self._in_flight):
+            if task is not None and task is not current:
+                task.cancel()
+        self._task = self._in_flight = None
 
     def _dropped(self, subscriber: Subscriber) -> None:
         """The backlog overflowed: stop the (probably stuck) sender and close with 1013."""
@@ -398,24 +422,77 @@ class Membership:
             )
         )
 
+    def _send_now(self, message: Message) -> bool:
+        """Send ``message`` in the publisher's turn when nothing waits before it; False to
+        leave it to the backlog.
+
+        PERF: waking this membership's task for each message cost more than the send itself
+        (a paced fan-out on uvicorn spent 38 us per delivery against 24.5 for writing the
+        frame to each socket). A send that completes without waiting (uvicorn's do while the
+        socket's buffer has room) is done here; the first one that has to wait (a full buffer;
+        granian's sends always do) is finished by a task, and from then on this membership's
+        messages go through its backlog and task, in order. A burst (several messages in one
+        turn of the loop) goes through the task too: it sends a socket's messages one after
+        the other, which cost half as much per delivery as a round over every socket each.
+        """
+        if not self._eager or self._pump_sending or self.hub.in_burst:
+            return False
+        render = self.render
+        try:
+            frame = message.frame if render is None else render(message)
+        except Exception:
+            return False  # the task meets the error again and handles it
+        step = self.websocket.send(frame)
+        try:
+            waiting_on = step.send(None)
+        except StopIteration:
+            return True
+        except Exception as exc:
+            self._failed(exc)
+            return True
+        self._eager = False
+        self._in_flight = asyncio.ensure_future(_finish(step, waiting_on))
+        self._in_flight.add_done_callback(self._sent)
+        return True
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        if self._in_flight is task:
+            self._in_flight = None
+        if not task.cancelled() and task.exception() is not None:
+            self._failed(task.exception())  # type: ignore[arg-type]
+
     async def _pump(self) -> None:
         websocket = self.websocket
         try:
             while True:
                 message = await self._subscriber.get()
+                self._pump_sending = True
+                if self._in_flight is not None:
+                    await asyncio.shield(self._in_flight)  # what was sent eagerly goes first
                 render = self.render
                 await websocket.send(message.frame if render is None else render(message))
+                self._pump_sending = False
         except SlowSubscriberError:  # overflowed before this task started
             self._task = None
             self._dropped(self._subscriber)
-        except (SubscriptionClosed, WebSocketDisconnect, WebSocketStateError):
+        except Exception as exc:
             self._task = None
+            self._failed(exc)
+
+    def _failed(self, exc: BaseException) -> None:
+        """A send failed: the socket left (end quietly) or could not be served (1011)."""
+        if isinstance(exc, SubscriptionClosed | WebSocketDisconnect | WebSocketStateError):
             self.cancel()
-        except Exception:  # a failing render(): the socket cannot be served any more
-            logger.exception("channels: cannot send to WebSocket %s", websocket.path)
-            self._task = None
-            self.cancel()
-            await _quietly(asyncio.wait_for(websocket.close(1011, ""), self.hub.close_timeout))
+            return
+        if not self.active:
+            return
+        logger.error(  # a failing render(): the socket cannot be served any more
+            "channels: cannot send to WebSocket %s", self.websocket.path, exc_info=exc
+        )
+        self.cancel()
+        self.hub._spawn(
+            _quietly(asyncio.wait_for(self.websocket.close(1011, ""), self.hub.close_timeout))
+        )
 
     def __repr__(self) -> str:
         return f"<Membership {self.websocket.path} in {self.channel!r}>"
@@ -424,6 +501,29 @@ class Membership:
 async def _room_in(subscribers: list[Subscriber]) -> None:
     for subscriber in subscribers:
         await subscriber.room()
+
+
+@types.coroutine
+def _resume(step: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, Any, None]:
+    """Go on with a coroutine whose first step already ran and is ``waiting_on`` something:
+    hand that to the task running this, and pass what the task sends or throws back in."""
+    while True:
+        try:
+            sent = yield waiting_on
+        except BaseException as exc:  # cancellation, passed on to the send
+            try:
+                waiting_on = step.throw(exc)
+            except StopIteration:
+                return
+        else:
+            try:
+                waiting_on = step.send(sent)
+            except StopIteration:
+                return
+
+
+async def _finish(step: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+    await _resume(step, waiting_on)
 
 
 async def _quietly(awaitable: Any) -> None:

@@ -1,7 +1,9 @@
 """Subscribers: a bounded backlog per subscriber, and the slow-consumer policy applied to it.
 
 Publishing never waits for a subscriber: a message is appended to each subscriber's backlog
-(a plain deque) and the subscriber's own task takes it from there. When a backlog is full the
+(a plain deque) and the subscriber's own task takes it from there (a joined WebSocket whose
+backlog is empty may send it at once instead, through ``direct``, when that does not wait:
+see ``Membership._send_now``). When a backlog is full the
 policy decides: ``"close"`` drops the subscriber (a joined WebSocket is closed with 1013 "try
 again later"; a ``subscribe()`` loop raises :class:`SlowSubscriberError`), ``"drop_oldest"``
 discards the oldest waiting message and counts it in ``lost``.
@@ -52,6 +54,7 @@ class Subscriber:
         "_waiter",
         "catching_up",
         "channels",
+        "direct",
         "exclude_sender",
         "limit",
         "lost",
@@ -72,6 +75,9 @@ class Subscriber:
         self.exclude_sender = exclude_sender
         self.lost = 0
         self.on_drop: Callable[[Subscriber], None] | None = None
+        #: Set by a joined WebSocket: sends a message at once when nothing waits before it
+        #: (True), or declines (False) and the message joins the backlog.
+        self.direct: Callable[[Message], bool] | None = None
         #: While a catch-up from history runs, live messages wait here (then deduplicated).
         self.catching_up: list[Message] | None = None
         self._backlog: deque[Message] = deque()
@@ -95,6 +101,9 @@ class Subscriber:
             return False
         if self.catching_up is not None:
             self.catching_up.append(message)
+            return False
+        direct = self.direct
+        if direct is not None and not self._backlog and direct(message):
             return False
         return self.put(message)
 
