@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar, overload
 from urllib.parse import parse_qsl
 
 __all__ = ["URL", "Address", "Headers", "MutableHeaders", "QueryParams", "State"]
+
+_Default = TypeVar("_Default")
 
 
 class Address(NamedTuple):
@@ -58,6 +60,21 @@ class _MultiMapping(Mapping[str, str]):
 
     def __getitem__(self, key: str) -> str:
         return self._lookup()[self._normalize(key)][0]
+
+    @overload
+    def get(self, key: str) -> str | None: ...
+
+    @overload
+    def get(self, key: str, default: str | _Default) -> str | _Default: ...
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The first value of ``key``, or ``default``.
+
+        PERF: Mapping.get goes through __getitem__ and catches its KeyError: an absent header
+        (most of them, most of the time) cost a raised exception.
+        """
+        values = self._lookup().get(self._normalize(key))
+        return default if values is None else values[0]
 
     def get_list(self, key: str) -> list[str]:
         """Every value given for ``key``, in order (empty if none)."""
