@@ -27,7 +27,7 @@ def readme_test_command() -> str:
 def test_readme_command_provisions_installs_and_tests() -> None:
     command = readme_test_command()
     assert command.startswith("bash .ci/provision && python3.11 -m venv .venv && ")
-    assert command.endswith(".venv/bin/pytest")
+    assert command.endswith(".venv/bin/pytest -n 2")  # two workers: CI has two CPUs
 
 
 def test_ci_runs_the_readme_command_verbatim() -> None:
