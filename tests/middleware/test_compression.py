@@ -203,7 +203,8 @@ def test_gzip_only_needs_nothing_and_offers_nothing_else(
 def window_edges() -> list[int]:
     """Body sizes around each window the gzip compressor can pick (a match reaches back at
     most the window minus 262 bytes), and a few small ones."""
-    edges = {max(0, 2**bits + delta) for bits in range(9, 17) for delta in (-263, -262, -261, -1, 0)}
+    deltas = (-263, -262, -261, -1, 0)
+    edges = {max(0, 2**bits + delta) for bits in range(9, 17) for delta in deltas}
     return sorted(edges | {0, 1, 499, 500, 1500})
 
 

@@ -52,9 +52,9 @@ def server(request: pytest.FixtureRequest, servers: dict[str, ServerProcess]) ->
 
 
 def access_lines(server: ServerProcess) -> list[dict[str, Any]]:
-    return [
-        json.loads(line) for line in server.output().splitlines() if line.startswith('{"type":')
-    ]
+    output = server.output()
+    complete = output[: output.rfind("\n") + 1]  # a line still being written is not one yet
+    return [json.loads(line) for line in complete.splitlines() if line.startswith('{"type":')]
 
 
 def drive(server: ServerProcess) -> list[dict[str, Any]]:

@@ -32,6 +32,8 @@ __all__ = ["SessionMiddleware"]
 # section 6.1's minimum, and what Chromium and Firefox enforce); a longer one is dropped.
 BROWSER_COOKIE_LIMIT = 4096
 logger = logging.getLogger("velocipy")
+# PERF: json.dumps(..., separators=...) builds an encoder on every call; this one is reused.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 class SessionMiddleware(Middleware):
@@ -68,7 +70,7 @@ class SessionMiddleware(Middleware):
 
     # --- the cookie format ---------------------------------------------------------------
     def sign(self, data: dict[str, Any], now: float | None = None) -> str:
-        payload = _b64encode(json.dumps(data, separators=(",", ":")).encode())
+        payload = _b64encode(_COMPACT_JSON.encode(data).encode())
         stamp = _b64encode(int(time.time() if now is None else now).to_bytes(8, "big"))
         signed = f"{payload}.{stamp}"
         return f"{signed}.{_b64encode(self._signature(signed))}"
