@@ -346,7 +346,8 @@ class Subscription:
 
 
 class Membership:
-    """A WebSocket joined to a channel: a task sends it every message from its backlog."""
+    """A WebSocket joined to a channel: each message is sent in the publisher's turn when
+    that does not wait, otherwise by this membership's task, from its backlog, in order."""
 
     def __init__(
         self,
