@@ -6,9 +6,11 @@ The WebSocket tests run in process on ASGI and RSGI (the ``protocol`` fixture).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -184,11 +186,20 @@ async def turns(count: int) -> None:
         await asyncio.sleep(0)
 
 
+@contextlib.asynccontextmanager
+async def joined_member(
+    waits: frozenset[int] = frozenset(),
+) -> AsyncIterator[tuple[Channels, RecordingSocket]]:
+    """Started memory Channels, and a RecordingSocket joined to its channel "news"."""
+    async with Channels("memory") as channels:
+        member = RecordingSocket(waits)
+        await channels.join(member, "news")  # type: ignore[arg-type]
+        yield channels, member
+
+
 def test_a_send_that_does_not_wait_happens_in_the_publishers_turn() -> None:
     async def scenario() -> None:
-        async with Channels("memory") as channels:
-            socket = RecordingSocket()
-            await channels.join(socket, "news")  # type: ignore[arg-type]
+        async with joined_member() as (channels, socket):
             for n in range(3):
                 await channels.publish("news", f"m{n}")
                 assert socket.sent == [f"m{k}" for k in range(n + 1)]  # no turn of the loop
@@ -199,9 +210,7 @@ def test_a_send_that_does_not_wait_happens_in_the_publishers_turn() -> None:
 
 def test_after_a_send_that_waits_the_next_messages_queue_behind_it_in_order() -> None:
     async def scenario() -> None:
-        async with Channels("memory") as channels:
-            socket = RecordingSocket(waits=frozenset({1}))
-            await channels.join(socket, "news")  # type: ignore[arg-type]
+        async with joined_member(waits=frozenset({1})) as (channels, socket):
             for n in range(5):
                 await channels.publish("news", f"m{n}")
                 await turns(1)
@@ -215,9 +224,7 @@ def test_after_a_send_that_waits_the_next_messages_queue_behind_it_in_order() ->
 
 def test_a_burst_in_one_turn_is_sent_by_the_members_task_in_order() -> None:
     async def scenario() -> None:
-        async with Channels("memory") as channels:
-            socket = RecordingSocket()
-            await channels.join(socket, "news")  # type: ignore[arg-type]
+        async with joined_member() as (channels, socket):
             for n in range(5):
                 await channels.publish("news", f"m{n}")  # no turn of the loop in between
             assert socket.sent == ["m0"]  # the first went at once, the burst waits its task

@@ -73,7 +73,7 @@ class Channels:
         self._tokens: dict[int, str] = {}  # id(websocket) -> its sender token, while joined
         self._background: set[asyncio.Task[Any]] = set()
         self._turn_started = False  # a message was delivered in this turn of the event loop
-        self.in_burst = False  # and another one after it: members' tasks send the rest
+        self._in_burst = False  # and another one after it: members' tasks send the rest
         if app is not None:
             self.attach(app)
 
@@ -277,13 +277,13 @@ class Channels:
         WebSockets send from their tasks, in batches, rather than in the publisher's turn
         (see ``Membership._send_now``); the next turn ends it."""
         if self._turn_started:
-            self.in_burst = True
+            self._in_burst = True
         else:
             self._turn_started = True
             asyncio.get_running_loop().call_soon(self._end_turn)
 
     def _end_turn(self) -> None:
-        self._turn_started = self.in_burst = False
+        self._turn_started = self._in_burst = False
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -436,7 +436,7 @@ class Membership:
         turn of the loop) goes through the task too: it sends a socket's messages one after
         the other, which cost half as much per delivery as a round over every socket each.
         """
-        if not self._eager or self._pump_sending or self.hub.in_burst:
+        if not self._eager or self._pump_sending or self.hub._in_burst:
             return False
         render = self.render
         try:
