@@ -26,7 +26,7 @@ class Message:
     ``bytes``. ``id`` is the message's place in the channel's history (``None`` without history).
     """
 
-    __slots__ = ("_data", "body", "channel", "id", "json", "kind", "sender")
+    __slots__ = ("_data", "_frame", "body", "channel", "id", "json", "kind", "sender")
 
     def __init__(
         self,
@@ -45,6 +45,7 @@ class Message:
         self.sender = sender
         self.id = id
         self._data: Any = _UNSET
+        self._frame: str | bytes | None = None
 
     @classmethod
     def from_value(
@@ -53,7 +54,7 @@ class Message:
         """Encode what a publisher passed: ``str`` -> text, ``bytes`` -> binary, else JSON."""
         if isinstance(value, str):
             message = cls(channel, "text", value.encode("utf-8", "surrogatepass"), json)
-            message._data = value
+            message._data = message._frame = value
         elif isinstance(value, bytes | bytearray | memoryview):
             message = cls(channel, "bytes", bytes(value), json)
             message._data = message.body
@@ -75,10 +76,17 @@ class Message:
 
     @property
     def frame(self) -> str | bytes:
-        """The WebSocket frame for this message: text for ``str`` and JSON, binary for bytes."""
-        if self.kind == "bytes":
-            return self.body
-        return self.body.decode("utf-8", "surrogatepass")
+        """The WebSocket frame for this message: text for ``str`` and JSON, binary for bytes.
+
+        PERF: decoded once, not once per joined WebSocket it is sent to.
+        """
+        frame = self._frame
+        if frame is None:
+            body = self.body
+            frame = self._frame = (
+                body if self.kind == "bytes" else body.decode("utf-8", "surrogatepass")
+            )
+        return frame
 
     # --- wire form ----------------------------------------------------------------------------
     def to_wire(self) -> bytes:
