@@ -15,7 +15,14 @@ import pytest
 
 from tests.channels.redis_server import RedisServer
 from velocipy import Request, VelociPy, WebSocket
-from velocipy.channels import Channels, MemoryBackend, Message, SlowSubscriberError, subscribers
+from velocipy.channels import (
+    Channels,
+    MemoryBackend,
+    Message,
+    SlowSubscriberError,
+    Subscription,
+    subscribers,
+)
 from velocipy.channels.backends.base import InvalidMessageId, id_key
 from velocipy.testing import TestClient
 from velocipy.testing.errors import WebSocketClosed
@@ -276,22 +283,22 @@ def test_a_burst_past_the_backlog_does_not_drop_a_waiting_reader(extra: int) -> 
     asyncio.run(scenario())
 
 
+async def read_into(got: list[Any], subscription: Subscription) -> None:
+    while True:
+        got.append((await subscription.get()).data)
+
+
 def test_a_subscriber_that_never_reads_is_dropped_after_its_grace_and_stays_bounded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(subscribers, "GRACE_SECONDS", 0.05)
 
     async def scenario() -> None:
-        async with Channels("memory", backlog=10) as channels:
+        async with Channels("memory", backlog=10, linger=0) as channels:  # each step at once
             async with channels.subscribe("room") as stuck:
                 async with channels.subscribe("room") as healthy:
                     got: list[Any] = []
-
-                    async def read() -> None:
-                        while True:
-                            got.append((await healthy.get()).data)
-
-                    reader = asyncio.ensure_future(read())
+                    reader = asyncio.ensure_future(read_into(got, healthy))
                     await asyncio.sleep(0)
                     for n in range(10):  # at the limit: no wait, nobody dropped
                         await channels.publish("room", n)
@@ -306,6 +313,41 @@ def test_a_subscriber_that_never_reads_is_dropped_after_its_grace_and_stays_boun
                         await channels.publish("room", n)
                     await asyncio.sleep(0)
                     assert got == [*range(11), "one more", *range(100)]
+                    reader.cancel()
+                with pytest.raises(SlowSubscriberError):
+                    await stuck.get()
+
+    asyncio.run(scenario())
+
+
+def test_a_held_stream_drops_a_subscriber_that_never_reads_and_keeps_it_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same stream, published faster than the linger: the release stops at the full
+    backlog, so it never holds more than the limit and the message that started the grace."""
+    monkeypatch.setattr(subscribers, "GRACE_SECONDS", 0.05)
+
+    async def scenario() -> None:
+        async with Channels("memory", backlog=10, linger=0.01) as channels:
+            async with channels.subscribe("room") as stuck:
+                async with channels.subscribe("room") as healthy:
+                    got: list[Any] = []
+                    reader = asyncio.ensure_future(read_into(got, healthy))
+                    sent = [*range(11), "one more", *range(100)]
+                    backlog = stuck._subscriber._backlog
+                    largest = 0
+                    for value in sent:
+                        await channels.publish("room", value)
+                        largest = max(largest, len(backlog))
+                    async with asyncio.timeout(5):
+                        while len(got) < len(sent):
+                            largest = max(largest, len(backlog))
+                            await asyncio.sleep(0.001)
+                    assert got == sent
+                    assert largest == 11
+                    assert channels.subscriber_count("room") == 1  # the stuck one: dropped
+                    assert channels._held is None
+                    assert not channels._blocked
                     reader.cancel()
                 with pytest.raises(SlowSubscriberError):
                     await stuck.get()

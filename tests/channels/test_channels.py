@@ -186,12 +186,15 @@ async def turns(count: int) -> None:
         await asyncio.sleep(0)
 
 
+LINGER = 0.02  # the tests' linger: long enough that a loaded machine keeps the order of events
+
+
 @contextlib.asynccontextmanager
 async def joined_member(
-    waits: frozenset[int] = frozenset(),
+    waits: frozenset[int] = frozenset(), linger: float = LINGER
 ) -> AsyncIterator[tuple[Channels, RecordingSocket]]:
     """Started memory Channels, and a RecordingSocket joined to its channel "news"."""
-    async with Channels("memory") as channels:
+    async with Channels("memory", linger=linger) as channels:
         member = RecordingSocket(waits)
         await channels.join(member, "news")  # type: ignore[arg-type]
         yield channels, member
@@ -203,14 +206,14 @@ def test_a_send_that_does_not_wait_happens_in_the_publishers_turn() -> None:
             for n in range(3):
                 await channels.publish("news", f"m{n}")
                 assert socket.sent == [f"m{k}" for k in range(n + 1)]  # no turn of the loop
-                await turns(1)  # paced: one message a turn
+                await asyncio.sleep(LINGER * 2)  # paced: a pause longer than the linger
 
     asyncio.run(scenario())
 
 
 def test_after_a_send_that_waits_the_next_messages_queue_behind_it_in_order() -> None:
     async def scenario() -> None:
-        async with joined_member(waits=frozenset({1})) as (channels, socket):
+        async with joined_member(waits=frozenset({1}), linger=0) as (channels, socket):
             for n in range(5):
                 await channels.publish("news", f"m{n}")
                 await turns(1)
@@ -222,18 +225,79 @@ def test_after_a_send_that_waits_the_next_messages_queue_behind_it_in_order() ->
     asyncio.run(scenario())
 
 
-def test_a_burst_in_one_turn_is_sent_by_the_members_task_in_order() -> None:
+def test_a_stream_waits_out_the_linger_then_goes_out_together_in_order() -> None:
+    async def scenario() -> None:
+        async with joined_member() as (channels, socket):
+            await channels.publish("news", "m0")
+            for n in range(1, 4):  # each comes soon after the last, a turn of the loop apart
+                await turns(1)
+                await channels.publish("news", f"m{n}")
+            assert socket.sent == ["m0"]  # the first went at once, the stream waits
+            await asyncio.sleep(LINGER / 4)
+            await channels.publish("news", "m4")  # joins the held ones, behind them
+            assert socket.sent == ["m0"]
+            await asyncio.sleep(LINGER * 2)
+            assert socket.sent == [f"m{n}" for n in range(5)]
+            await asyncio.sleep(LINGER * 2)  # the stream ended: a pause, then one at once
+            await channels.publish("news", "after")
+            assert socket.sent[-1] == "after"
+
+    asyncio.run(scenario())
+
+
+def test_a_burst_in_one_turn_is_held_like_any_stream() -> None:
     async def scenario() -> None:
         async with joined_member() as (channels, socket):
             for n in range(5):
                 await channels.publish("news", f"m{n}")  # no turn of the loop in between
-            assert socket.sent == ["m0"]  # the first went at once, the burst waits its task
-            await turns(2)
+            assert socket.sent == ["m0"]
+            await asyncio.sleep(LINGER * 2)
             assert socket.sent == [f"m{n}" for n in range(5)]
-            await channels.publish("news", "after")  # the burst ended with its turn
-            assert socket.sent[-1] == "after"
 
     asyncio.run(scenario())
+
+
+def test_linger_zero_sends_every_message_at_once() -> None:
+    async def scenario() -> None:
+        async with joined_member(linger=0) as (channels, socket):
+            for n in range(5):
+                await channels.publish("news", f"m{n}")
+                assert socket.sent == [f"m{k}" for k in range(n + 1)]
+
+    asyncio.run(scenario())
+
+
+def test_a_plain_subscriber_gets_a_held_stream_in_order() -> None:
+    async def scenario() -> None:
+        async with Channels("memory", linger=LINGER) as channels:
+            async with channels.subscribe("news") as subscription:
+                for n in range(4):
+                    await channels.publish("news", n)
+                got = [(await asyncio.wait_for(subscription.get(), 1)).data for _ in range(4)]
+                assert got == [0, 1, 2, 3]
+
+    asyncio.run(scenario())
+
+
+def test_stopping_with_a_held_stream_drops_it_quietly() -> None:
+    async def scenario() -> None:
+        channels = Channels("memory", linger=LINGER)
+        await channels.start()
+        socket = RecordingSocket()
+        await channels.join(socket, "news")  # type: ignore[arg-type]
+        await channels.publish("news", "m0")
+        await channels.publish("news", "m1")  # held
+        await channels.stop()
+        await asyncio.sleep(LINGER * 2)  # the release timer was cancelled with the channels
+        assert socket.sent == ["m0"]
+        assert channels._held is None
+
+    asyncio.run(scenario())
+
+
+def test_linger_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="linger must be 0"):
+        Channels("memory", linger=-0.001)
 
 
 @pytest.fixture
@@ -243,16 +307,26 @@ def short_grace(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("short_grace")
-def test_drop_oldest_keeps_the_newest_and_counts_the_lost() -> None:
+@pytest.mark.usefixtures("short_grace")
+@pytest.mark.parametrize("linger", [0, LINGER], ids=["sent-at-once", "held"])
+def test_drop_oldest_keeps_the_newest_and_counts_the_lost(linger: float) -> None:
     """Nobody reads: once its grace ran out the subscriber loses its oldest messages; its
-    backlog never holds more than the limit and the one message that started the grace."""
+    backlog never holds more than the limit and the one message that started the grace,
+    also when the messages came as a held stream."""
 
     async def scenario() -> None:
-        async with Channels("memory", backlog=3, on_overflow="drop_oldest") as channels:
+        channels = Channels("memory", backlog=3, on_overflow="drop_oldest", linger=linger)
+        async with channels:
             async with channels.subscribe("news") as subscription:
+                backlog = subscription._subscriber._backlog
+                largest = 0
                 for n in range(10):
                     await channels.publish("news", n)  # this task reads only afterwards
-                assert len(subscription._subscriber._backlog) == 4
+                    largest = max(largest, len(backlog))
+                while channels._held is not None:
+                    largest = max(largest, len(backlog))
+                    await asyncio.sleep(0.001)
+                assert len(backlog) == largest == 4
                 assert [(await subscription.get()).data for _ in range(4)] == [6, 7, 8, 9]
                 assert subscription.lost == 6
 
@@ -260,9 +334,12 @@ def test_drop_oldest_keeps_the_newest_and_counts_the_lost() -> None:
 
 
 @pytest.mark.usefixtures("short_grace")
-def test_close_policy_drops_a_plain_subscriber_without_blocking_the_publisher() -> None:
+@pytest.mark.parametrize("linger", [0, LINGER], ids=["sent-at-once", "held"])
+def test_close_policy_drops_a_plain_subscriber_without_blocking_the_publisher(
+    linger: float,
+) -> None:
     async def scenario() -> None:
-        async with Channels("memory", backlog=3) as channels:
+        async with Channels("memory", backlog=3, linger=linger) as channels:
             async with channels.subscribe("news") as slow, channels.subscribe("news") as fast:
                 for n in range(4):  # 3 fill the backlog, the 4th waits out the grace
                     await channels.publish("news", n)

@@ -22,7 +22,9 @@ def channel_app() -> tuple[VelociPy, InMemorySpanExporter]:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     app = VelociPy()
-    hub = Channels("memory", app=app, backlog=2, on_overflow="drop_oldest")
+    # linger=0: each message reaches the backlogs before the request that published it ends,
+    # so the metrics read right after count it (a held stream would reach them 5 ms later)
+    hub = Channels("memory", app=app, backlog=2, on_overflow="drop_oldest", linger=0)
     tracing = OpenTelemetry(tracer_provider=provider)
     metrics = Prometheus()
     app.add_instrument(tracing)

@@ -86,11 +86,12 @@ def test_counts_are_summed_over_two_workers(kind: str, tmp_path: Path) -> None:
             for _ in range(5):
                 assert client.post("/say").json()["pid"] == worker
         # Backlog 2: the 3rd message is kept while the subscriber has its GRACE_SECONDS to
-        # catch up (that publish waits for it); it never reads, so the 4th and 5th push the
-        # oldest out. Each worker writes its queued messages every 0.1 s; a scrape sums them.
+        # catch up (the delivery after it waits for that); it never reads, so the 4th and 5th
+        # push the oldest out. Messages that follow each other this closely are held for the
+        # hub's linger first. Each worker writes its figures every 0.1 s; a scrape sums them.
         assert wait_until(
-            lambda: scrape(server.url).get(("velocipy_channel_queued_messages", ())) == 3
+            lambda: scrape(server.url).get(("velocipy_channel_messages_dropped_total", ())) == 2
         )
-        assert scrape(server.url)["velocipy_channel_messages_dropped_total", ()] == 2
+        assert scrape(server.url)["velocipy_channel_queued_messages", ()] == 3
         assert "Traceback" not in server.output()
     assert list(tmp_path.glob("counter_*.db"))  # the workers wrote their values there

@@ -90,6 +90,11 @@ class Subscriber:
     def ended(self) -> bool:
         return self._ended is not None
 
+    @property
+    def empty(self) -> bool:
+        """No message is waiting in the backlog."""
+        return not self._backlog
+
     def offer(self, message: Message) -> bool:
         """Called by the fan-out for each message; never blocks, never raises.
 
