@@ -312,7 +312,10 @@ def main(argv: list[str] | None = None) -> int:
             log=log,
         )
     if "fanout" in args.tiers:
-        apps = [f for f in frameworks if f in FANOUT_APPS] + args.realtime_peers
+        # both floors always run: the targets are read against them
+        floors = ["bare", "floor"]
+        apps = floors + [f for f in frameworks if f in FANOUT_APPS and f not in floors]
+        apps += args.realtime_peers
         fanout = run_fanout(settings, apps, args.servers, log)
         if fanout is not None:
             tiers["fanout"] = fanout

@@ -10,8 +10,10 @@ Two modes: a *burst* (M messages sent at once) and *paced* (one message every ``
 seconds, ``--paced-messages`` of them: the cost a live app pays per message). Figures:
 deliveries per second, the server's CPU per delivery (all its workers, from ``/proc``; Redis's
 own CPU is not counted) and its inverse, deliveries per server CPU-second, and p50/p99 delivery
-latency (publisher send to subscriber receipt). The bare app (memory, one worker) writes the
-same frame to every socket: the floor for fan-out on that server. ``--slow`` adds one
+latency (publisher send to subscriber receipt). Two apps without a framework (memory, one
+worker) mark what no hub can go below on that server: *bare* writes each frame to every socket
+in turn (the floor for a paced message), *floor* gives each socket a queue and a sending task
+that writes its frames one after the other (the floor for a burst). ``--slow`` adds one
 subscriber that reads nothing: the row says whether the others still got everything and what
 became of it (with ``--size 65536``, so the burst is larger than the kernel's socket buffers
 and the slow socket pushes back).
@@ -44,7 +46,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from fanout_apps import FACTORIES, PACKAGES, RSGI_APPS  # noqa: E402
+from fanout_apps import FACTORIES, MEMORY_ONLY, PACKAGES, RSGI_APPS  # noqa: E402
 from machine import cpu_seconds, process_tree  # noqa: E402
 from ws_client import raise_descriptor_limit, spread_address  # noqa: E402
 
@@ -383,14 +385,14 @@ def redis_server() -> Iterator[str]:
 
 def scenarios(apps: list[str], servers: list[str]) -> list[tuple[str, str, str, int]]:
     """(app, backend, server, workers): memory with one worker, Redis with one and two; the
-    bare app (the floor) on memory only; RSGI only for the apps that speak it."""
+    floors (bare, floor) on memory only; RSGI only for the apps that speak it."""
     found = []
     for server in servers:
         for app in apps:
             if server == "granian-rsgi" and app not in RSGI_APPS:
                 continue
             found.append((app, "memory", server, 1))
-            if app != "bare":
+            if app not in MEMORY_ONLY:
                 found += [(app, "redis", server, 1), (app, "redis", server, 2)]
     return found
 

@@ -8,8 +8,14 @@ instead (a subscriber enters the room when it connects; a ``publish`` event from
 auth says it is the publisher goes to the room). Each peer is given a backlog above the
 messages sent, so a subscriber is never dropped for being behind.
 
-- ``bare``: no framework, memory only: a set of sockets, one frame written to each. The floor
-  for fan-out on a server: what any app must spend to send a frame to every socket.
+- ``bare``: no framework, memory only: a set of sockets, one frame written to each in turn. The
+  floor for a paced message: what any app must spend to send one frame to every socket.
+- ``floor``: no framework, memory only: a queue and a sending task per socket; publishing
+  appends to every queue and wakes the idle senders, and each sender writes its socket's frames
+  one after the other. The floor for a burst, where every hub with a queue per subscriber
+  (VelociPy's and Litestar's included) sends that way: the least such a hub can spend. ASGI
+  only: an RSGI version's paced run did not finish on granian here (not investigated), and
+  the targets it informs are on uvicorn.
 - ``velocipy``: ``velocipy.channels.Channels``, memory or Redis.
 - ``litestar``: Litestar's ``ChannelsPlugin``, memory or Redis (pub/sub backend).
 - ``django-channels``: Django Channels' ``InMemoryChannelLayer`` or ``channels_redis``' layer.
@@ -17,6 +23,7 @@ messages sent, so a subscriber is never dropped for being behind.
 """
 
 import os
+from collections.abc import AsyncIterator
 from typing import Any
 
 APP = os.environ.get("FANOUT_APP", "velocipy")
@@ -30,32 +37,45 @@ def ready() -> str:
     return f"ready {os.getpid()}"
 
 
+async def accepted(scope: dict[str, Any], receive: Any, send: Any) -> bool:
+    """Serve the lifespan, or accept a WebSocket (True): the plain ASGI apps' common part."""
+    if scope["type"] != "websocket":
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+        return False
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    return True
+
+
+async def published(scope: dict[str, Any], receive: Any) -> AsyncIterator[dict[str, Any]]:
+    """The frame to send for each message that comes on ``/publish``, until the socket closes
+    (a subscriber's socket yields none)."""
+    while True:
+        message = await receive()
+        if message["type"] != "websocket.receive":
+            return
+        if scope["path"] == "/publish":
+            yield {"type": "websocket.send", "text": message["text"]}
+
+
 def bare_app() -> Any:
     if BACKEND != "memory":
         raise SystemExit("the bare fan-out app has no Redis backend")
     members: set[Any] = set()
 
     async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "websocket":
-            if scope["type"] == "lifespan":
-                while (await receive())["type"] != "lifespan.shutdown":
-                    await send({"type": "lifespan.startup.complete"})
-                await send({"type": "lifespan.shutdown.complete"})
+        if not await accepted(scope, receive, send):
             return
-        await receive()  # websocket.connect
-        await send({"type": "websocket.accept"})
         if scope["path"] == "/subscribe":
             members.add(send)
             await send({"type": "websocket.send", "text": ready()})
         try:
-            while True:
-                message = await receive()
-                if message["type"] != "websocket.receive":
-                    return
-                if scope["path"] == "/publish":
-                    frame = {"type": "websocket.send", "text": message["text"]}
-                    for member in list(members):
-                        await member(frame)
+            async for frame in published(scope, receive):
+                for member in list(members):
+                    await member(frame)
         finally:
             members.discard(send)
 
@@ -77,6 +97,62 @@ def bare_app() -> Any:
         protocol.close(None)
 
     return rsgi_app if INTERFACE == "rsgi" else asgi_app
+
+
+def floor_app() -> Any:
+    if BACKEND != "memory":
+        raise SystemExit("the fan-out floor app has no Redis backend")
+    import asyncio
+    from collections import deque
+
+    class Sender:
+        """One socket's queue and the task that empties it."""
+
+        __slots__ = ("queue", "send", "task", "wake")
+
+        def __init__(self, send: Any) -> None:
+            self.send = send
+            self.queue: deque[Any] = deque()
+            self.wake: asyncio.Future[None] | None = None
+            self.task = asyncio.ensure_future(self.run())
+
+        async def run(self) -> None:
+            queue, send = self.queue, self.send
+            while True:
+                while queue:
+                    await send(queue.popleft())
+                self.wake = asyncio.get_running_loop().create_future()
+                await self.wake
+                self.wake = None
+
+        def offer(self, frame: Any) -> None:
+            self.queue.append(frame)
+            if self.wake is not None and not self.wake.done():
+                self.wake.set_result(None)
+
+    senders: set[Sender] = set()
+
+    def publish(frame: Any) -> None:
+        for sender in senders:
+            sender.offer(frame)
+
+    async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if not await accepted(scope, receive, send):
+            return
+        sender = None
+        if scope["path"] == "/subscribe":
+            sender = Sender(send)
+            senders.add(sender)
+            await send({"type": "websocket.send", "text": ready()})
+        try:
+            async for frame in published(scope, receive):
+                publish(frame)
+        finally:
+            if sender is not None:
+                senders.discard(sender)
+                sender.task.cancel()
+
+    return asgi_app
 
 
 def velocipy_app() -> Any:
@@ -216,14 +292,17 @@ def socketio_app() -> Any:
 
 FACTORIES = {
     "bare": bare_app,
+    "floor": floor_app,
     "velocipy": velocipy_app,
     "litestar": litestar_app,
     "django-channels": django_channels_app,
     "socketio": socketio_app,
 }
 RSGI_APPS = frozenset({"bare", "velocipy"})
+MEMORY_ONLY = frozenset({"bare", "floor"})  # the floors: no broker
 PACKAGES = {  # what each app imports: an app whose packages are missing is skipped
     "bare": (),
+    "floor": (),
     "velocipy": ("velocipy",),
     "litestar": ("litestar",),
     "django-channels": ("django", "channels", "channels_redis"),

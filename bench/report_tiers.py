@@ -68,6 +68,21 @@ def fanout_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [r for r in (fanout.get("report") or {}).get("runs", []) if "error" not in r]
 
 
+def _within_reach(same: list[dict[str, Any]], peer: dict[str, Any]) -> str:
+    """What the cheapest floor of the run (no framework, no broker) reaches against ``peer``:
+    a target above it is out of reach for any app on that server, not only for ours."""
+    floors = [
+        r["deliveries_per_cpu_second"]
+        for r in same
+        if r["app"] in ("bare", "floor") and r["deliveries_per_cpu_second"]
+    ]
+    if not floors:
+        return ""
+    best = max(floors) / peer["deliveries_per_cpu_second"]
+    reach = "out of reach" if best < FANOUT_VS_LITESTAR else "within reach"
+    return f"; {reach}: the cheapest floor reaches {best:.2f}x"
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
 
@@ -142,7 +157,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 f"fanout {where} >= {FANOUT_VS_LITESTAR}x litestar per server CPU",
                 ratio >= FANOUT_VS_LITESTAR,
                 f"{ratio:.2f}x ({ours['server_cpu_us_per_delivery']:.2f} vs "
-                f"{litestar['server_cpu_us_per_delivery']:.2f} us per delivery)",
+                f"{litestar['server_cpu_us_per_delivery']:.2f} us per delivery)"
+                + _within_reach(same, litestar),
             )
         floor = next((r for r in same if r["app"] == "bare"), None)
         if (
@@ -301,9 +317,12 @@ def readme(results: dict[str, Any]) -> list[str]:
             spread = f"{ratios[0]:.2f}x" + (
                 f" to {ratios[-1]:.2f}x" if f"{ratios[-1]:.2f}" != f"{ratios[0]:.2f}" else ""
             )
+            beyond = sum("out of reach" in t["detail"] for t in group)
             lines.append(
                 f"- Fan-out, {what}: {spread} "
-                f"(target {kind.split(' ', 1)[1]}: held in {held} of {len(group)} runs)."
+                f"(target {kind.split(' ', 1)[1]}: held in {held} of {len(group)} runs"
+                + (f"; {beyond} out of reach of the floor itself" if beyond else "")
+                + ")."
             )
     ordered = [t for t in found if t["name"].startswith("fanout") and t["name"].endswith("order")]
     if ordered:

@@ -232,6 +232,10 @@ def test_the_report_reads_the_new_tiers_targets(tmp_path: Path) -> None:
                         fanout_row("bare", 10),
                         fanout_row("velocipy", 12),
                         fanout_row("litestar", 20),
+                        fanout_row("bare", 13, "burst"),
+                        fanout_row("floor", 5, "burst"),
+                        fanout_row("velocipy", 5.5, "burst"),
+                        fanout_row("litestar", 6.5, "burst"),
                     ]
                 }
             },
@@ -262,6 +266,15 @@ def test_the_report_reads_the_new_tiers_targets(tmp_path: Path) -> None:
     assert found[f"{fanout} >= 1.5x litestar per server CPU"]["holds"] is True  # 1.67x
     assert found[f"{fanout} <= 1.3x the bare fan-out floor"]["holds"] is True  # 1.2x
     assert found[f"{fanout}: every message delivered in order"]["holds"] is True
+    paced = found[f"{fanout} >= 1.5x litestar per server CPU"]["detail"]
+    assert paced == (
+        "1.67x (12.00 vs 20.00 us per delivery); within reach: the cheapest floor reaches 2.00x"
+    )
+    burst = found[f"{fanout.replace('paced', 'burst')} >= 1.5x litestar per server CPU"]
+    assert (burst["holds"], burst["detail"]) == (
+        False,  # 1.18x, where the floor itself reaches only 1.30x: no app could hold it
+        "1.18x (5.50 vs 6.50 us per delivery); out of reach: the cheapest floor reaches 1.30x",
+    )
     idle = found["idle websocket uvicorn memory <= 1.1x bare"]
     assert (idle["holds"], idle["detail"]) == (False, "1.15x (23.0 vs 20.0 KiB per connection)")
     page = markdown(results)
@@ -274,10 +287,10 @@ def test_the_report_reads_the_new_tiers_targets(tmp_path: Path) -> None:
         summary
     )
     assert (
-        "- Fan-out, deliveries per server CPU: 1.67x (target 1.5x litestar per server"
-        " CPU: held in 1 of 1 runs)." in summary
+        "- Fan-out, deliveries per server CPU: 1.18x to 1.67x (target 1.5x litestar per"
+        " server CPU: held in 1 of 2 runs; 1 out of reach of the floor itself)." in summary
     )
-    assert "- Fan-out: every message delivered in order in 1 of 1 runs." in summary
+    assert "- Fan-out: every message delivered in order in 2 of 2 runs." in summary
     assert "- Memory per idle socket over the bare app's: uvicorn 1.15x (target 1.1x)." in summary
     from report import charts
 
