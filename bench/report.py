@@ -420,7 +420,10 @@ def merge(saved: list[dict[str, Any]]) -> dict[str, Any]:
                 merged["tiers"][name] = tier
         for key in ("frameworks", "servers"):
             merged[key] = [*merged[key], *(v for v in results[key] if v not in merged[key])]
-    merged["started"] = min(run["started"] for run in merged["runs"])
+    by_start = sorted(merged["runs"], key=lambda run: run["started"])
+    merged["started"] = by_start[0]["started"]  # with the load at its start, and at the end
+    merged["loadavg_start"] = by_start[0]["loadavg_start"]  # of the run that started last
+    merged["loadavg_end"] = by_start[-1]["loadavg_end"]
     return merged
 
 

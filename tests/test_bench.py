@@ -307,11 +307,12 @@ def test_saved_runs_of_some_tiers_merge_into_one_report() -> None:
     import report
 
     def saved(command: str, started: str, tiers: dict[str, Any]) -> dict[str, Any]:
+        hour = float(started[11:13])  # each run's load average tells which run it came from
         return {
             "command": command,
             "started": started,
-            "loadavg_start": [0.1, 0.2, 0.3],
-            "loadavg_end": [0.4, 0.5, 0.6],
+            "loadavg_start": [hour, 0.2, 0.3],
+            "loadavg_end": [hour + 0.5, 0.5, 0.6],
             "machine": {"cpu": "x", "cpus": 2, "kernel": "6", "python": "3.11", "wrk": "wrk"},
             "pinning": {"server_cpus": "0", "client_cpus": "1"},
             "frameworks": ["bare", "velocipy"],
@@ -340,6 +341,8 @@ def test_saved_runs_of_some_tiers_merge_into_one_report() -> None:
     assert merged["tiers"]["stack"] == [1]
     assert [r["subscribers"] for r in merged["tiers"]["fanout"]["report"]["runs"]] == [1000, 10000]
     assert merged["started"] == "2026-12-07 06:00:00 UTC"
+    # the load at the start of the earliest run, and at the end of the one that started last
+    assert (merged["loadavg_start"][0], merged["loadavg_end"][0]) == (6.0, 8.5)
     merged["machine"]["packages"] = {}
     lines = report.header(merged).splitlines()
     assert [line.split("`")[1] for line in lines[:3]] == [
