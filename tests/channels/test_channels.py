@@ -295,6 +295,27 @@ def test_stopping_with_a_held_stream_drops_it_quietly() -> None:
     asyncio.run(scenario())
 
 
+@pytest.mark.usefixtures("short_grace")
+def test_a_release_stopped_by_a_full_queue_holds_back_other_channels_until_the_grace_ends() -> None:
+    async def scenario() -> None:
+        async with Channels("memory", backlog=1, linger=LINGER) as channels:
+            async with channels.subscribe("a") as stalled, channels.subscribe("b") as other:
+                await channels.publish("a", "a0")  # at once: the stalled queue is now full
+                await channels.publish("a", "a1")  # held: over the limit, starts the grace
+                await channels.publish("a", "a2")  # held behind a1
+                await channels.publish("b", "b0")  # held behind both, on another channel
+                await asyncio.sleep(LINGER * 2)  # released up to a1, which filled the queue
+                assert channels._held is not None
+                assert [m.data for m in channels._held] == ["a2", "b0"]
+                assert other._subscriber.empty
+                assert (await asyncio.wait_for(other.get(), 5)).data == "b0"  # after the grace
+                assert channels.subscriber_count("a") == 0  # the stalled one was dropped
+                with pytest.raises(SlowSubscriberError):
+                    await stalled.get()
+
+    asyncio.run(scenario())
+
+
 def test_linger_must_not_be_negative() -> None:
     with pytest.raises(ValueError, match="linger must be 0"):
         Channels("memory", linger=-0.001)
