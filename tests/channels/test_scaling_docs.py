@@ -23,7 +23,26 @@ def run_block(index: int) -> dict[str, Any]:
 
 
 def test_the_page_has_the_blocks_these_tests_expect() -> None:
-    assert len(BLOCKS) == 4
+    assert len(BLOCKS) == 5
+
+
+def test_linger_block_sends_every_message_at_once() -> None:
+    import asyncio
+
+    from tests.channels.test_channels import RecordingSocket
+
+    channels = run_block(4)["channels"]
+
+    async def scenario() -> None:
+        async with channels:
+            socket = RecordingSocket()
+            await channels.join(socket, "news")
+            for n in range(3):  # a stream, and still no message is held back
+                await channels.publish("news", f"m{n}")
+                assert socket.sent == [f"m{k}" for k in range(n + 1)]
+
+    assert channels.linger == 0
+    asyncio.run(scenario())
 
 
 def test_rooms_block(make_client: Any) -> None:
