@@ -42,6 +42,7 @@ import stack  # noqa: E402
 import techempower  # noqa: E402
 import websocket  # noqa: E402
 from fanout import APPS as FANOUT_APPS  # noqa: E402
+from fanout_apps import MEMORY_ONLY as FANOUT_FLOORS  # noqa: E402
 from peers import FACTORIES  # noqa: E402
 from servers import PYPI_NAME, SERVERS, pypi_python  # noqa: E402
 
@@ -313,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if "fanout" in args.tiers:
         # both floors always run: the targets are read against them
-        floors = ["bare", "floor"]
+        floors = sorted(FANOUT_FLOORS)
         apps = floors + [f for f in frameworks if f in FANOUT_APPS and f not in floors]
         apps += args.realtime_peers
         fanout = run_fanout(settings, apps, args.servers, log)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from fanout_apps import MEMORY_ONLY
 from techempower import TESTS
 
 PEERS_AHEAD = ("starlette", "fastapi", "litestar", "blacksheep", "emmett")
@@ -74,7 +75,7 @@ def _within_reach(same: list[dict[str, Any]], peer: dict[str, Any]) -> str:
     floors = [
         r["deliveries_per_cpu_second"]
         for r in same
-        if r["app"] in ("bare", "floor") and r["deliveries_per_cpu_second"]
+        if r["app"] in MEMORY_ONLY and r["deliveries_per_cpu_second"]
     ]
     if not floors:
         return ""
