@@ -105,37 +105,37 @@ class HttpForwarder:
             except AppUnavailable as exc:
                 self._answer_plain(503, f"VelociPy dev server: {exc}; save again to retry.\n")
                 return
-            answered = await self._exchange(outgoing, generation if may_retry else None)
+            answered = await self._exchange(outgoing, generation, may_retry)
             if answered or not may_retry:
                 if not answered:
                     self._answer_plain(502, "VelociPy dev server: the app closed the request.\n")
                 return
             await asyncio.sleep(0.01)  # the worker died under this request: ask the next one
 
-    async def _exchange(self, outgoing: h11.Request, retry_after_restart: int | None) -> bool:
-        """Send one request upstream and stream the answer; False if nothing came back.
+    async def _exchange(self, outgoing: h11.Request, generation: int, may_retry: bool) -> bool:
+        """Send one request to the worker of ``generation``, stream the answer; False if none.
 
-        With ``retry_after_restart`` (the worker generation it went to), a request still
-        unanswered when that worker is replaced is given up, to be sent to the new one.
+        Until its answer begins the request counts as unanswered, so a restart lets that worker
+        finish it (a bounded wait). One the worker still leaves unanswered when it is stopped is
+        given up if ``may_retry``, to be sent to the new worker.
         """
-        try:
-            up_reader, up_writer = await self.proxy.open_upstream()
-        except OSError:
-            return False
+        self.proxy.unanswered += 1
         upstream = h11.Connection(h11.CLIENT)
         upload: asyncio.Task[None] | None = None
+        up_writer: asyncio.StreamWriter | None = None
         answered = False
         try:
+            up_reader, up_writer = await self.proxy.open_upstream()
             up_writer.write(upstream.send(outgoing) or b"")
             upload = asyncio.create_task(self._upload(upstream, up_writer))
             while True:
                 event = upstream.next_event()
                 if event is h11.NEED_DATA:
                     data: bytes | None
-                    if answered or retry_after_restart is None:
+                    if answered or not may_retry:
                         data = await up_reader.read(READ_CHUNK)
                     else:
-                        data = await self._read_head_part(up_reader, retry_after_restart)
+                        data = await self._read_head_part(up_reader, generation)
                     if data is None:
                         return False  # its worker is being replaced: ask the next one
                     upstream.receive_data(data)
@@ -144,6 +144,7 @@ class HttpForwarder:
                     continue  # 100 Continue: h11 on our side answers the client itself
                 if isinstance(event, h11.Response):
                     answered = True
+                    self.proxy.unanswered -= 1
                     content_type = dict(event.headers).get(b"content-type", b"")
                     self.event_stream = content_type.startswith(b"text/event-stream")
                     headers = [
@@ -168,9 +169,12 @@ class HttpForwarder:
         except (OSError, h11.RemoteProtocolError):
             return self._cut_short(answered)
         finally:
+            if not answered:
+                self.proxy.unanswered -= 1
             if upload is not None and not upload.done():
                 upload.cancel()
-            up_writer.close()
+            if up_writer is not None:
+                up_writer.close()
 
     def _cut_short(self, answered: bool) -> bool:
         """The worker went away mid-exchange: False (retry) if nothing was answered yet.
@@ -189,8 +193,8 @@ class HttpForwarder:
     async def _read_head_part(
         self, up_reader: asyncio.StreamReader, generation: int
     ) -> bytes | None:
-        """The next bytes of a response head, or None once the worker is being replaced."""
-        while self.proxy.generation == generation:
+        """The next bytes of a response head, or None once its worker is being stopped."""
+        while self.proxy.retired < generation:
             with contextlib.suppress(TimeoutError):
                 return await asyncio.wait_for(up_reader.read(READ_CHUNK), HEAD_POLL_SECONDS)
         return None

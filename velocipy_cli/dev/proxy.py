@@ -4,8 +4,9 @@ The supervisor owns the public socket; in reload mode the worker serves an inter
 socket and this proxy, in a thread of the supervisor, forwards between the two:
 
 - HTTP requests are forwarded with h11, bodies streamed both ways. While a worker restarts
-  they wait (the supervisor holds the gate, :data:`WAIT_SECONDS` at most); a GET/HEAD/OPTIONS
-  whose worker died before answering is sent again to the new one.
+  they wait (the supervisor holds the gate, :data:`WAIT_SECONDS` at most). The old worker
+  answers the requests it got (the hold waits for them, bounded); a GET/HEAD/OPTIONS it still
+  left unanswered, or whose worker died before answering, is sent again to the new one.
 - WebSocket clients speak to websockets' own protocol here and to a ``websockets`` client
   connection upstream. When the worker restarts, the proxy opens a new upstream WebSocket with
   the same path, query, headers and subprotocols (plus ``X-VelociPy-Resumed: N``; every
@@ -55,6 +56,8 @@ class DevProxy:
         self.ssl_context = ssl_context
         self.resume_deadline = resume_deadline or resume_deadline_setting()
         self.generation = 0  # bumped by hold(): upstream connections older than it are stale
+        self.retired = -1  # set by hold() once the old worker may go
+        self.unanswered = 0
         self.last_activity = 0.0
         self._loop = asyncio.new_event_loop()
         self._gate = asyncio.Event()  # set while a worker serves (or the 503 responder does)
@@ -112,12 +115,16 @@ class DevProxy:
         self._gate.clear()
         deadline = time.monotonic() + DRAIN_MAX_SECONDS
         while time.monotonic() < deadline:
-            if time.monotonic() - self.last_activity >= DRAIN_QUIET_SECONDS:
-                return
+            quiet = time.monotonic() - self.last_activity >= DRAIN_QUIET_SECONDS
+            if quiet and not self.unanswered:
+                break
             await asyncio.sleep(0.005)
+        self.retired = self.generation - 1
 
     async def wait_for_worker(self) -> int:
         """The generation of the worker that serves now, once one does (bounded)."""
+        if self._gate.is_set():  # no suspension: the generation read below is the one that serves
+            return self.generation
         try:
             await asyncio.wait_for(self._gate.wait(), WAIT_SECONDS)
         except TimeoutError:

@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.cli.run.devserver import DevProject
+from tests.support import wait_until
 
 pytestmark = pytest.mark.interop
 
@@ -21,6 +22,7 @@ RESUME_SECONDS = 6
 
 APP = """\
 import asyncio
+from pathlib import Path
 
 from velocipy import Request, VelociPy, WebSocket
 from velocipy.responses import StreamingResponse
@@ -38,6 +40,21 @@ async def index() -> str:
 async def slow() -> str:
     await asyncio.sleep(30 if VERSION == "v1" else 0)
     return f"{VERSION} slow"
+
+
+@app.get("/until-saved")
+async def until_saved() -> str:
+    # Logs each run, then answers 0.2 s after main.py is saved with another version: while the
+    # restart that save starts is holding the old worker.
+    source = Path(__file__)
+    with source.with_name("handled.log").open("a") as log:
+        log.write(VERSION + "\\n")
+    for _ in range(1000):
+        if f'VERSION = "{VERSION}"' not in source.read_text():  # saved as another version
+            await asyncio.sleep(0.2)
+            break
+        await asyncio.sleep(0.01)
+    return f"{VERSION} until saved"
 
 
 @app.get("/forwarded")
@@ -311,3 +328,34 @@ def test_an_event_stream_ends_at_the_reload_and_resumes_with_last_event_id(
             (str(int(last_id) + 1), f"v2 {int(last_id) + 1}"),
             (str(int(last_id) + 2), f"v2 {int(last_id) + 2}"),
         ]
+
+
+@pytest.mark.parametrize("interface", ["--asgi", "--rsgi"])
+def test_a_get_the_old_worker_answers_during_the_restart_is_answered_by_it_once(
+    tmp_path: Path, interface: str
+) -> None:
+    project = DevProject.create(tmp_path, interface)
+    write_version(project, 1)
+    handled = project.root / "handled.log"
+    with project.running() as server:
+        project.wait_for(200, "v1")
+        results: list[httpx.Response | Exception] = []
+
+        def get() -> None:
+            try:
+                results.append(httpx.get(f"{server.url}/until-saved", timeout=30))
+            except httpx.HTTPError as exc:
+                results.append(exc)
+
+        thread = threading.Thread(target=get)
+        thread.start()
+        assert wait_until(handled.exists, 10)  # the request is in the old worker
+        write_version(project, 2)
+        thread.join(30)
+        assert len(results) == 1
+        answer = results[0]
+        assert isinstance(answer, httpx.Response), answer
+        # The old worker answered it while the restart held it: nothing was sent twice.
+        assert (answer.status_code, answer.text) == (200, "v1 until saved")
+        assert handled.read_text() == "v1\n"
+        project.wait_for(200, "v2")
