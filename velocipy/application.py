@@ -20,12 +20,9 @@ import msgspec
 
 from velocipy.apidocs import install_api_docs
 from velocipy.datastructures import State
-from velocipy.dependencies import (
-    DependencyOverrides,
-    Depends,
-    binds_more_than_the_websocket,
-    compile_websocket,
-)
+from velocipy.dependencies import Depends, binds_more_than_the_websocket
+from velocipy.dependency_endpoints import compile_websocket
+from velocipy.dependency_overrides import DependencyOverrides
 from velocipy.exceptions import (
     ClientDisconnect,
     HTTPException,

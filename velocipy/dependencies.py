@@ -14,7 +14,9 @@ was sent, through ``Response.background``; when the handler (or a later provider
 exception is thrown into each generator, newest first, before the error is answered.
 
 Routes whose handler takes no ``Depends`` and has no router/app dependencies never come here:
-they compile to exactly the endpoint they had before (see ``params.compile_endpoint``).
+they compile to exactly the endpoint they had before (see ``params.compile_endpoint``). The
+endpoints of those that do are in ``dependency_endpoints``; ``app.dependency_overrides`` is in
+``dependency_overrides``.
 """
 
 from __future__ import annotations
@@ -25,50 +27,36 @@ from collections.abc import (
     AsyncGenerator,
     Awaitable,
     Callable,
-    Coroutine,
     Generator,
-    Mapping,
     Sequence,
 )
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, Self, TypeAlias, get_origin
+from typing import Annotated, Any, Literal, TypeAlias, get_origin
 
 from velocipy.appscope import AppScope
-from velocipy.background import BackgroundTasks, add_after_response
-from velocipy.every_error import body_errors, plan_errors
+from velocipy.background import BackgroundTasks
+from velocipy.every_error import body_errors
 from velocipy.exceptions import RequestValidationError
 from velocipy.form_params import FormBinder, FormField, form_binder, is_upload_annotation
 from velocipy.json import JSONAdapter
 from velocipy.params import (
-    Endpoint,
     Param,
     _body_extractor,
-    _in_thread,
     _is_body_type,
     _path_extractor,
     _scalar_extractor,
     _split_annotated,
     _unwrap_optional,
     parameter_hints,
-    response_maker,
     validation_errors,
 )
-from velocipy.registration import check_path_placeholders, check_query_parameter
+from velocipy.registration import check_query_parameter
 from velocipy.requests import Connection, Request
-from velocipy.responses import Response
 from velocipy.routing import PathPattern
-from velocipy.teardown import close_entered, next_of, teardown_after
+from velocipy.teardown import next_of
 from velocipy.websockets import WebSocket
 
-__all__ = [
-    "DependencyOverrides",
-    "Depends",
-    "RoutePlan",
-    "binds_more_than_the_websocket",
-    "compile_http",
-    "compile_websocket",
-    "uses_dependencies",
-]
+__all__ = ["Depends", "RoutePlan", "binds_more_than_the_websocket", "uses_dependencies"]
 
 _REQUIRED: Any = inspect.Parameter.empty
 Extract: TypeAlias = Callable[[Any, list[dict[str, Any]]], Any]
@@ -564,200 +552,3 @@ def _take(connection: Any, errors: list[dict[str, Any]]) -> Any:
 
 def _name(obj: Any) -> str:
     return str(getattr(obj, "__qualname__", None) or type(obj).__qualname__)
-
-
-class DependencyOverrides(dict[Callable[..., Any], Callable[..., Any]]):
-    """``app.dependency_overrides``: replacing a provider re-plans every route that uses it.
-
-    Plans are rebuilt when the mapping changes (not per request); an override that breaks a
-    plan (a cycle, an unbindable parameter) is refused with the plan's ``TypeError``.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.plans: list[RoutePlan] = []
-        self.app_scope = AppScope()  # the app's app-scoped values, shared by every route
-        self.app_scope.overrides = self
-
-    def _replan(self, undo: Callable[[], None]) -> None:
-        try:
-            for plan in self.plans:
-                plan.rebuild(self)
-        except TypeError:
-            undo()
-            for plan in self.plans:
-                plan.rebuild(self)
-            raise
-
-    def __setitem__(self, key: Callable[..., Any], value: Callable[..., Any]) -> None:
-        old = self.get(key, _REQUIRED)
-        super().__setitem__(key, value)
-
-        def undo() -> None:
-            if old is _REQUIRED:
-                super(DependencyOverrides, self).__delitem__(key)
-            else:
-                super(DependencyOverrides, self).__setitem__(key, old)
-
-        self._replan(undo)
-
-    def __delitem__(self, key: Callable[..., Any]) -> None:
-        super().__delitem__(key)
-        self._replan(lambda: None)
-
-    def clear(self) -> None:
-        super().clear()
-        self._replan(lambda: None)
-
-    def pop(self, key: Any, *default: Any) -> Any:
-        value = super().pop(key, *default)
-        self._replan(lambda: None)
-        return value
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        for key, value in dict(*args, **kwargs).items():
-            self[key] = value
-
-    def __ior__(self, other: Any) -> Self:  # type: ignore[misc,override]  # dict's | stays a dict
-        self.update(other)
-        return self
-
-    def setdefault(self, key: Callable[..., Any], default: Any = None) -> Any:
-        if key not in self:
-            self[key] = default
-        return self[key]
-
-    def popitem(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
-        item = super().popitem()
-        self._replan(lambda: None)
-        return item
-
-    def replace(self, overrides: Mapping[Callable[..., Any], Callable[..., Any]]) -> None:
-        """Make ``overrides`` the whole mapping (``app.dependency_overrides = {...}``)."""
-        if overrides is self:
-            return
-        before = dict(self)
-        wanted = dict(overrides)
-
-        def undo() -> None:
-            dict.clear(self)
-            dict.update(self, before)
-
-        dict.clear(self)
-        dict.update(self, wanted)
-        self._replan(undo)
-
-
-# --- endpoints ------------------------------------------------------------------------------------
-def _typed_pattern(plan: RoutePlan, pattern: PathPattern) -> PathPattern:
-    """The route's pattern with converters from every path parameter's annotation in the plan."""
-    return pattern.with_converters(
-        {
-            binding.key: _unwrap_optional(binding.annotation)[0]
-            for step in plan.steps
-            for binding in step.bindings
-            if binding.source == "path"
-        }
-    )
-
-
-def compile_http(
-    handler: Callable[..., Any],
-    pattern: PathPattern,
-    json: JSONAdapter,
-    status_code: int | None,
-    dependencies: Sequence[Depends],
-    overrides: DependencyOverrides | None,
-) -> tuple[Endpoint, PathPattern]:
-    """The endpoint of an HTTP route with dependencies (``compile_endpoint`` sends them here)."""
-    plan = RoutePlan(handler, pattern, json, dependencies, overrides=overrides)
-    bindings = [binding for step in plan.steps for binding in step.bindings]
-    check_path_placeholders(
-        handler,
-        pattern,
-        {binding.key for binding in bindings if binding.source == "path"},
-        any(binding.source == "connection" for binding in bindings),
-    )
-    if overrides is not None:
-        overrides.plans.append(plan)
-    make_response = response_maker(json.encode, status_code, handler)
-    call = handler if inspect.iscoroutinefunction(handler) else _in_thread(handler)
-
-    if not any(step.scope == "function" for step in plan.steps):
-
-        async def endpoint_with_dependencies(request: Request) -> Response:
-            entered: list[Any] = []
-            try:
-                kwargs, tasks = await plan.solve(request, entered)
-                response = make_response(await call(**kwargs))
-            except BaseException as exc:
-                if entered:
-                    await close_entered(entered, exc)
-                raise
-            return _after_response(response, tasks, entered)
-
-        endpoint = Endpoint(endpoint_with_dependencies, plan=plan)
-        endpoint.other_errors = plan_errors(plan)
-        return endpoint, _typed_pattern(plan, pattern)
-
-    async def endpoint_with_function_scope(request: Request) -> Response:
-        entered: list[Any] = []
-        function_entered: list[Any] = []  # torn down when the handler returned
-        try:
-            kwargs, tasks = await plan.solve(request, entered, function_entered)
-            try:
-                result = await call(**kwargs)
-            except BaseException as exc:
-                await close_entered(function_entered, exc)
-                raise
-            await close_entered(function_entered)
-            response = make_response(result)
-        except BaseException as exc:
-            if function_entered:  # a provider or the teardown itself failed
-                await close_entered(function_entered, exc)
-            if entered:
-                await close_entered(entered, exc)
-            raise
-        return _after_response(response, tasks, entered)
-
-    endpoint = Endpoint(endpoint_with_function_scope, plan=plan)
-    endpoint.other_errors = plan_errors(plan)
-    return endpoint, _typed_pattern(plan, pattern)
-
-
-def _after_response(
-    response: Response, tasks: BackgroundTasks | None, entered: list[Any]
-) -> Response:
-    if tasks:  # before teardown, so a task can still use what a provider yielded
-        add_after_response(response, tasks)
-    if entered:
-        teardown_after(response, entered)
-    return response
-
-
-def compile_websocket(
-    handler: Callable[..., Any],
-    pattern: PathPattern,
-    json: JSONAdapter,
-    dependencies: Sequence[Depends],
-    overrides: DependencyOverrides | None,
-) -> tuple[Callable[[WebSocket], Coroutine[Any, Any, None]], PathPattern]:
-    """A WebSocket handler with dependencies; teardown runs when the handler ends."""
-    plan = RoutePlan(handler, pattern, json, dependencies, websocket=True, overrides=overrides)
-    if overrides is not None:
-        overrides.plans.append(plan)
-
-    async def websocket_with_dependencies(websocket: WebSocket) -> None:
-        entered: list[Any] = []
-        try:
-            kwargs, _ = await plan.solve(websocket, entered)
-            await handler(**kwargs)
-        except BaseException as exc:
-            if entered:
-                await close_entered(entered, exc)
-            raise
-        if entered:
-            await close_entered(entered)
-
-    websocket_with_dependencies.plan = plan  # type: ignore[attr-defined]
-    return websocket_with_dependencies, _typed_pattern(plan, pattern)

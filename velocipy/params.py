@@ -36,7 +36,8 @@ from velocipy.responses import Response
 from velocipy.routing import PathPattern, converter_for_annotation
 
 if typing.TYPE_CHECKING:
-    from velocipy.dependencies import DependencyOverrides, Depends
+    from velocipy.dependencies import Depends
+    from velocipy.dependency_overrides import DependencyOverrides
 
 __all__ = ["Body", "Cookie", "File", "Form", "Header", "Query", "compile_endpoint"]
 
@@ -171,12 +172,14 @@ def compile_endpoint(
 ) -> tuple[Endpoint, PathPattern]:
     """Build the per-request callable for ``handler``; also return the pattern typed by it."""
     # --- dependencies: a route using Depends is planned in velocipy/dependencies.py ----------
-    from velocipy import dependencies as planned
+    from velocipy.dependencies import uses_dependencies
 
     hints = parameter_hints(handler)
     check_handler(handler, pattern, hints)
-    if dependencies or planned.uses_dependencies(handler):
-        return planned.compile_http(handler, pattern, json, status_code, dependencies, overrides)
+    if dependencies or uses_dependencies(handler):
+        from velocipy.dependency_endpoints import compile_http
+
+        return compile_http(handler, pattern, json, status_code, dependencies, overrides)
     # --- end dependencies: everything below is the plain path, unchanged -------------------
     signature = inspect.signature(handler)
     path_names = {p.name for p in pattern.params}
