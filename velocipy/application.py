@@ -12,23 +12,25 @@ import asyncio
 import inspect
 import logging
 import os
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import MethodType
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, Unpack
-
-import msgspec
 
 from velocipy.apidocs import install_api_docs
 from velocipy.datastructures import State
 from velocipy.dependencies import Depends, binds_more_than_the_websocket
 from velocipy.dependency_endpoints import compile_websocket
 from velocipy.dependency_overrides import DependencyOverrides
+from velocipy.error_answers import (
+    detail_response,
+    internal_error,
+    is_int_status,
+    loggable,
+    with_other_errors,
+)
 from velocipy.exceptions import (
     ClientDisconnect,
     HTTPException,
-    RequestValidationError,
-    WebSocketDisconnect,
-    WebSocketException,
 )
 from velocipy.forms import FormLimits
 from velocipy.http_routes import HTTPRegistration, RouteHook, build_http_endpoint, run_before
@@ -41,7 +43,7 @@ from velocipy.middleware.chain import (
     build_route_websocket_handler,
     build_websocket_handler,
 )
-from velocipy.mounts import ASGIApp, mount_asgi, mount_kind
+from velocipy.mounts import ASGIApp, MountedHandler, handler_endpoint, mount_asgi, mount_kind
 from velocipy.params import Endpoint, unencodable_result_response
 from velocipy.problems import Problem, problem_response
 from velocipy.requests import Request
@@ -55,9 +57,14 @@ from velocipy.routers import (
     merged_options,
     register_definitions,
 )
-from velocipy.routing import PathPattern, PathValidationError, RouteEntry, RouteInfo, RouteTable
+from velocipy.routing import PathPattern, PathValidationError, RouteInfo, RouteTable
 from velocipy.sse import EventSourceResponse
-from velocipy.websockets import CLOSE_INTERNAL_ERROR, SENDABLE_CLOSE_CODES, WebSocket
+from velocipy.websocket_dispatch import (
+    WebSocketHandler,
+    run_websocket_handler,
+    validating_messages,
+)
+from velocipy.websockets import WebSocket
 
 if TYPE_CHECKING:
     from velocipy.observability.instrument import Instrument
@@ -67,17 +74,14 @@ __all__ = ["Application"]
 
 logger = logging.getLogger("velocipy")
 
-WebSocketHandler: TypeAlias = Callable[[WebSocket], Coroutine[Any, Any, None]]  # async functions
 ExceptionHandler: TypeAlias = Callable[[Request, Any], Awaitable[Response] | Response]
 Middleware: TypeAlias = Callable[
     [Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]
 ]
-MountedHandler: TypeAlias = Callable[[Request], Awaitable[Response] | Response]
 M = TypeVar("M", bound=Middleware)
 H = TypeVar("H", bound=ExceptionHandler)
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_INTERNAL_ERROR_BODY = b'{"detail":"Internal Server Error"}'
 
 
 class Application(RouteDecorators):
@@ -220,7 +224,7 @@ class Application(RouteDecorators):
                 handler, pattern, self.json, before, self.dependency_overrides
             )
         if options.get("receives") is not None:
-            endpoint = _validating_messages(endpoint, options["receives"])
+            endpoint = validating_messages(endpoint, options["receives"])
         if options.get("rate_limit") or options.get("message_rate_limit") is not None:
             from velocipy.ratelimit import limited_websocket, limits_of
 
@@ -331,7 +335,7 @@ class Application(RouteDecorators):
             serve_mounted = mounted.endpoint()
             self._mount_websockets(prefix, mounted.websocket_endpoint())
         else:
-            serve_mounted = _mounted_endpoint(handler)  # type: ignore[arg-type]
+            serve_mounted = handler_endpoint(handler)  # type: ignore[arg-type]
         serve_mounted.__qualname__ = f"the mount at {prefix or '/'} ({type(handler).__name__})"
         endpoint = Endpoint(serve_mounted)
         for entry in entries:
@@ -470,7 +474,7 @@ class Application(RouteDecorators):
     def _finalize(self, request: Request, response: Response) -> Response:
         """Last checks before a response reaches a server: status range, JSON body, file."""
         status = response.status_code
-        if type(status) is not int and _is_int(status):  # HTTPStatus and other int enums
+        if type(status) is not int and is_int_status(status):  # HTTPStatus and other int enums
             status = response.status_code = int(status)
         if type(status) is not int or not 200 <= status <= 999:
             logger.error(
@@ -480,7 +484,7 @@ class Application(RouteDecorators):
                 status,
             )
             failure = ValueError(f"a final HTTP status must be 200-999, not {status!r}")
-            return replaced_after_failure(response, _internal_error(self.problem_details), failure)
+            return replaced_after_failure(response, internal_error(self.problem_details), failure)
         if isinstance(response, JSONResponse) and response.body is None:
             try:
                 response.render_json(self.json.encode)
@@ -490,7 +494,7 @@ class Application(RouteDecorators):
                     request.method,
                     loggable(request.path),
                 )
-                return replaced_after_failure(response, _internal_error(self.problem_details), exc)
+                return replaced_after_failure(response, internal_error(self.problem_details), exc)
         elif isinstance(response, FileResponse):
             try:  # conditional GET and Range are decided here, once, for both protocols
                 return response.prepare(request)
@@ -504,7 +508,7 @@ class Application(RouteDecorators):
 
     async def _response_for_error(self, request: Request, exc: Exception) -> Response:
         if isinstance(exc, PathValidationError) and exc.entry is not None:
-            exc = await _with_other_errors(request, exc)
+            exc = await with_other_errors(request, exc)
         unencodable = unencodable_result_response(exc)
         if unencodable is not None:
             return unencodable
@@ -534,7 +538,7 @@ class Application(RouteDecorators):
         )
         if self.debug:
             raise exc
-        return _internal_error(self.problem_details)
+        return internal_error(self.problem_details)
 
     def _error_response(
         self,
@@ -544,12 +548,12 @@ class Application(RouteDecorators):
         exc: BaseException | None = None,
     ) -> Response:
         """The answer for an error: ``{"detail": ...}``, or a problem document (RFC 9457)."""
-        if not _is_int(status) or not 200 <= status <= 999:
+        if not is_int_status(status) or not 200 <= status <= 999:
             logger.error("HTTPException status %r is not a final HTTP status (200-999)", status)
-            return _internal_error(self.problem_details)
+            return internal_error(self.problem_details)
         if self.problem_details or isinstance(exc, Problem):
             return problem_response(int(status), detail, headers, self.json, exc)
-        return _error_response(status, detail, headers, self.json)
+        return detail_response(status, detail, headers, self.json)
 
     def _handler_for(self, exc_type: type[BaseException]) -> ExceptionHandler | None:
         if not self._exception_handlers:
@@ -571,120 +575,8 @@ class Application(RouteDecorators):
         # then wakes only that task's coroutines, not this one and the server's entry above
         # it: about 1,000 instructions less a message on granian. Cancelling the server's task
         # still cancels this one.
-        await asyncio.create_task(self._run_websocket_handler(websocket, *found))
-
-    async def _run_websocket_handler(
-        self, websocket: WebSocket, entry: RouteEntry[WebSocketHandler], values: list[str]
-    ) -> None:
-        # The handler's exceptions end here, inside its task: a task that finished with one
-        # would keep it, and its traceback would keep the server's transport alive.
-        try:
-            if values:
-                websocket.path_params = entry.pattern.convert(values)
-            await entry.endpoints["WS"](websocket)
-        except WebSocketDisconnect:
-            pass
-        except WebSocketException as exc:
-            await self._close_quietly(websocket, exc.code, exc.reason)
-        except Exception as exc:
-            if isinstance(exc, HTTPException) and not websocket.accepted:
-                await self._close_quietly(websocket, 1008, "")
-                return
-            logger.error("Unhandled error in WebSocket %s", loggable(websocket.path), exc_info=exc)
-            await self._close_quietly(websocket, CLOSE_INTERNAL_ERROR, "Internal error")
-            if self.debug:
-                raise
-        else:
-            await self._close_quietly(websocket, 1000, "")
-
-    @staticmethod
-    async def _close_quietly(websocket: WebSocket, code: int, reason: str) -> None:
-        """Close (or refuse, before accept) without letting a departed peer raise."""
-        try:
-            await websocket.close(code, reason)
-        except WebSocketDisconnect:
-            pass
-        except ValueError:  # WebSocketException with an unsendable code or an over-long reason
-            code = code if code in SENDABLE_CLOSE_CODES else 1008
-            await websocket.close(code, reason.encode()[:123].decode("utf-8", "ignore"))
-
-
-async def _with_other_errors(request: Request, exc: PathValidationError) -> Exception:
-    """A path parameter did not convert: add the rest of the request's errors (query, header,
-    cookie, body) so one 422 lists every problem."""
-    endpoint = exc.entry.endpoints.get(request.method)
-    other_errors = getattr(endpoint, "other_errors", None)
-    if other_errors is None:
-        return exc
-    try:
-        more = await other_errors(request)
-    except Exception:  # the path's own 422 is still the right answer
-        return exc
-    return RequestValidationError([*exc.errors, *more]) if more else exc
-
-
-def _validating_messages(endpoint: WebSocketHandler, receives: Any) -> WebSocketHandler:
-    """The route's ``receives=`` type becomes what ``receive_json()`` validates into."""
-    try:
-        msgspec.json.schema(receives)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"receives={receives!r}: msgspec cannot validate it ({exc})") from None
-
-    async def with_message_type(websocket: WebSocket) -> None:
-        websocket._message_type = receives
-        await endpoint(websocket)
-
-    return with_message_type
-
-
-def loggable(text: str) -> str:
-    """``text`` with control characters escaped, so a client cannot write escapes into logs."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
-
-
-def _mounted_endpoint(handler: MountedHandler) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        result = handler(request)
-        if inspect.isawaitable(result):
-            result = await result
-        if not isinstance(result, Response):
-            raise TypeError(
-                f"mounted handler {handler!r} returned {type(result).__name__}, not a Response"
-            )
-        return result
-
-    return endpoint
-
-
-def _error_response(
-    status: int, detail: Any, headers: dict[str, str] | None, json: JSONAdapter
-) -> Response:
-    """``{"detail": ...}`` with ``status``; an impossible status becomes a 500."""
-    if not _is_int(status) or not 200 <= status <= 999:
-        logger.error("HTTPException status %r is not a final HTTP status (200-999)", status)
-        return _internal_error()
-    status = int(status)
-    try:
-        body = json.encode({"detail": detail})
-    except (TypeError, ValueError):
-        body = json.encode({"detail": str(detail)})
-    return Response(body, status, headers, "application/json")
+        await asyncio.create_task(run_websocket_handler(websocket, *found, debug=self.debug))
 
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _is_int(status: object) -> bool:
-    """A usable status number: an ``int`` or an int enum such as ``HTTPStatus``, never a bool."""
-    return isinstance(status, int) and not isinstance(status, bool)
-
-
-def _internal_error(problem: bool = False) -> Response:
-    if problem:
-        from velocipy.problems import INTERNAL_ERROR_PROBLEM, PROBLEM_MEDIA_TYPE
-
-        return Response(INTERNAL_ERROR_PROBLEM, 500, None, PROBLEM_MEDIA_TYPE)
-    return Response(_INTERNAL_ERROR_BODY, 500, None, "application/json")

@@ -38,7 +38,9 @@ __all__ = [
     "ASGIApp",
     "ASGIAppResponse",
     "MountedASGIApp",
+    "MountedHandler",
     "below_root_path",
+    "handler_endpoint",
     "mount_kind",
 ]
 
@@ -46,6 +48,8 @@ logger = logging.getLogger("velocipy")
 
 # (scope, receive, send): loose on purpose, so every ASGI library's own annotations fit.
 ASGIApp: TypeAlias = Callable[[Any, Any, Any], Awaitable[None]]
+# ``app.mount``'s other kind: a neutral handler, sync or async (``StaticFiles`` is one).
+MountedHandler: TypeAlias = Callable[["Request"], Awaitable[Response] | Response]
 
 #: The scope key under which a mounted app finds VelociPy's own Request or WebSocket (its
 #: headers, ``app``, ``state``, session): what ``velocipy.contrib`` integrations read.
@@ -245,3 +249,19 @@ def mount_asgi(app: Application, prefix: str, target: ASGIApp) -> MountedASGIApp
     app.lifespan.on_startup.append(mounted.startup)
     app.lifespan.on_shutdown.insert(0, mounted.shutdown)
     return mounted
+
+
+def handler_endpoint(handler: MountedHandler) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint of a neutral handler mounted with ``app.mount``: it must answer a Response."""
+
+    async def endpoint(request: Request) -> Response:
+        result = handler(request)
+        if inspect.isawaitable(result):
+            result = await result
+        if not isinstance(result, Response):
+            raise TypeError(
+                f"mounted handler {handler!r} returned {type(result).__name__}, not a Response"
+            )
+        return result
+
+    return endpoint

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from velocipy.error_answers import internal_error, loggable
 from velocipy.exceptions import HTTPException
 from velocipy.middleware.base import CallNext, Middleware, defines_dispatch, defines_handshake
 from velocipy.params import Endpoint
@@ -94,8 +95,6 @@ def build_route_websocket_handler(
 
 
 def _bind(app: Application, middleware: AnyMiddleware, call_next: CallNext) -> CallNext:
-    from velocipy.application import _internal_error, loggable
-
     if isinstance(middleware, Middleware):
         dispatch: FunctionMiddleware = middleware.dispatch
         name = type(middleware).__qualname__
@@ -118,7 +117,7 @@ def _bind(app: Application, middleware: AnyMiddleware, call_next: CallNext) -> C
                 name,
                 type(response).__name__,
             )
-            return _internal_error(app.problem_details)
+            return internal_error(app.problem_details)
         if isinstance(response, JSONResponse) and response.body is None:
             return app._finalize(request, response)  # outer layers see the encoded body
         return response
@@ -185,6 +184,4 @@ def _server_error() -> Response:
 
 
 def _log_error(websocket: WebSocket, message: str, exc: Exception | None = None) -> None:
-    from velocipy.application import loggable
-
     logger.error("WebSocket %s: %s", loggable(websocket.path), message, exc_info=exc)

@@ -15,7 +15,7 @@ import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal
 
-from velocipy.application import loggable
+from velocipy.error_answers import loggable
 from velocipy.observability.instrument import (
     HTTPHandler,
     Instrument,
