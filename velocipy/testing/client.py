@@ -7,7 +7,6 @@ import base64
 import contextlib
 import functools
 import http
-import mimetypes
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
@@ -20,6 +19,16 @@ import msgspec
 from .asgi import ASGIDriver
 from .loop import LoopThread
 from .messages import Finished, Headers, RequestSpec, ResponseData
+from .request_bodies import (
+    FormInput,
+    HeaderInput,
+    Params,
+    body_chunks,
+    encode_multipart,
+    form_pairs,
+    header_pairs,
+    param_pairs,
+)
 from .rsgi import RSGIDriver
 from .websocket import (
     AsyncWebSocketTestSession,
@@ -29,11 +38,6 @@ from .websocket import (
 )
 
 Interface = Literal["asgi", "rsgi"]
-HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]] | None
-ParamValue = str | int | float | bool | None
-Params = Mapping[str, ParamValue | Iterable[ParamValue]] | Iterable[tuple[str, ParamValue]] | None
-
-FormInput = Mapping[str, Any] | None
 
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _QUERY_SAFE = "/?%:@!$&'()*+,;=-._~"
@@ -113,106 +117,6 @@ class TestResponse:
         return f"<TestResponse [{self.status_code}] {self.method} {self.url}>"
 
 
-def _header_pairs(headers: HeaderInput) -> list[tuple[str, str]]:
-    if headers is None:
-        return []
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    return [(str(name).lower(), str(value)) for name, value in items]
-
-
-def _param_pairs(params: Params) -> list[tuple[str, str]]:
-    if params is None:
-        return []
-    items = params.items() if isinstance(params, Mapping) else params
-    pairs = []
-    for name, value in items:
-        values = value if isinstance(value, list | tuple) else [value]
-        for item in values:
-            if item is None:
-                continue
-            text = ("true" if item else "false") if isinstance(item, bool) else str(item)
-            pairs.append((name, text))
-    return pairs
-
-
-def _form_pairs(data: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """httpx's form shape: a value, or a list of values for a repeated field."""
-    pairs = []
-    for name, value in data.items():
-        for item in value if isinstance(value, list | tuple) else [value]:
-            text = ("true" if item else "false") if isinstance(item, bool) else str(item)
-            pairs.append((name, text))
-    return pairs
-
-
-def encode_multipart(data: FormInput, files: Any) -> tuple[bytes, str]:
-    """A ``multipart/form-data`` body and its Content-Type, from httpx's ``data=``/``files=``.
-
-    ``files`` maps (or lists pairs of) a field name to ``bytes``, a binary file object, or a
-    tuple ``(filename, content[, content_type[, headers]])``.
-    """
-    boundary = os.urandom(16).hex()
-    out = bytearray()
-    for name, value in _form_pairs(data or {}):
-        out += _part_head(boundary, name, None, None, {})
-        out += value.encode() + b"\r\n"
-    for name, value in files.items() if isinstance(files, Mapping) else files:
-        filename, content, content_type, headers = _file_parts(value)
-        out += _part_head(boundary, name, filename, content_type, headers)
-        out += content + b"\r\n"
-    out += f"--{boundary}--\r\n".encode()
-    return bytes(out), f"multipart/form-data; boundary={boundary}"
-
-
-def _file_parts(value: Any) -> tuple[str, bytes, str, Mapping[str, str]]:
-    parts = value if isinstance(value, tuple) else (None, value)
-    filename = parts[0] if parts[0] is not None else os.path.basename(getattr(value, "name", ""))
-    content = parts[1]
-    if hasattr(content, "read"):
-        content = content.read()
-    if isinstance(content, str):
-        content = content.encode()
-    guessed = mimetypes.guess_type(filename)[0] if filename else None
-    content_type = parts[2] if len(parts) > 2 and parts[2] else guessed
-    headers = parts[3] if len(parts) > 3 else {}
-    return filename, bytes(content), content_type or "application/octet-stream", headers
-
-
-def _part_head(
-    boundary: str,
-    name: str,
-    filename: str | None,
-    content_type: str | None,
-    headers: Mapping[str, str],
-) -> bytes:
-    disposition = f'form-data; name="{_quote_param(name)}"'
-    if filename is not None:
-        disposition += f'; filename="{_quote_param(filename)}"'
-    lines = [f"--{boundary}", f"Content-Disposition: {disposition}"]
-    if content_type is not None:
-        lines.append(f"Content-Type: {content_type}")
-    lines += [f"{key}: {value}" for key, value in headers.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
-
-
-def _quote_param(text: str) -> str:
-    """Quote a name for a Content-Disposition parameter the way browsers (and httpx) do."""
-    return text.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _body_chunks(content: Any, chunk_size: int) -> tuple[list[bytes], bool]:
-    """Split ``content`` into wire chunks; say whether its length was known up front."""
-    if content is None:
-        return [], True
-    if isinstance(content, str):
-        content = content.encode()
-    if isinstance(content, bytes | bytearray | memoryview):
-        data = bytes(content)
-        return [data[i : i + chunk_size] for i in range(0, len(data), chunk_size)], True
-    chunks = [c.encode() if isinstance(c, str) else bytes(c) for c in content]
-    return [c for c in chunks if c], False
-
-
 class TestClient:
     """Drive ``app`` in process over ASGI (like uvicorn) or RSGI (like granian 2.8.7).
 
@@ -246,7 +150,7 @@ class TestClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.chunk_size = chunk_size
-        self.headers = _header_pairs(headers)
+        self.headers = header_pairs(headers)
         self.follow_redirects = follow_redirects
         self._http = httpx.Client(
             transport=_DriverTransport(self), base_url=self.base_url, cookies=dict(cookies or {})
@@ -321,7 +225,7 @@ class TestClient:
         port = target.port or (443 if scheme == "https" else 80)
         raw_path = quote(target.path or "/", safe=_PATH_SAFE)
         query = quote(target.query, safe=_QUERY_SAFE)
-        extra_query = urlencode(_param_pairs(params))
+        extra_query = urlencode(param_pairs(params))
         query = "&".join(part for part in (query, extra_query) if part)
         netloc = target.netloc or base.netloc
         full_url = f"{scheme}://{netloc}{raw_path}" + (f"?{query}" if query else "")
@@ -329,7 +233,7 @@ class TestClient:
         cookie = self._cookie_header(full_url, cookies)
         if cookie:
             defaults.append(("cookie", cookie))
-        given = [*self.headers, *_header_pairs(headers)]
+        given = [*self.headers, *header_pairs(headers)]
         given_names = {name for name, _ in given}
         wire = [(n, v) for n, v in [*defaults, *extra_headers] if n not in given_names] + given
         spec = RequestSpec(
@@ -398,9 +302,9 @@ class TestClient:
             content, content_type = encode_multipart(data, files)
             extra.append(("content-type", content_type))
         elif data is not None:
-            content = urlencode(_form_pairs(data))
+            content = urlencode(form_pairs(data))
             extra.append(("content-type", "application/x-www-form-urlencoded"))
-        chunks, sized = _body_chunks(content, self.chunk_size)
+        chunks, sized = body_chunks(content, self.chunk_size)
         if sized and (chunks or method.upper() in ("POST", "PUT", "PATCH")):
             extra.append(("content-length", str(sum(len(c) for c in chunks))))
         elif not sized:
@@ -492,7 +396,7 @@ def spec_from_httpx(request: httpx.Request, client: TestClient) -> RequestSpec:
     scheme = "https" if url.scheme == "https" else "http"
     port = url.port or (443 if scheme == "https" else 80)
     headers = [(name.lower(), value) for name, value in request.headers.multi_items()]
-    body, _ = _body_chunks(request.read(), client.chunk_size)
+    body, _ = body_chunks(request.read(), client.chunk_size)
     return RequestSpec(
         method=request.method,
         scheme=scheme,
