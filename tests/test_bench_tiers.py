@@ -292,7 +292,7 @@ def test_the_report_reads_the_new_tiers_targets(tmp_path: Path) -> None:
     )
     assert "- Fan-out: every message delivered in order in 2 of 2 runs." in summary
     assert "- Memory per idle socket over the bare app's: uvicorn 1.15x (target 1.1x)." in summary
-    from report import charts
+    from report_charts import charts
 
     drawn = charts(results, tmp_path)
     for tier in ("stack", "fanout"):  # each tier with figures gets its chart, linked on the page
