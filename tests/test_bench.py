@@ -8,6 +8,7 @@ the Markdown and the charts.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
 from http_e2e import add_ratios, parse_wrk  # noqa: E402
+from machine import CLOCK_TICKS, cpu_seconds  # noqa: E402
 from report import markdown, targets  # noqa: E402
 
 WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:8000/plaintext
@@ -48,6 +50,23 @@ def test_wrk_output_is_read() -> None:
 def test_wrk_output_without_figures_is_an_error() -> None:
     with pytest.raises(ValueError, match="cannot read wrk"):
         parse_wrk("connection refused")
+
+
+BURN = """\
+import time
+while time.process_time() < 0.3:
+    pass
+"""
+
+
+def test_cpu_of_a_process_tree_keeps_the_time_of_children_that_exited() -> None:
+    # PostgreSQL ends a backend process with its connection: the database's CPU over a test
+    # must not lose that backend's time (it came out negative when it did).
+    me = [os.getpid()]
+    before = cpu_seconds(me)
+    subprocess.run([sys.executable, "-c", BURN], check=True)  # reaped by this process
+    child_cpu = cpu_seconds(me) - before
+    assert child_cpu >= 0.3 - 2 / CLOCK_TICKS, child_cpu
 
 
 def test_ratios_are_to_bare_in_the_same_round() -> None:
