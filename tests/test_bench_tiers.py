@@ -311,3 +311,29 @@ def test_client_addresses_are_spread_over_loopback_without_repeats() -> None:
     assert all(ipaddress.ip_address(a) in loopback for a in addresses)
     assert not any(a.endswith((".0", ".255")) for a in addresses)
     assert addresses[:2] == ["127.1.0.1", "127.1.0.2"]
+
+
+def test_a_techempower_target_shows_each_sides_round_range() -> None:
+    def row(framework: str, round_: int, rps: float, cpu: float) -> dict[str, Any]:
+        return {
+            "server": "uvicorn", "framework": framework, "test": "fortunes", "round": round_,
+            "rps": rps, "server_cpu_us_per_request": cpu, "db_cpu_us_per_request": 80.0,
+            "p99_ms": 9.0, "non_2xx": 0,
+        }  # fmt: skip
+
+    rows = [
+        row("velocipy", 0, 4260.0, 215.0),
+        row("velocipy", 1, 4324.0, 214.0),
+        row("velocipy", 2, 4391.0, 213.0),
+        row("blacksheep", 0, 4420.0, 208.0),
+        row("blacksheep", 1, 4330.0, 214.0),
+        row("blacksheep", 2, 4300.0, 215.0),
+    ]
+    results = {"tiers": {"techempower": rows}}
+    (found,) = [t for t in targets(results) if t["name"].startswith("techempower")]
+    assert found["name"] == "techempower uvicorn fortunes ahead of every peer"
+    assert found["holds"] is False  # 4324 < 4330: the medians decide
+    assert found["detail"] == (
+        "4324 req/s (4260-4391) vs blacksheep 4330 req/s (4300-4420) "
+        "(214.0 vs 214.0 us server CPU per request)"
+    )
