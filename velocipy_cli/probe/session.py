@@ -227,8 +227,10 @@ class Session:
             return
         MESSAGE_TYPES[:] = list(self.api.accepts)
         self.display.status(f"API {self.api.summary()}")
-        if not self.api.checking:
-            self.display.warning("received messages are not checked: pip install jsonschema")
+        if not self.api.checking and (self.api.accepts or self.api.sends):
+            self.display.warning(
+                "messages are not checked against the route's types: pip install jsonschema"
+            )
 
     def _checked(self, action: Action | None) -> Action | None:
         """The action to perform after the route's API had its say; raises InputError."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -93,6 +94,31 @@ def test_received_messages_that_do_not_match_are_flagged(game: ServerProcess) ->
 def test_without_an_asyncapi_document_nothing_changes(game: ServerProcess) -> None:
     result = probe(f"{game.ws_url}/nowhere", "--send", "/types", "--idle-timeout", "0.5")
     assert "API " not in result.stdout + result.stderr
+
+
+@pytest.fixture
+def without_jsonschema(tmp_path: Path) -> dict[str, str]:
+    """An environment where ``import jsonschema`` fails: a base install, no ``probe`` extra."""
+    (tmp_path / "jsonschema.py").write_text("raise ImportError('not installed')\n")
+    return {"PYTHONPATH": str(tmp_path)}
+
+
+@pytest.mark.parametrize(
+    ("path", "warned"), [("/games/7", True), ("/chat", False)], ids=["typed", "untyped"]
+)
+def test_without_jsonschema_only_a_route_with_types_warns_they_are_not_checked(
+    game: ServerProcess, without_jsonschema: dict[str, str], path: str, warned: bool
+) -> None:
+    result = probe(
+        f"{game.ws_url}{path}", "--send", '{"x": 1, "y": 2}', "--expect", "1",
+        env=without_jsonschema,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "API " in result.stdout + result.stderr  # the route's API was read either way
+    output = result.stdout + result.stderr
+    assert ("pip install jsonschema" in output) is warned, output
+    if warned:
+        assert "messages are not checked against the route's types: pip install" in output
 
 
 def test_completion_offers_the_routes_types_after_send() -> None:

@@ -38,3 +38,11 @@ async def liar(websocket: WebSocket) -> None:
     await websocket.accept()
     async for move in websocket.iter_json():
         await websocket.send_json({"player": move.x})
+
+
+@app.websocket("/chat")
+async def chat(websocket: WebSocket) -> None:
+    """Declares no message types: anything goes (ws-probe has nothing to check)."""
+    await websocket.accept()
+    async for text in websocket.iter_text():
+        await websocket.send_text(text)
