@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,19 +35,24 @@ async def index() -> str:
     return VERSION
 
 
+def log_run() -> None:
+    with Path(__file__).with_name("handled.log").open("a") as log:
+        log.write(VERSION + "\\n")
+
+
 @app.get("/slow")
 async def slow() -> str:
+    log_run()
     await asyncio.sleep(30 if VERSION == "v1" else 0)
     return f"{VERSION} slow"
 
 
 @app.get("/until-saved")
 async def until_saved() -> str:
-    # Logs each run, then answers 0.2 s after main.py is saved with another version: while the
-    # restart that save starts is holding the old worker.
+    # Answers 0.2 s after main.py is saved with another version: while the restart that save
+    # starts is holding the old worker.
+    log_run()
     source = Path(__file__)
-    with source.with_name("handled.log").open("a") as log:
-        log.write(VERSION + "\\n")
     for _ in range(1000):
         if f'VERSION = "{VERSION}"' not in source.read_text():  # saved as another version
             await asyncio.sleep(0.2)
@@ -237,23 +241,36 @@ def test_a_get_whose_worker_dies_under_it_is_answered_by_the_new_worker(
     write_version(project, 1)
     with project.running() as server:
         project.wait_for(200, "v1")
-        results: list[httpx.Response | Exception] = []
-
-        def slow_get() -> None:
-            try:
-                results.append(httpx.get(f"{server.url}/slow", timeout=60))
-            except httpx.HTTPError as exc:
-                results.append(exc)
-
-        thread = threading.Thread(target=slow_get)
-        thread.start()
-        time.sleep(0.5)  # the request is in the old worker, which sleeps 30 s on it
-        write_version(project, 2)
-        thread.join(60)
-        assert len(results) == 1
-        answer = results[0]
-        assert isinstance(answer, httpx.Response), answer
+        answer = get_during_a_save(project, f"{server.url}/slow")  # v1 sleeps 30 s on it
         assert (answer.status_code, answer.text) == (200, "v2 slow")
+        assert handled_by(project) == ["v1", "v2"]  # sent again, as docs/dev-proxy.md says
+
+
+def get_during_a_save(project: DevProject, url: str) -> httpx.Response:
+    """GET ``url`` in a thread; once a handler logged it, save version 2; the one answer."""
+    results: list[httpx.Response | Exception] = []
+
+    def get() -> None:
+        try:
+            results.append(httpx.get(url, timeout=60))
+        except httpx.HTTPError as exc:
+            results.append(exc)
+
+    thread = threading.Thread(target=get)
+    thread.start()
+    assert wait_until(lambda: handled_by(project), 10)  # the request is in the old worker
+    write_version(project, 2)
+    thread.join(60)
+    assert len(results) == 1
+    answer = results[0]
+    assert isinstance(answer, httpx.Response), answer
+    return answer
+
+
+def handled_by(project: DevProject) -> list[str]:
+    """The version of each handler run the app logged, in order."""
+    log = project.root / "handled.log"
+    return log.read_text().split() if log.exists() else []
 
 
 SSE_APP = """\
@@ -336,26 +353,10 @@ def test_a_get_the_old_worker_answers_during_the_restart_is_answered_by_it_once(
 ) -> None:
     project = DevProject.create(tmp_path, interface)
     write_version(project, 1)
-    handled = project.root / "handled.log"
     with project.running() as server:
         project.wait_for(200, "v1")
-        results: list[httpx.Response | Exception] = []
-
-        def get() -> None:
-            try:
-                results.append(httpx.get(f"{server.url}/until-saved", timeout=30))
-            except httpx.HTTPError as exc:
-                results.append(exc)
-
-        thread = threading.Thread(target=get)
-        thread.start()
-        assert wait_until(handled.exists, 10)  # the request is in the old worker
-        write_version(project, 2)
-        thread.join(30)
-        assert len(results) == 1
-        answer = results[0]
-        assert isinstance(answer, httpx.Response), answer
+        answer = get_during_a_save(project, f"{server.url}/until-saved")
         # The old worker answered it while the restart held it: nothing was sent twice.
         assert (answer.status_code, answer.text) == (200, "v1 until saved")
-        assert handled.read_text() == "v1\n"
+        assert handled_by(project) == ["v1"]
         project.wait_for(200, "v2")
