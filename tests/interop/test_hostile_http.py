@@ -132,19 +132,30 @@ def test_unknown_transfer_coding_is_400(server: ServerProcess) -> None:
 # --- D2: a streamed response whose client left ------------------------------------------------
 
 
-def open_stream_and_leave(server: ServerProcess, path: str) -> None:
-    """Start a streamed response, read its first bytes, then vanish."""
+def open_stream_and_leave(server: ServerProcess, path: str, body: bytes | None = None) -> None:
+    """Start a streamed response (a POST of ``body`` when given), read its first bytes, then
+    vanish."""
+    head = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    if body is not None:
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {len(body)}\r\n\r\n"
+        head = head.encode() + body
     with socket.create_connection(("127.0.0.1", server.port), timeout=5.0) as sock:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        sock.sendall(head)
         assert sock.recv(4096).startswith(b"HTTP/1.1 200")
 
 
-@pytest.mark.parametrize("kind", ["busy-stream", "waiting-stream"])
-def test_stream_stops_when_the_client_leaves(server: ServerProcess, kind: str) -> None:
-    name = f"{kind}-left"
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [("busy-stream", None), ("waiting-stream", None), ("waiting-stream", b'{"after": "a body"}')],
+    ids=["busy", "waiting", "waiting after a body"],
+)
+def test_stream_stops_when_the_client_leaves(
+    server: ServerProcess, kind: str, body: bytes | None
+) -> None:
+    name = f"{kind}-left" if body is None else f"{kind}-after-body-left"
     with no_traceback_logged(server):
         before = len(server.output())
-        open_stream_and_leave(server, f"/{kind}/{name}")
+        open_stream_and_leave(server, f"/{kind}/{name}", body)
         # The generator's finally ran: it stopped producing (or waiting) for nobody.
         assert wait_until(marker(server, f"{name}-finally").exists, timeout=10.0), server.output()
         stopped = server.output()

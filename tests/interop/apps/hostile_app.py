@@ -87,6 +87,13 @@ async def waiting_stream(name: str) -> StreamingResponse:
     return StreamingResponse(chunks(), media_type="text/plain")
 
 
+@app.post("/waiting-stream/{name}")
+async def waiting_stream_after_body(name: str, request: Request) -> StreamingResponse:
+    """The same after reading the body (granian ASGI: the body's empty last message unread)."""
+    await request.body()
+    return await waiting_stream(name)
+
+
 @app.get("/files/{name:path}")
 async def files(name: str) -> FileResponse:
     """Deliberately naive (joins user input): the NUL check must hold even here."""
