@@ -76,6 +76,7 @@ class WebSocketBridge:
         try:
             await self._client_to_upstream(pending)
         finally:
+            self.proxy.awaiting_reply.discard(self)
             downstream.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await downstream
@@ -173,6 +174,7 @@ class WebSocketBridge:
                 try:
                     await upstream.send(message)
                     self.proxy.last_activity = time.monotonic()
+                    self.proxy.awaiting_reply.add(self)  # until the worker sends on this socket
                     return
                 except ConnectionClosed:
                     pass
@@ -195,6 +197,7 @@ class WebSocketBridge:
                 while True:
                     message = await upstream.recv()
                     self.proxy.last_activity = time.monotonic()
+                    self.proxy.awaiting_reply.discard(self)
                     if isinstance(message, str):
                         self.protocol.send_text(message.encode())
                     else:
@@ -243,6 +246,7 @@ class WebSocketBridge:
                     f"not {self.subprotocol!r}"
                 )
             self.upstream, self.upstream_generation = upstream, generation
+            self.proxy.awaiting_reply.discard(self)  # what the old worker left unanswered is gone
             return
         raise AppUnavailable(f"{last} within {self.proxy.resume_deadline:.0f} s"[:120])
 

@@ -58,6 +58,7 @@ class DevProxy:
         self.generation = 0  # bumped by hold(): upstream connections older than it are stale
         self.retired = -1  # set by hold() once the old worker may go
         self.unanswered = 0
+        self.awaiting_reply: set[object] = set()
         self.last_activity = 0.0
         self._loop = asyncio.new_event_loop()
         self._gate = asyncio.Event()  # set while a worker serves (or the 503 responder does)
@@ -116,7 +117,7 @@ class DevProxy:
         deadline = time.monotonic() + DRAIN_MAX_SECONDS
         while time.monotonic() < deadline:
             quiet = time.monotonic() - self.last_activity >= DRAIN_QUIET_SECONDS
-            if quiet and not self.unanswered:
+            if quiet and not self.unanswered and not self.awaiting_reply:
                 break
             await asyncio.sleep(0.005)
         self.retired = self.generation - 1

@@ -15,8 +15,9 @@ RESUME_DEADLINE_SECONDS = 60.0  # how long a WebSocket waits for a broken app to
 RESUME_DEADLINE_VARIABLE = "VELOCIPY_PROXY_RESUME_SECONDS"  # overrides it (docs/dev-proxy.md)
 RETRY_SECONDS = 0.2  # between two tries while the app answers 503 or refuses connections
 # hold: before the old worker is stopped, the proxy waits until it answered every HTTP request it
-# got and no WebSocket message went either way for DRAIN_QUIET_SECONDS (the worker has handled
-# what it got and answered), DRAIN_MAX_SECONDS at most.
+# got, sent something on every socket since that socket's last message to it, and no WebSocket
+# message went either way for DRAIN_QUIET_SECONDS (the worker has handled what it got and
+# answered), DRAIN_MAX_SECONDS at most.
 DRAIN_QUIET_SECONDS = 0.05
 DRAIN_MAX_SECONDS = 0.5
 READ_CHUNK = 65536
@@ -50,6 +51,7 @@ class Upstream(Protocol):
     generation: int  # bumped when a restart begins: connections older than it are stale
     retired: int  # the newest generation being stopped: its unanswered GETs go to the next
     unanswered: int  # HTTP requests forwarded to the worker that serves whose answer has not begun
+    awaiting_reply: set[object]  # bridges whose worker sent nothing since their last message
     last_activity: float  # monotonic time of the last message forwarded either way
     resume_deadline: float
     upstream: tuple[str, int]

@@ -88,6 +88,8 @@ async def echo(ws: WebSocket) -> None:
         if text == "quit":
             await ws.close(4001, "bye from the app")
             return
+        if text == "until-saved":
+            await until_saved()
         await ws.send_text(f"{VERSION}|{resumed}|{text}")
 """
 
@@ -244,6 +246,25 @@ def test_a_get_whose_worker_dies_under_it_is_answered_by_the_new_worker(
         answer = get_during_a_save(project, f"{server.url}/slow")  # v1 sleeps 30 s on it
         assert (answer.status_code, answer.text) == (200, "v2 slow")
         assert handled_by(project) == ["v1", "v2"]  # sent again, as docs/dev-proxy.md says
+
+
+@pytest.mark.parametrize("interface", ["--asgi", "--rsgi"])
+def test_a_message_the_old_worker_still_handles_during_the_restart_is_answered_by_it(
+    tmp_path: Path, interface: str
+) -> None:
+    project = DevProject.create(tmp_path, interface)
+    write_version(project, 1)
+    with project.running() as server:
+        project.wait_for(200, "v1")
+        with connect(f"{server.ws_url}/ws", open_timeout=10) as ws:
+            ws.send("until-saved")  # answered 0.2 s after the save: no message goes either way
+            assert wait_until(lambda: handled_by(project), 10)
+            write_version(project, 2)
+            # The restart waited for the old worker's answer rather than for 50 ms of quiet.
+            assert ws.recv(timeout=15) == "v1|0|until-saved"
+            ws.send("after")
+            assert ws.recv(timeout=15) == "v2|1|after"
+        assert handled_by(project) == ["v1"]
 
 
 def get_during_a_save(project: DevProject, url: str) -> httpx.Response:
