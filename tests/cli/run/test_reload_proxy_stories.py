@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.cli.run.devserver import DevProject
-from tests.support import wait_until
+from tests.support import ServerProcess, wait_until
 
 pytestmark = pytest.mark.interop
 
@@ -98,6 +99,18 @@ def write_version(project: DevProject, version: int) -> None:
     (project.root / "main.py").write_text(APP.replace("__VERSION__", str(version)))
 
 
+@contextlib.contextmanager
+def serving_version_1(
+    tmp_path: Path, interface: str, *options: str
+) -> Iterator[tuple[DevProject, ServerProcess]]:
+    """`velocipy run` on the stories app, once version 1 answers."""
+    project = DevProject.create(tmp_path, interface)
+    write_version(project, 1)
+    with project.running(*options) as server:
+        project.wait_for(200, "v1")
+        yield project, server
+
+
 def break_app(project: DevProject) -> None:
     (project.root / "main.py").write_text("def broken(:\n    pass\n")
 
@@ -107,10 +120,7 @@ def test_broken_save_keeps_the_socket_then_delivers_or_closes_with_a_reason(
     tmp_path: Path, interface: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VELOCIPY_PROXY_RESUME_SECONDS", str(RESUME_SECONDS))
-    project = DevProject.create(tmp_path, interface)
-    write_version(project, 1)
-    with project.running() as server:
-        project.wait_for(200, "v1")
+    with serving_version_1(tmp_path, interface) as (project, server):
         with connect(f"{server.ws_url}/ws", open_timeout=10) as ws:
             ws.send("before")
             assert ws.recv(timeout=10) == "v1|0|before"
@@ -139,10 +149,7 @@ def test_broken_save_keeps_the_socket_then_delivers_or_closes_with_a_reason(
 
 
 def test_http_streams_both_ways_and_the_app_sees_the_proxy(tmp_path: Path) -> None:
-    project = DevProject.create(tmp_path, "--asgi")
-    write_version(project, 1)
-    with project.running() as server:
-        project.wait_for(200, "v1")
+    with serving_version_1(tmp_path, "--asgi") as (_project, server):
 
         def body():  # a chunked upload, 3 x 64 KiB
             for _ in range(3):
@@ -166,10 +173,7 @@ def test_http_streams_both_ways_and_the_app_sees_the_proxy(tmp_path: Path) -> No
 def test_no_proxy_and_production_mode_have_no_proxy(
     tmp_path: Path, options: tuple[str, ...]
 ) -> None:
-    project = DevProject.create(tmp_path, "--asgi")
-    write_version(project, 1)
-    with project.running(*options) as server:
-        project.wait_for(200, "v1")
+    with serving_version_1(tmp_path, "--asgi", *options) as (project, server):
         assert httpx.get(f"{server.url}/forwarded", timeout=10).text == "None"
         if options == ("--no-proxy",):
             with connect(f"{server.ws_url}/ws", open_timeout=10) as ws:
@@ -183,10 +187,7 @@ def test_no_proxy_and_production_mode_have_no_proxy(
 
 
 def test_a_client_that_speaks_nonsense_gets_a_400_and_the_proxy_stays_up(tmp_path: Path) -> None:
-    project = DevProject.create(tmp_path, "--asgi")
-    write_version(project, 1)
-    with project.running():
-        project.wait_for(200, "v1")
+    with serving_version_1(tmp_path, "--asgi") as (project, _server):
         with socket.create_connection(("127.0.0.1", project.port), timeout=5) as raw:
             raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")
             answer = raw.recv(4096)
@@ -197,10 +198,7 @@ def test_a_client_that_speaks_nonsense_gets_a_400_and_the_proxy_stays_up(tmp_pat
 
 @pytest.mark.parametrize("interface", ["--asgi", "--rsgi"])
 def test_the_apps_own_close_reaches_the_client(tmp_path: Path, interface: str) -> None:
-    project = DevProject.create(tmp_path, interface)
-    write_version(project, 1)
-    with project.running() as server:
-        project.wait_for(200, "v1")
+    with serving_version_1(tmp_path, interface) as (_project, server):
         with connect(f"{server.ws_url}/ws", open_timeout=10) as ws:
             ws.send("quit")
             with pytest.raises(ConnectionClosed) as closed:
@@ -217,10 +215,7 @@ def test_the_apps_own_close_reaches_the_client(tmp_path: Path, interface: str) -
 def test_requests_during_a_slow_restart_wait_for_the_new_worker(
     tmp_path: Path, interface: str
 ) -> None:
-    project = DevProject.create(tmp_path, interface)
-    write_version(project, 1)
-    with project.running() as server:
-        project.wait_for(200, "v1")
+    with serving_version_1(tmp_path, interface) as (project, server):
         slow = "import time\ntime.sleep(1.5)  # a slow import: the restart takes a while\n"
         (project.root / "main.py").write_text(slow + APP.replace("__VERSION__", "2"))
         answers: list[tuple[int, str]] = []
@@ -239,10 +234,7 @@ def test_requests_during_a_slow_restart_wait_for_the_new_worker(
 def test_a_get_whose_worker_dies_under_it_is_answered_by_the_new_worker(
     tmp_path: Path, interface: str
 ) -> None:
-    project = DevProject.create(tmp_path, interface)
-    write_version(project, 1)
-    with project.running() as server:
-        project.wait_for(200, "v1")
+    with serving_version_1(tmp_path, interface) as (project, server):
         answer = get_during_a_save(project, f"{server.url}/slow")  # v1 sleeps 30 s on it
         assert (answer.status_code, answer.text) == (200, "v2 slow")
         assert handled_by(project) == ["v1", "v2"]  # sent again, as docs/dev-proxy.md says
@@ -252,10 +244,7 @@ def test_a_get_whose_worker_dies_under_it_is_answered_by_the_new_worker(
 def test_a_message_the_old_worker_still_handles_during_the_restart_is_answered_by_it(
     tmp_path: Path, interface: str
 ) -> None:
-    project = DevProject.create(tmp_path, interface)
-    write_version(project, 1)
-    with project.running() as server:
-        project.wait_for(200, "v1")
+    with serving_version_1(tmp_path, interface) as (project, server):
         with connect(f"{server.ws_url}/ws", open_timeout=10) as ws:
             ws.send("until-saved")  # answered 0.2 s after the save: no message goes either way
             assert wait_until(lambda: handled_by(project), 10)
@@ -372,10 +361,7 @@ def test_an_event_stream_ends_at_the_reload_and_resumes_with_last_event_id(
 def test_a_get_the_old_worker_answers_during_the_restart_is_answered_by_it_once(
     tmp_path: Path, interface: str
 ) -> None:
-    project = DevProject.create(tmp_path, interface)
-    write_version(project, 1)
-    with project.running() as server:
-        project.wait_for(200, "v1")
+    with serving_version_1(tmp_path, interface) as (project, server):
         answer = get_during_a_save(project, f"{server.url}/until-saved")
         # The old worker answered it while the restart held it: nothing was sent twice.
         assert (answer.status_code, answer.text) == (200, "v1 until saved")
