@@ -134,6 +134,7 @@ def run_fanout(settings: dict[str, Any], apps: list[str], servers: list[str], lo
         argv += ["--markdown", str(md_path), "--servers", *servers]
         argv += ["--subscribers", str(settings["subscribers"])]
         argv += ["--messages", str(settings["messages"]), "--pace", str(settings["pace"])]
+        argv += ["--rounds", str(settings["rounds"])]
         argv += ["--apps", *apps]
         result = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=BENCH_DIR)
         for line in result.stdout.splitlines():

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import itertools
 import json
 import multiprocessing
 import os
@@ -408,63 +409,114 @@ def run(
     paced_messages: int = 20,
     client_processes: int = 2,
     slow: bool = False,
+    rounds: int = 1,
     log: Any = print,
 ) -> list[dict[str, Any]]:
+    """Every scenario in both modes, ``rounds`` times: each round runs them all in turn, so a
+    busy moment of the machine falls on one round of each app, not on every round of one."""
     rows: list[dict[str, Any]] = []
     with redis_server() as url:
         for subscribers in subscriber_counts:
-            for app, backend, server, workers in scenarios(apps, servers):
-                for mode_pace in (0.0, pace):
-                    where = {
-                        "app": app,
-                        "backend": backend,
-                        "server": server,
-                        "workers": workers,
-                        "subscribers": subscribers,
-                        "mode": "paced" if mode_pace else "burst",
-                    }
-                    try:
-                        row = measure(
-                            app,
-                            url if backend == "redis" else "memory",
-                            server,
-                            workers,
-                            subscribers,
-                            min(messages, paced_messages) if mode_pace else messages,
-                            size=size,
-                            pace=mode_pace,
-                            client_processes=client_processes,
-                            slow=slow and not mode_pace,
-                        )
-                    except Exception as exc:  # a peer that fails is reported, the rest go on
-                        log(f"  fanout {app} {backend} {server} x{workers}: FAILED {exc!r:.300}")
-                        rows.append({**where, "error": repr(exc)[:500]})
-                        continue
-                    rows.append(row)
-                    log(
-                        f"  fanout {app:<15} {backend:<6} {server:<12} x{workers}"
-                        f" {subscribers:>6} subs {row['mode']:<5}"
-                        f" {row['server_cpu_us_per_delivery']:>7.2f} us/delivery"
-                        f" p50 {row['latency_p50_ms']} p99 {row['latency_p99_ms']} ms"
-                        + ("" if row["in_order"] else "  NOT ALL DELIVERED IN ORDER")
+            for round_, (app, backend, server, workers), mode_pace in itertools.product(
+                range(rounds), scenarios(apps, servers), (0.0, pace)
+            ):
+                where = {
+                    "app": app,
+                    "backend": backend,
+                    "server": server,
+                    "workers": workers,
+                    "subscribers": subscribers,
+                    "mode": "paced" if mode_pace else "burst",
+                }
+                try:
+                    row = measure(
+                        app,
+                        url if backend == "redis" else "memory",
+                        server,
+                        workers,
+                        subscribers,
+                        min(messages, paced_messages) if mode_pace else messages,
+                        size=size,
+                        pace=mode_pace,
+                        client_processes=client_processes,
+                        slow=slow and not mode_pace,
                     )
+                except Exception as exc:  # a peer that fails is reported, the rest go on
+                    log(f"  fanout {app} {backend} {server} x{workers}: FAILED {exc!r:.300}")
+                    rows.append({**where, "round": round_, "error": repr(exc)[:500]})
+                    continue
+                rows.append({**row, "round": round_})
+                log(
+                    f"  fanout {app:<15} {backend:<6} {server:<12} x{workers}"
+                    f" {subscribers:>6} subs {row['mode']:<5}"
+                    f" {row['server_cpu_us_per_delivery']:>7.2f} us/delivery"
+                    f" p50 {row['latency_p50_ms']} p99 {row['latency_p99_ms']} ms"
+                    + ("" if row["in_order"] else "  NOT ALL DELIVERED IN ORDER")
+                )
     return rows
+
+
+SCENARIO = ("subscribers", "app", "backend", "server", "workers", "mode")
+
+
+def cells(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per scenario from its rounds, in the order they first ran.
+
+    The row is the round with the median server CPU per delivery (the lower of the two middle
+    ones for an even count), so its other figures come from one real run; ``rounds`` counts the
+    rounds that ran, ``cpu_range`` is the lowest and the highest round's CPU per delivery, and
+    ``delivered``, ``expected`` and ``in_order`` cover every round. A scenario whose every
+    round failed is its first error row; ``failed_rounds`` counts the ones that failed.
+    """
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault(tuple(run[k] for k in SCENARIO), []).append(run)
+    summary = []
+    for tried in groups.values():
+        done = sorted(
+            (r for r in tried if "error" not in r), key=lambda r: r["server_cpu_us_per_delivery"]
+        )
+        failed = len(tried) - len(done)
+        if not done:
+            summary.append({**tried[0], "failed_rounds": failed})
+            continue
+        cpus = [r["server_cpu_us_per_delivery"] for r in done]
+        summary.append(
+            {
+                **done[(len(done) - 1) // 2],
+                "rounds": len(done),
+                "failed_rounds": failed,
+                "cpu_range": (cpus[0], cpus[-1]),
+                "delivered": sum(r["delivered"] for r in done),
+                "expected": sum(r["expected"] for r in done),
+                "in_order": all(r["in_order"] for r in done),
+            }
+        )
+    return summary
 
 
 def markdown(report: dict[str, Any]) -> str:
     machine = report["machine"]
+    rounds = max((r.get("round", 0) + 1 for r in report["runs"]), default=1)
+    of_rounds = (
+        ""
+        if rounds == 1
+        else f" Each row is the median of {rounds} rounds by CPU per delivery, with the lowest "
+        "and the highest round's CPU beside it; the delivery count covers every round."
+    )
     lines = [
         f"Fan-out: one publisher, {report['messages']} messages to every subscriber in a burst, "
         f"{min(report['messages'], report['paced_messages'])} paced one per {report['pace_s']} s "
         f"({machine['cpus']} CPUs, Python {machine['python']}; load average before each run "
-        "shown). CPU is the server's (all workers), per delivery; Redis's own CPU is not counted.",
+        "shown). CPU is the server's (all workers), per delivery; Redis's own CPU is not "
+        f"counted.{of_rounds}",
         "",
         "| subscribers | app | backend | server | workers | mode | delivered in order "
         "| deliveries/s | server CPU us/delivery | deliveries per CPU-s | p50 / p99 ms "
         "| slow subscriber | load |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for run in report["runs"]:
+    for run in cells(report["runs"]):
         if "error" in run:
             lines.append(
                 f"| {run['subscribers']} | {run['app']} | {run['backend']} | {run['server']} | "
@@ -479,12 +531,17 @@ def markdown(report: dict[str, Any]) -> str:
             else f"got {slow['received']}, "
             + ("closed by the server" if slow["closed_by_server"] else "kept open")
         )
+        cpu = f"{run['server_cpu_us_per_delivery']:.2f}"
+        if run["rounds"] > 1:
+            cpu += " ({:.2f}-{:.2f})".format(*run["cpu_range"])
+        if run["failed_rounds"]:
+            cpu += f", {run['failed_rounds']} round(s) failed"
         lines.append(
             f"| {run['subscribers']} | {run['app']} | {run['backend']} | {run['server']} | "
             f"{run['workers']} ({' + '.join(map(str, run['subscribers_per_worker']))}) | "
             f"{run['mode']} | {'yes' if run['in_order'] else '**no**'} "
             f"({run['delivered']:,}/{run['expected']:,}) | {run['delivered_per_second']:,} | "
-            f"{run['server_cpu_us_per_delivery']:.2f} | {run['deliveries_per_cpu_second'] or '-'}"
+            f"{cpu} | {run['deliveries_per_cpu_second'] or '-'}"
             f" | {run['latency_p50_ms']} / {run['latency_p99_ms']} | {slow_text} | "
             f"{run['load_average_1m']} |"
         )
@@ -501,6 +558,7 @@ def main() -> None:
     parser.add_argument("--servers", nargs="*", choices=SERVERS, default=["uvicorn"])
     parser.add_argument("--apps", nargs="*", choices=APPS, default=list(APPS))
     parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1, help="times each scenario runs")
     parser.add_argument("--slow", action="store_true", help="add a subscriber that never reads")
     parser.add_argument("--json", type=Path, help="write the report as JSON here")
     parser.add_argument("--markdown", type=Path, help="write the Markdown table here")
@@ -522,6 +580,7 @@ def main() -> None:
         paced_messages=args.paced_messages,
         client_processes=args.client_processes,
         slow=args.slow,
+        rounds=args.rounds,
         log=lambda line: print(line, flush=True),
     )
     report = {

@@ -38,6 +38,7 @@ def test_the_fanout_bench_reports_every_delivery(tmp_path: Path) -> None:
         for mode in ("burst", "paced")
     ]
     for run in runs:
+        assert run["round"] == 0  # one round unless --rounds says more
         assert run["delivered"] == run["expected"] == 12 * 4
         assert run["in_order"] is True
         assert sum(run["subscribers_per_worker"]) == 12 + (run["mode"] == "burst")  # + slow one
