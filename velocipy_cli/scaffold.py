@@ -187,7 +187,14 @@ def validate_project_name(name: str) -> str:
     if not name.strip():
         raise UsageError("the project name is empty; try something like `velocipy new chat`")
     if not _DISTRIBUTION_NAME.match(name):
-        suggestion = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-._").lower()
+        folder = name.rstrip("/\\")
+        last = re.split(r"[/\\]", folder)[-1]
+        suggestion = re.sub(r"[^A-Za-z0-9._-]+", "-", last).strip("-._").lower()
+        if last != name and suggestion:  # a path: its last part names the project
+            raise UsageError(
+                f"{name!r} is a folder, not a project name; the folder goes in --path: "
+                f"velocipy new {suggestion} --path {folder}"
+            )
         hint = f" (try {suggestion!r})" if suggestion else ""
         raise UsageError(
             f"{name!r} is not a usable project name: use letters, digits, '-', '_' or '.', "

@@ -106,6 +106,7 @@ def test_git_is_used_by_default_when_available(tmp_path: Path) -> None:
         (["new"], "missing NAME"),
         (["new", "json"], "would shadow"),
         (["new", "my app"], "not a usable project name"),
+        (["new", "work/chat"], "velocipy new chat --path work/chat"),
         (["new", "class"], "keyword"),
         (["new", "ok", "-t", "django"], "unknown template 'django'"),
         (["new", "ok", "--server", "wsgi"], "--server must be asgi or rsgi"),

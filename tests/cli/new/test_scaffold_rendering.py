@@ -37,8 +37,8 @@ def test_derive_package_name_normalizes_the_project_name(name: str, package: str
         ("my app", "not a usable project name"),
         ("-chat", "not a usable project name"),
         ("chat-", "not a usable project name"),
-        ("../evil", "not a usable project name"),
-        ("a/b", "not a usable project name"),
+        ("../evil", "is a folder, not a project name"),
+        ("a/b", "is a folder, not a project name"),
         ("café", "not a usable project name"),
         ("1chat", "not a Python identifier"),
         ("class", "keyword"),
@@ -65,6 +65,22 @@ def test_unusable_names_are_refused_with_a_one_line_reason(name: str, reason: st
 def test_a_name_with_spaces_gets_a_suggestion() -> None:
     with pytest.raises(scaffold.UsageError, match="try 'my-app'"):
         scaffold.validate_project_name("My App")
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("/tmp/work/chat", "velocipy new chat --path /tmp/work/chat"),
+        ("apps/My Blog/", "velocipy new my-blog --path apps/My Blog"),
+        ("..\\evil", "velocipy new evil --path ..\\evil"),
+    ],
+)
+def test_a_path_given_as_the_name_points_to_path(name: str, hint: str) -> None:
+    with pytest.raises(scaffold.UsageError) as caught:
+        scaffold.validate_project_name(name)
+    assert f"{name!r} is a folder, not a project name; the folder goes in --path: {hint}" == str(
+        caught.value
+    )
 
 
 def test_render_text_substitutes_every_placeholder_form() -> None:
