@@ -9,6 +9,7 @@ call it.
 from __future__ import annotations
 
 import ast
+import difflib
 import importlib
 import re
 import sys
@@ -187,8 +188,18 @@ def _get_dotted(module: ModuleType, attribute: str) -> object:
         except AttributeError:
             raise DiscoveryError(
                 f"module {module.__name__!r} has no attribute {attribute!r}"
+                + _did_you_mean(module, part if value is module else None)
             ) from None
     return value
+
+
+def _did_you_mean(module: ModuleType, typed: str | None) -> str:
+    """For a missing app attribute: the module's VelociPy apps, else a name close to ``typed``."""
+    instances = [name for name, value in vars(module).items() if _is_velocipy_app(value)]
+    if instances:
+        return "; did you mean " + " or ".join(f"{module.__name__}:{n}" for n in instances) + "?"
+    close = difflib.get_close_matches(typed, vars(module), n=1) if typed else []
+    return f"; did you mean {module.__name__}:{close[0]}?" if close else ""
 
 
 def _pick_attribute(module: ModuleType, location: AppLocation) -> LoadedApp:

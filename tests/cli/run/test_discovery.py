@@ -112,3 +112,31 @@ def test_load_app_picks_app_or_the_only_instance(tmp_path: Path) -> None:
         load_app(discover_app("empty.py", tmp_path))
     with pytest.raises(DiscoveryError, match="no attribute 'nope'"):
         load_app(discover_app("named.py:nope", tmp_path))
+
+
+def test_a_mistyped_app_attribute_is_answered_with_the_right_one(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "named.py": VELOCIPY_APP.format(name="app"),
+            "double.py": VELOCIPY_APP.format(name="one") + "two = VelociPy()\n",
+            "factory.py": VELOCIPY_APP.format(name="create").replace("create = VelociPy()", "")
+            + "def create_app():\n    return VelociPy()\n",
+            "plain.py": "x = 1\n",
+        },
+    )
+    cases = {
+        "named.py:ap": "module 'named' has no attribute 'ap'; did you mean named:app?",
+        "double.py:three": (
+            "module 'double' has no attribute 'three'; did you mean double:one or double:two?"
+        ),
+        "factory.py:create_ap": (
+            "module 'factory' has no attribute 'create_ap'; did you mean factory:create_app?"
+        ),
+        "plain.py:app": "module 'plain' has no attribute 'app'",  # nothing close: no guess
+        "named.py:app.nope": "module 'named' has no attribute 'app.nope'; did you mean named:app?",
+    }
+    for target, message in cases.items():
+        with pytest.raises(DiscoveryError) as caught:
+            load_app(discover_app(target, tmp_path))
+        assert str(caught.value) == message, target
