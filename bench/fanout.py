@@ -464,7 +464,7 @@ def cells(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
     The row is the round with the median server CPU per delivery (the lower of the two middle
     ones for an even count), so its other figures come from one real run; ``rounds`` counts the
-    rounds that ran, ``cpu_range`` is the lowest and the highest round's CPU per delivery, and
+    rounds that finished, ``cpu_range`` is the lowest and the highest round's CPU per delivery, and
     ``delivered``, ``expected`` and ``in_order`` cover every round. A scenario whose every
     round failed is its first error row; ``failed_rounds`` counts the ones that failed.
     """

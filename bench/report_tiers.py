@@ -81,7 +81,7 @@ def fanout_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _per_delivery(run: dict[str, Any]) -> str:
     """A scenario's CPU per delivery with its rounds' range: ``31.00 (29.50-32.00)``."""
-    low, high = run.get("cpu_range") or (run["server_cpu_us_per_delivery"],) * 2
+    low, high = run["cpu_range"]
     return f"{run['server_cpu_us_per_delivery']:.2f} ({low:.2f}-{high:.2f})"
 
 

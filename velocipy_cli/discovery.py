@@ -195,17 +195,21 @@ def _get_dotted(module: ModuleType, attribute: str) -> object:
 
 def _did_you_mean(module: ModuleType, typed: str | None) -> str:
     """For a missing app attribute: the module's VelociPy apps, else a name close to ``typed``."""
-    instances = [name for name, value in vars(module).items() if _is_velocipy_app(value)]
+    instances = _velocipy_instances(module)
     if instances:
         return "; did you mean " + " or ".join(f"{module.__name__}:{n}" for n in instances) + "?"
     close = difflib.get_close_matches(typed, vars(module), n=1) if typed else []
     return f"; did you mean {module.__name__}:{close[0]}?" if close else ""
 
 
+def _velocipy_instances(module: ModuleType) -> list[str]:
+    return [name for name, value in vars(module).items() if _is_velocipy_app(value)]
+
+
 def _pick_attribute(module: ModuleType, location: AppLocation) -> LoadedApp:
     if hasattr(module, "app"):
         return LoadedApp(module.app, location, "app", "attribute named app")
-    instances = [name for name, value in vars(module).items() if _is_velocipy_app(value)]
+    instances = _velocipy_instances(module)
     if len(instances) == 1:
         name = instances[0]
         return LoadedApp(getattr(module, name), location, name, "the only VelociPy instance")
