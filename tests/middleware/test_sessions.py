@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hmac
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -11,6 +14,7 @@ import pytest
 
 from velocipy import Request, VelociPy, WebSocket
 from velocipy.middleware import SessionMiddleware
+from velocipy.middleware.sessions import HmacSha256
 from velocipy.testing import TestClient
 
 ClientFactory = Callable[..., TestClient]
@@ -139,6 +143,37 @@ def test_weak_settings_are_refused() -> None:
         SessionMiddleware(secret_key="short")
     with pytest.raises(ValueError, match="https_only"):
         SessionMiddleware(secret_key=SECRET, same_site="none")
+
+
+@pytest.mark.parametrize("key_size", [1, 16, 32, 63, 64, 65, 200])
+def test_the_signature_is_the_standard_hmac_sha256(key_size: int) -> None:
+    """The precomputed HMAC gives the standard library's bytes, for keys shorter than, equal
+    to and longer than SHA-256's 64-byte block (hashed first, as RFC 2104 says)."""
+    key = bytes((7 * n + key_size) % 256 for n in range(key_size))
+    signer = HmacSha256(key)
+    for message in (b"", b"a", b"payload.stamp", bytes(range(256)) * 5):
+        assert signer.digest(message) == hmac.digest(key, message, "sha256")
+
+
+def test_a_cookie_is_json_payload_timestamp_and_hmac() -> None:
+    """The cookie's format, read with nothing but the standard library: what a cookie signed
+    before this release (with the json module and base64) must still be."""
+    middleware = SessionMiddleware(secret_key=SECRET)
+    cookie = middleware.sign({"user": "ali", "cart": [1, 2], "seen": None}, now=1_700_000_000)
+    payload, stamp, signature = cookie.split(".")
+
+    def unpadded(text: str) -> bytes:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+    assert json.loads(unpadded(payload)) == {"user": "ali", "cart": [1, 2], "seen": None}
+    assert int.from_bytes(unpadded(stamp), "big") == 1_700_000_000
+    expected = hmac.digest(middleware.key, f"{payload}.{stamp}".encode(), "sha256")
+    assert unpadded(signature) == expected
+    legacy_payload = base64.urlsafe_b64encode(b'{"user":"bo"}').rstrip(b"=").decode()
+    legacy = f"{legacy_payload}.{stamp}"
+    legacy_signature = hmac.digest(middleware.key, legacy.encode(), "sha256")
+    legacy += "." + base64.urlsafe_b64encode(legacy_signature).rstrip(b"=").decode()
+    assert middleware.load(legacy, now=1_700_000_100) == {"user": "bo"}
 
 
 def test_no_single_character_change_of_a_cookie_verifies() -> None:
