@@ -141,6 +141,38 @@ def test_the_coding_the_client_weighs_highest_is_chosen(accept: str, chosen: str
     assert preferred_encoding([accept], ("zstd", "br", "gzip")) == chosen
 
 
+def test_one_middleware_answers_each_accept_encoding_it_meets_and_remembers_a_bounded_few(
+    client_for: ClientFactory, tmp_path: Path
+) -> None:
+    """The choice is remembered per Accept-Encoding value: alternating values each get their
+    own coding, two header lines count as one list, and past 256 distinct values (a client
+    inventing them) nothing more is kept while every answer stays right."""
+    app = make_app(tmp_path)
+    client = client_for(app)
+    middleware = next(m for m in app._middleware if isinstance(m, CompressionMiddleware))
+    for _ in range(2):
+        for accept, chosen in (
+            ("gzip", "gzip"),
+            ("br", "br"),
+            ("identity", None),
+            ("gzip", "gzip"),
+        ):
+            response = client.get("/text", headers={"accept-encoding": accept})
+            assert response.headers.get("content-encoding") == chosen, accept
+    lines = client.get(
+        "/text", headers=[("accept-encoding", "gzip;q=0.5"), ("accept-encoding", "br")]
+    )
+    assert lines.headers["content-encoding"] == "br"
+    for n in range(300):
+        accept = f"x-{n}, gzip;q=0.{n % 9 + 1}"
+        response = client.get("/text", headers={"accept-encoding": accept})
+        assert response.headers["content-encoding"] == "gzip"
+    assert len(middleware._chosen) == 256
+    assert (
+        "content-encoding" not in client.get("/text", headers={"accept-encoding": "x-999"}).headers
+    )
+
+
 @pytest.mark.parametrize("coding", ["zstd", "br", "gzip"])
 def test_each_coding_compresses_bytes_streams_and_files(
     client_for: ClientFactory, tmp_path: Path, coding: str

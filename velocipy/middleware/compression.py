@@ -36,6 +36,7 @@ _SKIPPED_TYPES = (
 )
 _SVG = "image/svg+xml"
 _KNOWN = ("zstd", "br", "gzip", "deflate")
+_CHOICES_KEPT = 256  # distinct Accept-Encoding values remembered per middleware
 _EXTRA_HINT = "pip install -e '.[compression]' (or add the compression extra to your project)"
 
 
@@ -185,13 +186,15 @@ class CompressionMiddleware(Middleware):
         }
         self.minimum_size = minimum_size
         self.codings = {name: build[name]() for name in dict.fromkeys(encodings)}
+        # PERF: clients send a handful of distinct Accept-Encoding values, each parsed once.
+        self._chosen: dict[str, str | None] = {}
 
     async def dispatch(self, request: Request, call_next: CallNext) -> Response:
         response = await call_next(request)
         if not self._is_compressible(response):
             return response
         add_vary(response, "Accept-Encoding")
-        chosen = preferred_encoding(request.headers.get_list("accept-encoding"), self.codings)
+        chosen = self._choose(",".join(request.headers.get_list("accept-encoding")))
         if chosen is None:
             return response
         coding = self.codings[chosen]
@@ -215,6 +218,16 @@ class CompressionMiddleware(Middleware):
             headers["etag"] = "W/" + etag  # the same resource, no longer the same bytes
         headers["content-encoding"] = chosen
         return compressed
+
+    def _choose(self, accept_encoding: str) -> str | None:
+        """The coding for an ``Accept-Encoding`` value (its lines joined with commas)."""
+        try:
+            return self._chosen[accept_encoding]
+        except KeyError:
+            chosen = preferred_encoding([accept_encoding], self.codings)
+            if len(self._chosen) < _CHOICES_KEPT:  # a client inventing values fills no memory
+                self._chosen[accept_encoding] = chosen
+            return chosen
 
     def _is_compressible(self, response: Response) -> bool:
         if response.kind == "bytes" and len(response.body) < self.minimum_size:
