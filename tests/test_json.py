@@ -7,6 +7,7 @@ give the same status (400) and never let a ``RecursionError`` or encoding error 
 from __future__ import annotations
 
 import json
+import random
 from typing import Annotated, Any
 
 import msgspec
@@ -14,6 +15,7 @@ import pytest
 
 from velocipy import Body, JSONResponse, Request, VelociPy
 from velocipy.json import JSONAdapter, JSONDecodeError, get_adapter
+from velocipy.json._errors import LONG_DIGIT_RUN, has_long_digit_run
 
 BACKENDS = ["msgspec", "orjson", "stdlib"]
 
@@ -282,3 +284,18 @@ def test_every_backend_encodes_what_another_can(backend: str) -> None:
         cursor.append([])
         cursor = cursor[0]
     assert adapter.encode(deep) == b"[" * 301 + b"]" * 301
+
+
+def test_the_digit_run_prefilter_agrees_with_the_exact_rule() -> None:
+    """has_long_digit_run is the regular expression's answer, at, below and above each length
+    (18, 19 and 20 digits, with and without a minus sign), and on random documents."""
+    for digits in (18, 19, 20, 21):
+        for sign in (b"", b"-", b"x-", b"1.", b"--"):
+            for tail in (b"", b"]", b"5"):
+                raw = b"[" + sign + b"9" * digits + tail
+                assert has_long_digit_run(raw) == (LONG_DIGIT_RUN.search(raw) is not None), raw
+    generator = random.Random(32)
+    alphabet = b"0123456789" * 5 + b"-., []"  # mostly digits: long runs are common
+    for _ in range(3000):
+        raw = bytes(generator.choice(alphabet) for _ in range(generator.randint(0, 60)))
+        assert has_long_digit_run(raw) == (LONG_DIGIT_RUN.search(raw) is not None), raw

@@ -7,9 +7,9 @@ from typing import Any
 import msgspec
 
 from velocipy.json._errors import (
-    LONG_DIGIT_RUN,
     JSONDecodeError,
     check_depth,
+    has_long_digit_run,
     strict_stdlib_loads,
 )
 
@@ -24,7 +24,7 @@ class MsgspecAdapter:
 
     def decode(self, data: bytes | str) -> Any:
         # msgspec keeps integers a little past 64 bits; decide long digit runs exactly instead.
-        if LONG_DIGIT_RUN.search(
+        if has_long_digit_run(
             data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
         ):
             return strict_stdlib_loads(data)

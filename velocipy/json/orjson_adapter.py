@@ -8,9 +8,9 @@ import msgspec
 import orjson
 
 from velocipy.json._errors import (
-    LONG_DIGIT_RUN,
     JSONDecodeError,
     check_depth,
+    has_long_digit_run,
     strict_stdlib_loads,
 )
 
@@ -32,7 +32,7 @@ class OrjsonAdapter:
     def decode(self, data: bytes | str) -> Any:
         raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
         # orjson turns integers beyond 64 bits into floats; decide those exactly instead.
-        if LONG_DIGIT_RUN.search(raw):
+        if has_long_digit_run(raw):
             return strict_stdlib_loads(data)
         try:
             return check_depth(raw, orjson.loads(raw))
