@@ -172,3 +172,52 @@ def test_a_mounted_app_after_middleware_read_the_body_never_sees_the_last_messag
         {"type": "http.request", "body": ORDER, "more_body": False},
         {"type": "http.disconnect"},
     ]
+
+
+class UvicornLike(GranianLike):
+    """Sends the whole body in one message with more_body=False, as uvicorn does."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__([])
+        self.messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+
+@pytest.mark.parametrize(("extra", "status"), [(-1, 200), (0, 200), (1, 413)])
+def test_a_body_in_one_message_is_taken_in_one_receive_and_held_to_the_limit(
+    extra: int, status: int
+) -> None:
+    """No declared length (chunked), so only the received size can be refused: at, below and
+    above max_body_size; one receive either way, and the app still answers the next one."""
+    limit = 64
+    body = b"x" * (limit + extra)
+    app = VelociPy(max_body_size=limit)
+
+    @app.post("/echo")
+    async def echo(request: Request) -> bytes:
+        return await request.body()
+
+    chunked = [(b"transfer-encoding", b"chunked")]
+    server = UvicornLike(body)
+    asyncio.run(app(scope("/echo", chunked), server.receive, server.send))
+    expected = (
+        body if status == 200 else b'{"detail":"Request body is larger than the limit of 64 bytes"}'
+    )
+    assert (server.status, server.body) == (status, expected)
+    assert server.receives_before_response == 1
+    after = UvicornLike(b"ok")
+    asyncio.run(app(scope("/echo", chunked), after.receive, after.send))
+    assert (after.status, after.body) == (200, b"ok")
+
+
+def test_a_client_gone_before_its_body_is_answered_as_a_broken_body_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The first receive is a disconnect: the one-message path hands it to the stream reader,
+    which answers as for any body that ended early, with nothing logged as an error."""
+    server = UvicornLike(b"")
+    server.messages = [{"type": "http.disconnect"}]
+    asyncio.run(echo_app()(scope("/echo", length(ORDER)), server.receive, server.send))
+    assert server.status == 400
+    assert b"ended early" in server.body
+    assert len(server.received) == 1
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

@@ -56,6 +56,14 @@ class ASGIRequest(ASGIConnection, Request):
     __slots__ = ("_body_done", "_receive", "_scope")
     _receive: Any
 
+    async def _receive_whole(self) -> bytes | None:
+        message = await self._receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            self._body_done = True
+            return message.get("body", b"")  # type: ignore[no-any-return]
+        self._receive = _replaying(message, self._receive)  # the stream starts with it
+        return None
+
     async def _receive_chunks(self) -> AsyncIterator[bytes]:
         unread: int | None = None  # bytes of a declared Content-Length still to come
         while True:
@@ -104,6 +112,16 @@ class ASGIRequest(ASGIConnection, Request):
                     break
         while (await receive())["type"] != "http.disconnect":
             pass
+
+
+def _replaying(first: Message, receive: Any) -> Any:
+    """``receive`` that gives ``first`` back before asking the server again."""
+    pending = [first]
+
+    async def receive_again() -> Any:
+        return pending.pop() if pending else await receive()
+
+    return receive_again
 
 
 def _after_body(receive: Any) -> Any:

@@ -60,12 +60,21 @@ class RSGIRequest(RSGIConnection, Request):
     __slots__ = ("_protocol", "_scope")
     _protocol: Any
 
-    async def _receive_chunks(self) -> AsyncIterator[bytes]:
+    async def _receive_whole(self) -> bytes | None:
+        declared = self._scope.headers.get("content-length")
+        if declared is None or len(declared) >= 6:  # chunked, or 100 kB and more: a stream
+            return None
         try:
-            declared = self._scope.headers.get("content-length")
-            if declared is not None and len(declared) < 6:  # under 100 kB: one read
-                yield await self._protocol()  # declared size already checked
-                return
+            return await self._protocol()  # type: ignore[no-any-return]
+        except RuntimeError as exc:  # granian's RSGIProtocolClosed: the client left
+            raise ClientDisconnect() from exc
+
+    async def _receive_chunks(self) -> AsyncIterator[bytes]:
+        whole = await self._receive_whole()
+        if whole is not None:  # declared size already checked
+            yield whole
+            return
+        try:
             # granian ends a whole HTTP/1 body with one b"". A body that broke off (client
             # gone, malformed chunk size) ends with b"" twice instead of raising: the only
             # sign granian gives (client_disconnect() does not resolve then). Trailers look
