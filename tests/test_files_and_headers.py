@@ -82,3 +82,25 @@ def test_check_header_refuses(name: str, value: str) -> None:
 )
 def test_check_header_accepts(name: str, value: str) -> None:
     check_header(name, value)
+
+
+def test_values_seen_valid_are_remembered_and_the_memory_is_bounded() -> None:
+    """A value accepted once is accepted again without a scan; a bad value is refused however
+    often good ones came before; a flood of distinct values keeps at most 1,024, and none
+    over 128 characters."""
+    from velocipy.datastructures import _CHECKED_VALUES
+
+    for _ in range(3):
+        check_header("x-a", "https://app.example.com")
+        with pytest.raises(ValueError, match="invalid"):
+            check_header("x-a", "https://app.example.com\r\nset-cookie: x=1")
+        with pytest.raises(TypeError, match="must be a str"):
+            check_header("x-a", 1)  # type: ignore[arg-type]
+    assert "https://app.example.com" in _CHECKED_VALUES
+    check_header("x-a", "long" * 40)
+    assert "long" * 40 not in _CHECKED_VALUES
+    for n in range(2000):
+        check_header("x-a", f"origin-{n}")
+    assert len(_CHECKED_VALUES) == 1024
+    with pytest.raises(ValueError, match="whitespace"):
+        check_header("x-a", " origin-1")

@@ -160,6 +160,8 @@ def check_header(name: str, value: str) -> None:
             raise ValueError(f"invalid response header name {name!r}: use letters, digits, -")
         if len(_CHECKED_NAMES) < 1024:  # PERF: an app sets the same few names again and again
             _CHECKED_NAMES.add(name)
+    if type(value) is str and value in _CHECKED_VALUES:
+        return  # PERF: and the same few values ("gzip", "true", its origins): one lookup
     if not isinstance(value, str):
         raise TypeError(f"response header {name!r} must be a str, not {type(value).__name__}")
     if _FIELD_VALUE_FORBIDDEN.search(value):
@@ -169,9 +171,12 @@ def check_header(name: str, value: str) -> None:
         )
     if value != value.strip(" \t"):
         raise ValueError(f"response header {name!r} starts or ends with whitespace")
+    if len(value) <= 128 and len(_CHECKED_VALUES) < 1024:  # bounded: clients send origins
+        _CHECKED_VALUES.add(value)
 
 
 _CHECKED_NAMES: set[str] = set()
+_CHECKED_VALUES: set[str] = set()
 
 
 class MutableHeaders:
