@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from velocipy import Request, VelociPy, WebSocket
+from velocipy import Request, Response, VelociPy, WebSocket
 from velocipy.middleware import SessionMiddleware
 from velocipy.middleware.sessions import HmacSha256
 from velocipy.testing import TestClient
@@ -174,6 +174,50 @@ def test_a_cookie_is_json_payload_timestamp_and_hmac() -> None:
     legacy_signature = hmac.digest(middleware.key, legacy.encode(), "sha256")
     legacy += "." + base64.urlsafe_b64encode(legacy_signature).rstrip(b"=").decode()
     assert middleware.load(legacy, now=1_700_000_100) == {"user": "bo"}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"max_age": None},
+        {"max_age": 60, "path": "/app", "domain": "example.com"},
+        {"same_site": "none", "https_only": True},
+        {"same_site": "strict", "session_cookie": "sid"},
+    ],
+)
+def test_the_set_cookie_header_is_what_set_cookie_writes(
+    client_for: ClientFactory, options: dict[str, Any]
+) -> None:
+    """The header written from the middleware's template is byte for byte the one
+    Response.set_cookie writes with the same options."""
+    client = client_for(make_app(**options))
+    header = client.post("/login/ali").headers["set-cookie"]
+    name = options.get("session_cookie", "session")
+    value = header.partition(";")[0].removeprefix(f"{name}=")
+    expected = Response(b"")
+    expected.set_cookie(
+        name,
+        value,
+        max_age=options.get("max_age", 14 * 24 * 60 * 60),
+        path=options.get("path", "/"),
+        domain=options.get("domain"),
+        secure=options.get("https_only", False),
+        httponly=True,
+        samesite=options.get("same_site", "lax"),
+    )
+    assert header == expected.headers["set-cookie"]
+
+
+@pytest.mark.parametrize("name", ["bad name", "path", "Expires", "a=b", "s;x", ""])
+def test_a_cookie_name_that_cannot_be_written_is_refused_at_start_up(name: str) -> None:
+    with pytest.raises(ValueError, match="not a usable cookie name"):
+        SessionMiddleware(secret_key=SECRET, session_cookie=name)
+
+
+def test_a_control_character_in_the_cookie_path_is_refused_at_start_up() -> None:
+    with pytest.raises(ValueError, match="control character"):
+        SessionMiddleware(secret_key=SECRET, path="/app\r\nSet-Cookie: x=1")
 
 
 def test_no_single_character_change_of_a_cookie_verifies() -> None:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from velocipy.datastructures import check_header, format_cookie
 from velocipy.middleware.base import CallNext, Middleware
 from velocipy.requests import Connection, Request
 from velocipy.responses import Response
@@ -70,6 +71,15 @@ class SessionMiddleware(Middleware):
         self.https_only = https_only
         self.domain = domain
         self.warned_too_large = False
+        self._set_cookie_around = _cookie_template(
+            session_cookie,
+            max_age=max_age,
+            path=path,
+            domain=domain,
+            secure=https_only,
+            httponly=True,
+            samesite=same_site,
+        )
 
     # --- the cookie format ---------------------------------------------------------------
     def sign(self, data: dict[str, Any], now: float | None = None) -> str:
@@ -116,16 +126,9 @@ class SessionMiddleware(Middleware):
             cookie = self.sign(dict(session))
             if len(self.cookie_name) + len(cookie) > BROWSER_COOKIE_LIMIT:
                 self._warn_too_large(len(self.cookie_name) + len(cookie))
-            response.set_cookie(
-                self.cookie_name,
-                cookie,
-                max_age=self.max_age,
-                path=self.path,
-                domain=self.domain,
-                secure=self.https_only,
-                httponly=True,
-                samesite=self.same_site,
-            )
+            before, after = self._set_cookie_around
+            # the value is base64url and dots, the rest checked once: no per-response check
+            response.raw_headers.append(("set-cookie", f"{before}{cookie}{after}"))
         elif had_cookie:  # emptied, or the cookie was not valid: drop it
             response.delete_cookie(self.cookie_name, path=self.path, domain=self.domain)
         return response
@@ -145,6 +148,32 @@ class SessionMiddleware(Middleware):
                 size,
                 BROWSER_COOKIE_LIMIT,
             )
+
+
+def _cookie_template(name: str, **attributes: Any) -> tuple[str, str]:
+    """What comes before and after the value in this middleware's ``Set-Cookie`` header.
+
+    PERF: the attributes are the same on every response, so the header is written once here
+    (and checked once) by the code ``Response.set_cookie`` uses; a response only puts the
+    signed value, which needs no quoting, between the two parts.
+    """
+    from http.cookies import CookieError
+
+    try:
+        header = format_cookie(name, _PLACEHOLDER, **attributes)
+    except CookieError:  # a reserved word (path, expires...) or a character a name cannot hold
+        header = ""
+    before, found, after = header.partition(_PLACEHOLDER)
+    if not found or before != f"{name}=":
+        raise ValueError(
+            f"session_cookie {name!r} is not a usable cookie name: use letters, digits and "
+            "!#$%&'*+-.^_`|~: and not an attribute's name (path, domain, expires...)"
+        )
+    check_header("set-cookie", header)  # path and domain: no control characters
+    return before, after
+
+
+_PLACEHOLDER = "VALUE-PLACEHOLDER"
 
 
 class HmacSha256:
