@@ -209,14 +209,16 @@ class CompressionMiddleware(Middleware):
                 background=response.background,
             )
             response.background = None  # the replacement carries it now
-        headers = compressed.headers
-        for name in ("content-length", "accept-ranges"):
-            if name in headers:
-                del headers[name]
-        etag = headers.get("etag")
-        if etag is not None and not etag.startswith("W/"):
-            headers["etag"] = "W/" + etag  # the same resource, no longer the same bytes
-        headers["content-encoding"] = chosen
+        # PERF: one pass over the (lower-cased) header list rather than a lookup per header
+        headers: list[tuple[str, str]] = []
+        for name, value in compressed.raw_headers:
+            if name == "content-length" or name == "accept-ranges":
+                continue
+            if name == "etag" and not value.startswith("W/"):
+                value = "W/" + value  # the same resource, no longer the same bytes
+            headers.append((name, value))
+        headers.append(("content-encoding", chosen))
+        compressed.raw_headers = headers
         return compressed
 
     def _choose(self, accept_encoding: str) -> str | None:
@@ -232,10 +234,14 @@ class CompressionMiddleware(Middleware):
     def _is_compressible(self, response: Response) -> bool:
         if response.kind == "bytes" and len(response.body) < self.minimum_size:
             return False  # PERF: the common small answer is decided before any header is read
-        headers = response.headers
-        if "content-encoding" in headers or response.status_code in (204, 206, 304):
+        if response.status_code in (204, 206, 304):
             return False
-        media_type = (headers.get("content-type") or "").lower()
+        media_type = ""
+        for name, value in response.raw_headers:  # PERF: one pass, names are lower-cased
+            if name == "content-encoding":
+                return False
+            if name == "content-type" and not media_type:
+                media_type = value.lower()
         if media_type.startswith(_SKIPPED_TYPES) and not media_type.startswith(_SVG):
             return False
         if response.kind == "bytes":
