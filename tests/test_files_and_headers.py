@@ -104,3 +104,23 @@ def test_values_seen_valid_are_remembered_and_the_memory_is_bounded() -> None:
     assert len(_CHECKED_VALUES) == 1024
     with pytest.raises(ValueError, match="whitespace"):
         check_header("x-a", " origin-1")
+
+
+def test_encoded_asgi_headers_are_cached_short_and_bounded_never_cookies() -> None:
+    """Short repeated headers are encoded once; a set-cookie (unique per response) and long
+    values never enter the cache, and a flood of distinct values stops at 1,024."""
+    from velocipy.asgi.http import _ENCODED, _encode_headers
+
+    response = Response(b"", headers={"vary": "Origin", "set-cookie": "sid=abc"})
+    expected = [(b"vary", b"Origin"), (b"set-cookie", b"sid=abc")]
+    assert _encode_headers(response) == _encode_headers(response) == expected
+    assert ("vary", "Origin") in _ENCODED
+    assert ("set-cookie", "sid=abc") not in _ENCODED
+    long = Response(b"", headers={"x-long": "v" * 65})
+    assert _encode_headers(long) == [(b"x-long", b"v" * 65)]
+    assert ("x-long", "v" * 65) not in _ENCODED
+    for n in range(1500):
+        assert _encode_headers(Response(b"", headers={"x-n": str(n)})) == [
+            (b"x-n", str(n).encode())
+        ]
+    assert len(_ENCODED) == 1024

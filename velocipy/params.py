@@ -479,7 +479,11 @@ def _body_extractor(
 
     async def extract(request: Request) -> Any:
         content_type = request.header("content-type")
-        if content_type is not None and not _JSON_MEDIA.match(content_type):
+        if (
+            content_type is not None
+            and content_type != "application/json"  # PERF: the usual one, without the pattern
+            and not _JSON_MEDIA.match(content_type)
+        ):
             raise HTTPException(
                 415, f"Unsupported media type {content_type!r}: send the body as application/json"
             )

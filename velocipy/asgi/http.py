@@ -143,13 +143,14 @@ _LENGTHS: dict[int, tuple[bytes, bytes]] = {}  # content-length headers of small
 
 
 def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
-    """Headers as ASGI bytes; content types repeat, so their encoded form is cached."""
+    """Headers as ASGI bytes; short ones repeat (content types, gzip, Vary, an app's CORS
+    origins), so their encoded form is cached, up to 1,024 of them."""
     encoded = []
     for pair in response.raw_headers:
         cached = _ENCODED.get(pair)
         if cached is None:
             cached = (pair[0].encode("latin-1"), pair[1].encode())
-            if pair[0] == "content-type" and len(_ENCODED) < 256:
+            if len(pair[1]) <= 64 and pair[0] != "set-cookie" and len(_ENCODED) < 1024:
                 _ENCODED[pair] = cached
         encoded.append(cached)
     return encoded
