@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from velocipy import VelociPy
+import pytest
+
+from velocipy import Response, VelociPy
 from velocipy.middleware import CORSMiddleware
 from velocipy.testing import TestClient
 
@@ -150,3 +152,40 @@ def test_options_without_request_method_reaches_the_app(client_for: ClientFactor
     client = client_for(make_app(allow_origins=[PAGE]))
     response = client.options("/data", headers={"origin": PAGE})
     assert response.status_code == 405  # not a preflight: the route answers
+
+
+def test_the_handlers_own_cors_headers_are_replaced_and_its_vary_kept(
+    client_for: ClientFactory,
+) -> None:
+    """A handler that set its own Access-Control-* headers and Vary: the middleware's answer
+    replaces the CORS ones (one of each, not two) and adds Origin to the Vary it found."""
+    app = VelociPy()
+    app.add_middleware(CORSMiddleware, allow_origins=[PAGE], allow_credentials=True)
+
+    @app.get("/own")
+    async def own() -> Response:
+        return Response(
+            b"x",
+            headers=[
+                ("access-control-allow-origin", "https://other.example"),
+                ("access-control-allow-credentials", "false"),
+                ("vary", "Accept-Language"),
+                ("x-kept", "1"),
+            ],
+        )
+
+    response = client_for(app).get("/own", headers={"origin": PAGE})
+    pairs = [
+        (k, v) for k, v in response.headers.multi_items() if k.startswith(("access", "vary", "x-"))
+    ]
+    assert sorted(pairs) == [
+        ("access-control-allow-credentials", "true"),
+        ("access-control-allow-origin", PAGE),
+        ("vary", "Accept-Language, Origin"),
+        ("x-kept", "1"),
+    ]
+
+
+def test_an_exposed_header_that_cannot_be_a_header_is_refused_at_start_up() -> None:
+    with pytest.raises(ValueError, match="invalid"):
+        CORSMiddleware(allow_origins=[PAGE], expose_headers=["x-total\r\nset-cookie: a=b"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
+from velocipy.datastructures import check_header
 from velocipy.requests import Request
 from velocipy.responses import Response
 from velocipy.websockets import WebSocket
@@ -53,10 +54,16 @@ def defines_handshake(middleware: Middleware) -> bool:
 
 
 def add_vary(response: Response, name: str) -> None:
-    """Add ``name`` to the response's ``Vary`` header, once."""
-    headers = response.headers
-    current = headers.get("vary")
-    if current is None:
-        headers["vary"] = name
-    elif name.lower() not in {v.strip().lower() for v in current.split(",")}:
-        headers["vary"] = f"{current}, {name}"
+    """Add ``name`` to the response's ``Vary`` header, once.
+
+    PERF: the header list is walked once (names are lower-case there), not looked up and
+    rewritten through ``response.headers``.
+    """
+    check_header("vary", name)
+    raw = response.raw_headers
+    for index, (key, current) in enumerate(raw):
+        if key == "vary":
+            if name.lower() not in {v.strip().lower() for v in current.split(",")}:
+                raw[index] = ("vary", f"{current}, {name}")
+            return
+    raw.append(("vary", name))

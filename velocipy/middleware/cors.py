@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from velocipy.datastructures import check_header
 from velocipy.middleware.base import CallNext, Middleware, add_vary
 from velocipy.requests import Request
 from velocipy.responses import PlainTextResponse, Response
@@ -73,6 +74,12 @@ class CORSMiddleware(Middleware):
                 ("access-control-allow-headers", ", ".join(sorted(self.headers)))
             )
 
+        for name, value in self.simple_headers + self.preflight_headers:
+            check_header(name, value)  # an exposed header's name with a space: refused now
+        self.replaced_names = frozenset(
+            ["access-control-allow-origin", *(name for name, _ in self.simple_headers)]
+        )
+
     def is_allowed_origin(self, origin: str) -> bool:
         if self.allow_all_origins or origin in self.origins:
             return True
@@ -92,11 +99,15 @@ class CORSMiddleware(Middleware):
             add_vary(response, "Origin")
         if not self.is_allowed_origin(origin):
             return response  # no CORS headers: the browser keeps the response from the page
-        headers = response.headers
-        for name, value in self.simple_headers:
-            headers[name] = value
+        # PERF: one pass: the handler's own CORS headers are replaced, as headers[name] = ...
+        # would, and the middleware's were checked when it was built
+        replaced = self.replaced_names
+        headers = [pair for pair in response.raw_headers if pair[0] not in replaced]
+        headers += self.simple_headers
         if self.varies_by_origin:
-            headers["access-control-allow-origin"] = origin
+            check_header("access-control-allow-origin", origin)
+            headers.append(("access-control-allow-origin", origin))
+        response.raw_headers = headers
         return response
 
     def preflight(self, request: Request, origin: str) -> Response:
