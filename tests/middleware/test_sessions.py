@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import hmac
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -143,6 +145,37 @@ def test_weak_settings_are_refused() -> None:
         SessionMiddleware(secret_key="short")
     with pytest.raises(ValueError, match="https_only"):
         SessionMiddleware(secret_key=SECRET, same_site="none")
+
+
+def test_the_session_is_json_datetimes_come_back_as_text_and_objects_fail(
+    client_for: ClientFactory,
+) -> None:
+    """What docs/middleware.md promises of the values a session keeps."""
+    app = make_app()
+    moment = datetime.datetime(2026, 12, 7, 21, 0, tzinfo=datetime.UTC)
+    ident = uuid.UUID(int=7)
+
+    @app.post("/keep")
+    async def keep(request: Request) -> str:
+        request.session.update(n=1.5, flag=True, none=None, items=[1, "a"], at=moment, id=ident)
+        return "kept"
+
+    @app.post("/object")
+    async def keep_object(request: Request) -> str:
+        request.session["thing"] = object()
+        return "never sent"
+
+    client = client_for(app, raise_server_exceptions=False)
+    assert client.post("/keep").status_code == 200
+    assert client.get("/me").json() == {
+        "n": 1.5,
+        "flag": True,
+        "none": None,
+        "items": [1, "a"],
+        "at": "2026-12-07T21:00:00Z",
+        "id": str(ident),
+    }
+    assert client.post("/object").status_code == 500
 
 
 @pytest.mark.parametrize("key_size", [1, 16, 32, 63, 64, 65, 200])
