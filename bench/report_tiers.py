@@ -52,7 +52,8 @@ def _requests(cell: dict[str, Any]) -> str:
 
 
 def stack_cells(results: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    """``{(server, framework): {bare, stack, cost, ratio}}`` (server CPU us per request)."""
+    """``{(server, framework): {bare, stack, cost, cost_range, ratio}}`` (server CPU us per
+    request; each the median of the rounds, ``cost_range`` their lowest and highest cost)."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in results["tiers"].get("stack", []):
         if row.get("route") == "stack":
@@ -67,6 +68,10 @@ def stack_cells(results: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]
             "bare": _median([bare[(*key, r["round"])] for r in rows]),
             "stack": _median([r["server_cpu_us_per_request"] for r in rows]),
             "cost": _median([r["stack_cost_us"] for r in rows]),
+            "cost_range": (
+                min(r["stack_cost_us"] for r in rows),
+                max(r["stack_cost_us"] for r in rows),
+            ),
             "ratio": _median([r["x_bare_route"] for r in rows]),
         }
         for key, rows in groups.items()
@@ -77,6 +82,12 @@ def fanout_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per fan-out scenario that ran: the median of its rounds (``fanout.cells``)."""
     fanout = results["tiers"].get("fanout") or {}
     return [r for r in cells((fanout.get("report") or {}).get("runs", [])) if "error" not in r]
+
+
+def _stack_cost(cell: dict[str, Any]) -> str:
+    """A stack cell's median cost with its rounds' range: ``111.5 (105.4-172.6)``."""
+    low, high = cell["cost_range"]
+    return f"{cell['cost']:.1f} ({low:.1f}-{high:.1f})"
 
 
 def _per_delivery(run: dict[str, Any]) -> str:
@@ -137,7 +148,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             check(
                 f"stack {server} cost <= {limit}x {peer}'s",
                 ours["cost"] <= limit * theirs["cost"],
-                f"{ours['cost']:.1f} vs {peer} {theirs['cost']:.1f} us per request "
+                f"{_stack_cost(ours)} vs {peer} {_stack_cost(theirs)} us per request "
                 f"({ours['cost'] / theirs['cost']:.2f}x)",
             )
     runs = fanout_runs(results)

@@ -175,6 +175,33 @@ def test_the_stack_tier_measures_the_bare_and_the_stacked_route(tmp_path: Path) 
     assert "## Feature stack" in results["page"]
 
 
+def test_a_stack_cell_is_the_median_of_its_rounds_and_shows_their_range() -> None:
+    """Three rounds each: the target compares the median costs and names both ranges."""
+
+    def rows(framework: str, costs: list[float]) -> list[dict[str, Any]]:
+        found = []
+        for n, cost in enumerate(costs):
+            where = {"server": "uvicorn", "round": n, "framework": framework}
+            found.append({**where, "route": "bare", "server_cpu_us_per_request": 10.0})
+            found.append(
+                {**where, "route": "stack", "server_cpu_us_per_request": 10.0 + cost}
+                | {"stack_cost_us": cost, "x_bare_route": (10.0 + cost) / 10.0}
+            )
+        return found
+
+    stack_rows = rows("velocipy", [30.0, 45.0, 20.0]) + rows("fastapi", [80.0, 60.0, 70.0])
+    results = {"tiers": {"stack": stack_rows}}
+    cells = stack_cells(results)
+    assert cells[("uvicorn", "velocipy")]["cost"] == 30.0
+    assert cells[("uvicorn", "velocipy")]["cost_range"] == (20.0, 45.0)
+    found = {t["name"]: t for t in targets(results)}
+    target = found["stack uvicorn cost <= 0.5x fastapi's"]
+    assert target["holds"] is True  # the medians: 30 <= 0.5 x 70, though one round was 45
+    assert target["detail"] == (
+        "30.0 (20.0-45.0) vs fastapi 70.0 (60.0-80.0) us per request (0.43x)"
+    )
+
+
 def test_the_stack_check_names_each_layer_that_did_not_act() -> None:
     answer = {"user": "bench", "visits": 1, "lines": [{}] * 24}
     good = {
@@ -262,6 +289,9 @@ def test_the_report_reads_the_new_tiers_targets(tmp_path: Path) -> None:
     found = {t["name"]: t for t in targets(results)}
     assert found["stack uvicorn cost <= 0.5x fastapi's"]["holds"] is False  # 40 > 35
     assert found["stack uvicorn cost <= 1.0x litestar's"]["holds"] is False  # 40 > 30
+    assert found["stack uvicorn cost <= 0.5x fastapi's"]["detail"] == (
+        "40.0 (40.0-40.0) vs fastapi 70.0 (70.0-70.0) us per request (0.57x)"
+    )
     fanout = "fanout uvicorn memory x1 1000 subscribers paced"
     assert found[f"{fanout} >= 1.5x litestar per server CPU"]["holds"] is True  # 1.67x
     assert found[f"{fanout} <= 1.3x the bare fan-out floor"]["holds"] is True  # 1.2x
