@@ -13,6 +13,7 @@ valgrind, so totals printed at exit never come.
 
     python bench/server_instructions.py --server granian-rsgi --only bare floor velocipy -n 300
     python bench/server_instructions.py --server uvicorn --endpoint ws-1 ws-8 -n 400
+    python bench/server_instructions.py --server uvicorn --endpoint stack --only velocipy fastapi
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def _get(connection: http.client.HTTPConnection, path: str) -> int:
 
 @contextlib.contextmanager
 def _under_valgrind(
-    framework: str, server: str
+    framework: str, server: str, suite: str | None = None
 ) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
     """The server serving ``framework``, its processes counted by callgrind; killed after."""
     port = free_port()
@@ -87,6 +88,7 @@ def _under_valgrind(
         "BENCH_INTERFACE": interface_of(server),
         "PYTHONPATH": f"{SERVE_DIR}{os.pathsep}{BENCH_DIR}",
         "PYTHONHASHSEED": "0",
+        **({"BENCH_SUITE": suite} if suite else {}),
     }
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -127,6 +129,29 @@ def per_request(framework: str, server: str, endpoint: str, n: int) -> int:
 
         try:
             return _counted(process, requests, n)
+        finally:
+            connection.close()
+
+
+def per_stack_request(framework: str, server: str, n: int) -> int:
+    """Instructions per ``POST /orders`` of the feature-stack tier (``stack_apps.py``: CORS,
+    GZip, a session read and written, a token, three dependencies, a validated body)."""
+    import stack  # PERF: the stack tier's helpers, only for this unit
+
+    with _under_valgrind(framework, server, suite=stack.SUITE) as (process, port, log):
+        connection = _started(process, log, lambda: _http_connection(port, "/plaintext"))
+        headers = stack.request_headers(stack.session_cookie(port))
+
+        def orders(count: int) -> None:
+            for _ in range(count):
+                connection.request("POST", "/orders", body=stack.ORDER, headers=headers)
+                reply = connection.getresponse()
+                reply.read()
+                if reply.status != 200:
+                    raise RuntimeError(f"POST /orders answered {reply.status}")
+
+        try:
+            return _counted(process, orders, n)
         finally:
             connection.close()
 
@@ -185,10 +210,14 @@ def echo_name(in_flight: int) -> str:
 
 
 UNITS = [*ENDPOINTS, *(echo_name(k) for k in ECHO_IN_FLIGHT)]
+STACK_UNIT = "stack"  # run on request only: bare and the floor have no stack route
 
 
 def per_unit(framework: str, server: str, unit: str, n: int) -> int:
-    """``unit``: an HTTP endpoint's name, or ``ws-1``/``ws-8`` for a WebSocket echo."""
+    """``unit``: an HTTP endpoint's name, ``ws-1``/``ws-8`` for a WebSocket echo, or ``stack``
+    for the feature-stack route (VelociPy, FastAPI and Litestar have it)."""
+    if unit == STACK_UNIT:
+        return per_stack_request(framework, server, n)
     if unit in ENDPOINTS:
         return per_request(framework, server, unit, n)
     return per_message(framework, server, int(unit.removeprefix("ws-")), n)
@@ -254,7 +283,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--server", choices=SERVERS, default="uvicorn")
     parser.add_argument("--only", nargs="*", default=["bare", "floor", "velocipy"])
-    parser.add_argument("--endpoint", nargs="*", default=["plaintext"], choices=UNITS)
+    parser.add_argument(
+        "--endpoint", nargs="*", default=["plaintext"], choices=[*UNITS, STACK_UNIT]
+    )
     parser.add_argument("-n", type=int, default=300)
     args = parser.parse_args()
     for unit in args.endpoint:

@@ -232,6 +232,18 @@ def test_server_instructions_counts_inside_a_real_server(server: str) -> None:
 
 @pytest.mark.interop
 @pytest.mark.slow
+def test_server_instructions_counts_the_feature_stack_route_inside_a_real_server() -> None:
+    """The stack tier's POST /orders, session cookie and all, counted inside uvicorn: it costs
+    more than the same app's bare route and answers 200 throughout (a refusal would raise)."""
+    from server_instructions import per_request, per_stack_request
+
+    bare = per_request("velocipy", "uvicorn", "plaintext", 10)
+    stacked = per_stack_request("velocipy", "uvicorn", 10)
+    assert bare < stacked < 20 * bare
+
+
+@pytest.mark.interop
+@pytest.mark.slow
 @pytest.mark.parametrize("server", ["granian-rsgi", "uvicorn"])
 def test_server_instructions_counts_websocket_messages_inside_a_real_server(server: str) -> None:
     """The same live counters around messages echoed over one WebSocket, 8 in flight."""
