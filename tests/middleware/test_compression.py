@@ -145,11 +145,18 @@ def test_one_middleware_answers_each_accept_encoding_it_meets_and_remembers_a_bo
     client_for: ClientFactory, tmp_path: Path
 ) -> None:
     """The choice is remembered per Accept-Encoding value: alternating values each get their
-    own coding, two header lines count as one list, and past 256 distinct values (a client
-    inventing them) nothing more is kept while every answer stays right."""
+    own coding, two header lines count as one list, a value over 256 characters is answered
+    but not kept, and past 256 distinct values (a client inventing them) nothing more is kept
+    while every answer stays right."""
     app = make_app(tmp_path)
     client = client_for(app)
     middleware = next(m for m in app._middleware if isinstance(m, CompressionMiddleware))
+    for size, kept in ((255, True), (256, True), (257, False)):  # at, below and above
+        long_value = "br;q=0.1, " + "x" * (size - len("br;q=0.1, "))
+        response = client.get("/text", headers={"accept-encoding": long_value})
+        assert response.headers["content-encoding"] == "br"
+        assert (long_value in middleware._chosen) is kept
+    middleware._chosen.clear()
     for _ in range(2):
         for accept, chosen in (
             ("gzip", "gzip"),

@@ -37,6 +37,7 @@ _SKIPPED_TYPES = (
 _SVG = "image/svg+xml"
 _KNOWN = ("zstd", "br", "gzip", "deflate")
 _CHOICES_KEPT = 256  # distinct Accept-Encoding values remembered per middleware
+_CHOICE_KEY_LIMIT = 256  # ... each at most this long (browsers send under 50 characters)
 _EXTRA_HINT = "pip install -e '.[compression]' (or add the compression extra to your project)"
 
 
@@ -227,7 +228,8 @@ class CompressionMiddleware(Middleware):
             return self._chosen[accept_encoding]
         except KeyError:
             chosen = preferred_encoding([accept_encoding], self.codings)
-            if len(self._chosen) < _CHOICES_KEPT:  # a client inventing values fills no memory
+            # bounded in number and size: a client inventing values fills no memory
+            if len(self._chosen) < _CHOICES_KEPT and len(accept_encoding) <= _CHOICE_KEY_LIMIT:
                 self._chosen[accept_encoding] = chosen
             return chosen
 
