@@ -74,11 +74,11 @@ class RedisServer:
         path = self.workdir / "redis.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def command(self, *args: str) -> bytes:
+    def command(self, *args: str | bytes) -> bytes:
         """Run one command with redis-cli-free RESP over a socket; return the raw reply."""
         parts = [f"*{len(args)}\r\n".encode()]
         for arg in args:
-            data = arg.encode()
+            data = arg if isinstance(arg, bytes) else arg.encode()
             parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as conn:
             conn.sendall(b"".join(parts))

@@ -203,17 +203,20 @@ def test_a_foreign_message_is_skipped_and_logged_once(
             async with channels.subscribe("room") as subscription:
                 for foreign in ["foo t\nbar", "garbage", "", "1-1 \xff\n"]:
                     redis_server.command("PUBLISH", "room", foreign)
+                # tagged as text, with a body that is not UTF-8
+                id_first = b"1-2 " if history else b""
+                redis_server.command("PUBLISH", "room", id_first + b"t\n\xff\xfe")
                 assert await channels.publish("room", "still here")
                 message = await asyncio.wait_for(subscription.get(), 10)
                 assert message.data == "still here"
-                assert channels.backend.foreign_messages == 4  # type: ignore[attr-defined]
+                assert channels.backend.foreign_messages == 5  # type: ignore[attr-defined]
                 assert channels.backend.reader_restarts == 0  # type: ignore[attr-defined]
                 assert channels.subscriber_count("room") == 1
 
     with caplog.at_level(logging.DEBUG, logger="velocipy.channels"):
         asyncio.run(scenario())
     skipped = [r for r in caplog.records if "did not publish" in r.getMessage()]
-    assert [r.levelno for r in skipped] == [logging.WARNING] + [logging.DEBUG] * 3
+    assert [r.levelno for r in skipped] == [logging.WARNING] + [logging.DEBUG] * 4
     assert skipped[0].getMessage() == (
         "channels: skipped a message on 'room' that VelociPy did not publish "
         "(1 so far; later ones are logged at DEBUG)"

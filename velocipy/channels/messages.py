@@ -26,7 +26,7 @@ class Message:
     ``bytes``. ``id`` is the message's place in the channel's history (``None`` without history).
     """
 
-    __slots__ = ("_data", "_frame", "body", "channel", "id", "json", "kind", "sender")
+    __slots__ = ("_data", "body", "channel", "frame", "id", "json", "kind", "sender")
 
     def __init__(
         self,
@@ -37,6 +37,7 @@ class Message:
         *,
         sender: str | None = None,
         id: str | None = None,
+        text: str | None = None,
     ) -> None:
         self.channel = channel
         self.kind = kind
@@ -44,8 +45,19 @@ class Message:
         self.json = json
         self.sender = sender
         self.id = id
-        self._data: Any = _UNSET
-        self._frame: str | bytes | None = None
+        # PERF: the frame is made once, not once per joined WebSocket it is sent to (nor looked
+        # up through a property on each). Text that is not UTF-8 fails here, where a backend
+        # skips what it cannot read, not at each socket.
+        self.frame: str | bytes
+        self._data: Any
+        if kind == "bytes":
+            self.frame = self._data = body
+            return
+        if text is None:  # ``text``: the body decoded, where the caller has it
+            text = body.decode("utf-8", "surrogatepass")
+        self.frame = text
+        # JSON is decoded with the adapter when asked for
+        self._data = text if kind == "text" else _UNSET
 
     @classmethod
     def from_value(
@@ -53,40 +65,19 @@ class Message:
     ) -> Message:
         """Encode what a publisher passed: ``str`` -> text, ``bytes`` -> binary, else JSON."""
         if isinstance(value, str):
-            message = cls(channel, "text", value.encode("utf-8", "surrogatepass"), json)
-            message._data = message._frame = value
+            body = value.encode("utf-8", "surrogatepass")
+            message = cls(channel, "text", body, json, sender=sender, text=value)
         elif isinstance(value, bytes | bytearray | memoryview):
-            message = cls(channel, "bytes", bytes(value), json)
-            message._data = message.body
+            message = cls(channel, "bytes", bytes(value), json, sender=sender)
         else:
-            message = cls(channel, "json", json.encode(value), json)
-        message.sender = sender
+            message = cls(channel, "json", json.encode(value), json, sender=sender)
         return message
 
     @property
     def data(self) -> Any:
         if self._data is _UNSET:
-            if self.kind == "text":
-                self._data = self.body.decode("utf-8", "surrogatepass")
-            elif self.kind == "bytes":
-                self._data = self.body
-            else:
-                self._data = self.json.decode(self.body)
+            self._data = self.json.decode(self.body)
         return self._data
-
-    @property
-    def frame(self) -> str | bytes:
-        """The WebSocket frame for this message: text for ``str`` and JSON, binary for bytes.
-
-        PERF: decoded once, not once per joined WebSocket it is sent to.
-        """
-        frame = self._frame
-        if frame is None:
-            body = self.body
-            frame = self._frame = (
-                body if self.kind == "bytes" else body.decode("utf-8", "surrogatepass")
-            )
-        return frame
 
     # --- wire form ----------------------------------------------------------------------------
     def to_wire(self) -> bytes:
