@@ -10,7 +10,8 @@ code and then raise ``WebSocketDisconnect`` so the handler's loop ends.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Sequence
+from types import CoroutineType, coroutine
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 import msgspec
@@ -278,11 +279,69 @@ class WebSocket(Connection):
             self._raise_not_connected("send")
         try:
             await self._transport_send(data)
-        except WebSocketDisconnect as exc:
+        except Exception as exc:
+            raise self._send_failure(exc) from None
+
+    async def _send_each(self, next_frame: Callable[[], str | bytes | None]) -> None:
+        """Send each frame ``next_frame()`` gives, until it gives None, as :meth:`send` sends
+        one. How a channel membership empties its backlog.
+
+        PERF: one coroutine for them all, not one per frame (about 550 instructions less per
+        delivery of a burst, of 8,200 for the fan-out in process).
+        """
+        while (data := next_frame()) is not None:
+            if self.connection_state is not _CONNECTED:
+                self._raise_not_connected("send")
+            try:
+                await self._transport_send(data)
+            except Exception as exc:
+                raise self._send_failure(exc) from None
+
+    def _send_in_turn(self, data: str | bytes) -> Awaitable[None] | None:
+        """Send ``data`` in the caller's turn of the event loop, without waiting for it: None
+        when the server took the frame at once, or else what finishes the send, already under
+        way (await it before this socket's next send). Raises what :meth:`send` raises.
+
+        How a fan-out sends (``velocipy.channels``): one socket whose buffer is full must not
+        hold up the others. A send completes at once on uvicorn while the socket's buffer has
+        room; granian's sends always wait.
+
+        PERF: it steps the server's send itself, with no coroutine of :meth:`send` around it
+        (about 700 instructions less per delivery, of 9,700 for the fan-out in process).
+        """
+        if self.connection_state is not _CONNECTED:
+            self._raise_not_connected("send")
+        sending = self._transport_send(data)
+        if type(sending) is not CoroutineType:  # a server's own awaitable: stepped in one of ours
+            sending = _awaited(sending)
+        try:
+            waiting_on = sending.send(None)
+        except StopIteration:
+            return None
+        except Exception as exc:
+            raise self._send_failure(exc) from None
+        return self._finish_send(sending, waiting_on)
+
+    async def _finish_send(self, sending: Coroutine[Any, Any, Any], waiting_on: Any) -> None:
+        try:
+            await _resumed(sending, waiting_on)
+        except Exception as exc:
+            raise self._send_failure(exc) from None
+
+    def _send_failure(self, exc: Exception) -> Exception:
+        """What a send that failed with ``exc`` raises: the peer's leaving (the server's
+        ``WebSocketDisconnect``, or a transport error) closes this side, as
+        ``WebSocketDisconnect``; anything else is raised as it is.
+
+        Raised ``from None`` where it is caught, with no local name left holding it: a name
+        would make a cycle (exception, traceback, frame) that keeps the server's transport
+        alive until the garbage collector runs, and granian waits for it to be released.
+        """
+        if isinstance(exc, WebSocketDisconnect):
             self._mark_disconnected(exc)
-            raise
-        except self._transport_errors:
-            raise self._connection_lost() from None
+        elif isinstance(exc, self._transport_errors):
+            return self._connection_lost()
+        return exc
 
     # PERF: the typed senders check their argument and hand back send()'s coroutine instead
     # of awaiting it in one of their own: one coroutine less a message. A wrong argument
@@ -422,6 +481,29 @@ class _Messages(AsyncIterator[_Data]):
 
     def __anext__(self) -> Awaitable[_Data]:
         return self._websocket._next_message(self._kind, True)
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+@coroutine
+def _resumed(step: Coroutine[Any, Any, Any], waiting_on: Any) -> Generator[Any, Any, None]:
+    """Go on with a coroutine whose first step already ran and is ``waiting_on`` something:
+    hand that to the task running this, and pass what the task sends or throws back in."""
+    while True:
+        try:
+            sent = yield waiting_on
+        except BaseException as exc:  # cancellation, passed on to the send
+            try:
+                waiting_on = step.throw(exc)
+            except StopIteration:
+                return
+        else:
+            try:
+                waiting_on = step.send(sent)
+            except StopIteration:
+                return
 
 
 async def _raise(exc: Exception) -> NoReturn:

@@ -18,6 +18,7 @@ import pytest
 from velocipy import VelociPy, WebSocket
 from velocipy.channels import Channels, SlowSubscriberError, subscribers
 from velocipy.testing import TestClient
+from velocipy.websockets import WebSocketState
 
 
 class SpacedJSON:
@@ -111,25 +112,22 @@ def test_a_socket_leaves_its_rooms_when_it_disconnects(make_client: Any) -> None
         assert channels._tokens == {}
 
 
-class StalledSocket:
-    """What a member whose client stopped reading looks like to Channels: sends never finish."""
+class StalledSocket(WebSocket):
+    """A member whose client stopped reading, as Channels sees it: an accepted WebSocket whose
+    sends never finish. Only the server's side is stood in for: send(), close() and the state
+    are the real WebSocket's."""
 
-    accepted = True
-    path = "/stalled"
-
-    def __init__(self) -> None:
-        self.closed = False
+    def __init__(self, path: str = "/stalled") -> None:
+        super().__init__(VelociPy(), path)
+        self.connection_state = WebSocketState.CONNECTED
+        self._accepted = True
         self.close_code: int | None = None
-        self.callbacks: list[Any] = []
 
-    async def send(self, data: str | bytes) -> None:
+    async def _transport_send(self, data: str | bytes) -> None:
         await asyncio.Event().wait()
 
-    async def close(self, code: int = 1000, reason: str | None = None) -> None:
-        self.closed, self.close_code = True, code
-
-    def call_on_close(self, callback: Any) -> None:
-        self.callbacks.append(callback)
+    async def _transport_close(self, code: int, reason: str) -> None:
+        self.close_code = code
 
 
 def test_a_member_that_stops_reading_is_closed_with_1013_and_the_others_get_everything(
@@ -140,7 +138,7 @@ def test_a_member_that_stops_reading_is_closed_with_1013_and_the_others_get_ever
 
     @app.get("/stall")
     async def stall() -> dict[str, bool]:
-        await channels.join(stalled, "a")  # type: ignore[arg-type]
+        await channels.join(stalled, "a")
         return {"joined": True}
 
     with TestClient(app, interface=protocol) as client:  # type: ignore[arg-type]
@@ -165,15 +163,13 @@ class RecordingSocket(StalledSocket):
     """A member whose sends finish at once, except those numbered in ``waits`` (counted from
     0), which wait ten turns of the loop first, as a send into a full buffer does."""
 
-    path = "/recording"
-
     def __init__(self, waits: frozenset[int] = frozenset()) -> None:
-        super().__init__()
+        super().__init__("/recording")
         self.waits = waits
         self.started: list[str | bytes] = []
         self.sent: list[str | bytes] = []
 
-    async def send(self, data: str | bytes) -> None:
+    async def _transport_send(self, data: str | bytes) -> None:
         self.started.append(data)
         if len(self.started) - 1 in self.waits:
             for _ in range(10):
@@ -196,7 +192,7 @@ async def joined_member(
     """Started memory Channels, and a RecordingSocket joined to its channel "news"."""
     async with Channels("memory", linger=linger) as channels:
         member = RecordingSocket(waits)
-        await channels.join(member, "news")  # type: ignore[arg-type]
+        await channels.join(member, "news")
         yield channels, member
 
 
@@ -284,7 +280,7 @@ def test_stopping_with_a_held_stream_drops_it_quietly() -> None:
         channels = Channels("memory", linger=LINGER)
         await channels.start()
         socket = RecordingSocket()
-        await channels.join(socket, "news")  # type: ignore[arg-type]
+        await channels.join(socket, "news")
         await channels.publish("news", "m0")
         await channels.publish("news", "m1")  # held
         await channels.stop()

@@ -69,33 +69,34 @@ class ASGIWebSocket(ASGIConnection, WebSocket):
             frame = {"type": "websocket.send", "text": data}
         else:
             frame = {"type": "websocket.send", "bytes": data}
+        send = self._send  # PERF: read, then called (see WebSocket._next_message)
         if not self._sent_since_receive:
             # PERF: the first send after a receive (an echo, a reply) needs no watching: a
             # departure shows in the next receive, and that receive lets the loop run.
             self._sent_since_receive = True
-            send = self._send  # PERF: read, then called (see WebSocket._next_message)
             return send(frame)  # type: ignore[no-any-return]
-        return self._send_unanswered(frame, len(data))
+        # A send after another without a receive between: watch for a departure (unless a
+        # task is receiving: it hears of it), and yield now and then.
+        if self._peek is not None or not self._receiving:
+            self._watch_for_departure()
+        self._unyielded += len(data)
+        if self._unyielded >= YIELD_EVERY_BYTES:
+            self._unyielded = 0
+            return _send_and_yield(send(frame))
+        return send(frame)  # type: ignore[no-any-return]
 
-    def _send_unanswered(self, frame: dict[str, str | bytes], size: int) -> Awaitable[None]:
-        """A send after another without a receive between: watch for a departure and yield."""
+    def _watch_for_departure(self) -> None:
+        """Keep one receive pending while no task receives; raise if it heard the peer leave."""
         peek = self._peek
         if peek is None:
-            if not self._receiving:
-                self._peek = peek = asyncio.ensure_future(self._receive())
-                # the next receive takes it; a cancelled receive leaves it for the one after
-                self._transport_receive = partial(asyncio.shield, peek)
+            self._peek = peek = asyncio.ensure_future(self._receive())
+            # the next receive takes it; a cancelled receive leaves it for the one after
+            self._transport_receive = partial(asyncio.shield, peek)
         elif peek.done():
             message = peek.result()
             if message["type"] == "websocket.disconnect":
                 code = message.get("code", CONNECTION_LOST)
                 raise WebSocketDisconnect(code, message.get("reason"))
-        send = self._send  # PERF: read, then called (see WebSocket._next_message)
-        self._unyielded += size
-        if self._unyielded >= YIELD_EVERY_BYTES:
-            self._unyielded = 0
-            return _send_and_yield(send(frame))
-        return send(frame)  # type: ignore[no-any-return]
 
     def _transport_lost(self) -> None:
         self._drop_peek()

@@ -11,8 +11,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import types
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -84,7 +83,6 @@ class Channels:
         # channel -> subscribers a release found full: it stops there, and deliveries on the
         # channel wait for them (as for a full backlog in any fan-out) until they have room
         self._blocked: dict[str, set[Subscriber]] = {}
-        self._releasing = False  # held messages are being queued: members' tasks send them
         if app is not None:
             self.attach(app)
 
@@ -301,11 +299,12 @@ class Channels:
         self._fanout_ended = loop.time()
         return None if full is None else _room_in(full)
 
-    def _fan_out(self, message: Message) -> set[Subscriber] | None:
-        """Offer ``message`` to each subscriber; those whose backlog was full."""
+    def _fan_out(self, message: Message, send_now: bool = True) -> set[Subscriber] | None:
+        """Offer ``message`` to each subscriber; those whose backlog was full. ``send_now``
+        False: every joined WebSocket's task sends it, none is sent in this turn."""
         full: set[Subscriber] | None = None
         for subscriber in list(self._subscribers.get(message.channel, ())):
-            if subscriber.offer(message):
+            if subscriber.offer(message, send_now):
                 full = {subscriber} if full is None else full | {subscriber}
         return full
 
@@ -318,17 +317,13 @@ class Channels:
         """
         self._release_timer = None
         held, self._held = self._held or [], None
-        self._releasing = True
-        try:
-            for index, message in enumerate(held):
-                full = self._fan_out(message)
-                if full is not None:
-                    self._blocked.setdefault(message.channel, set()).update(full)
-                    self._held = held[index + 1 :]  # what comes later waits behind them
-                    self._spawn(self._release_after(full))
-                    return
-        finally:
-            self._releasing = False
+        for index, message in enumerate(held):
+            full = self._fan_out(message, send_now=False)
+            if full is not None:
+                self._blocked.setdefault(message.channel, set()).update(full)
+                self._held = held[index + 1 :]  # what comes later waits behind them
+                self._spawn(self._release_after(full))
+                return
         self._fanout_ended = asyncio.get_running_loop().time()
 
     async def _release_after(self, full: set[Subscriber]) -> None:
@@ -491,25 +486,31 @@ class Membership:
         the task too (see ``Channels._deliver``): it sends a socket's messages one after the
         other, which cost a third as much per delivery as a round over every socket each.
         """
-        if not self._eager or self._pump_sending or self.hub._releasing:
+        if not self._eager or self._pump_sending:
             return False
         render = self.render
         try:
             frame = message.frame if render is None else render(message)
         except Exception:
             return False  # the task meets the error again and handles it
-        step = self.websocket.send(frame)
         try:
-            waiting_on = step.send(None)
-        except StopIteration:
-            return True
+            rest = self.websocket._send_in_turn(frame)
         except Exception as exc:
             self._failed(exc)
             return True
-        self._eager = False
-        self._in_flight = asyncio.ensure_future(_finish(step, waiting_on))
-        self._in_flight.add_done_callback(self._sent)
+        if rest is not None:  # the send has to wait: this membership's task goes on from here
+            self._eager = False
+            self._in_flight = asyncio.ensure_future(rest)
+            self._in_flight.add_done_callback(self._sent)
         return True
+
+    def _next_frame(self) -> str | bytes | None:
+        """The frame of the next message in the backlog (taken off it now), None if none."""
+        message = self._subscriber.take()
+        if message is None:
+            return None
+        render = self.render
+        return message.frame if render is None else render(message)
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         if self._in_flight is task:
@@ -522,15 +523,15 @@ class Membership:
         loop = asyncio.get_running_loop()
         try:
             while True:
-                message = await subscriber.get()
+                await subscriber.wait()
                 self._pump_sending = True
                 if self._in_flight is not None:
                     await asyncio.shield(self._in_flight)  # what was sent eagerly goes first
-                render = self.render
-                await websocket.send(message.frame if render is None else render(message))
+                # the backlog in one go, each message taken off it as its turn comes (it
+                # counts against the backlog until then)
+                await websocket._send_each(self._next_frame)
                 self._pump_sending = False
-                if subscriber.empty:  # caught up: a message soon after this one is a stream's
-                    hub._fanout_ended = loop.time()
+                hub._fanout_ended = loop.time()  # caught up: a message soon after is a stream's
         except SlowSubscriberError:  # overflowed before this task started
             self._task = None
             self._dropped(self._subscriber)
@@ -560,29 +561,6 @@ class Membership:
 async def _room_in(subscribers: set[Subscriber]) -> None:
     for subscriber in list(subscribers):  # a release that goes on changes the set meanwhile
         await subscriber.room()
-
-
-@types.coroutine
-def _resume(step: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, Any, None]:
-    """Go on with a coroutine whose first step already ran and is ``waiting_on`` something:
-    hand that to the task running this, and pass what the task sends or throws back in."""
-    while True:
-        try:
-            sent = yield waiting_on
-        except BaseException as exc:  # cancellation, passed on to the send
-            try:
-                waiting_on = step.throw(exc)
-            except StopIteration:
-                return
-        else:
-            try:
-                waiting_on = step.send(sent)
-            except StopIteration:
-                return
-
-
-async def _finish(step: Coroutine[Any, Any, None], waiting_on: Any) -> None:
-    await _resume(step, waiting_on)
 
 
 async def _quietly(awaitable: Any) -> None:

@@ -95,8 +95,9 @@ class Subscriber:
         """No message is waiting in the backlog."""
         return not self._backlog
 
-    def offer(self, message: Message) -> bool:
-        """Called by the fan-out for each message; never blocks, never raises.
+    def offer(self, message: Message, send_now: bool = True) -> bool:
+        """Called by the fan-out for each message; never blocks, never raises. ``send_now``
+        False: queue it even where ``direct`` could send it at once.
 
         True when the publisher should yield a turn of the event loop (see :meth:`put`).
         """
@@ -107,9 +108,10 @@ class Subscriber:
         if self.catching_up is not None:
             self.catching_up.append(message)
             return False
-        direct = self.direct
-        if direct is not None and not self._backlog and direct(message):
-            return False
+        if send_now:
+            direct = self.direct
+            if direct is not None and not self._backlog and direct(message):
+                return False
         return self.put(message)
 
     def put(self, message: Message) -> bool:
@@ -139,6 +141,31 @@ class Subscriber:
 
     async def get(self) -> Message:
         """The next message; raises why the subscriber ended once its backlog is empty."""
+        while True:
+            message = self.take()
+            if message is not None:
+                return message
+            await self.wait()
+
+    def take(self) -> Message | None:
+        """The next message if one is waiting, else None; raises why the subscriber ended
+        once its backlog is empty (a dropped one's at once: what is left is stale)."""
+        ended = self._ended
+        if ended is not None and (not self._backlog or isinstance(ended, SlowSubscriberError)):
+            raise ended
+        if not self._backlog:
+            return None
+        self._grace_ends = None  # it keeps up
+        progress = self._progress
+        if progress is not None:
+            self._progress = None
+            if not progress.done():
+                progress.set_result(None)
+        return self._backlog.popleft()
+
+    async def wait(self) -> None:
+        """Until a message is waiting; raises why the subscriber ended once its backlog is
+        empty."""
         while not self._backlog:
             if self._ended is not None:
                 raise self._ended
@@ -147,15 +174,6 @@ class Subscriber:
                 await self._waiter
             finally:
                 self._waiter = None
-        if self._ended is not None and isinstance(self._ended, SlowSubscriberError):
-            raise self._ended  # dropped: what is left is stale, do not deliver it
-        self._grace_ends = None  # it keeps up
-        progress = self._progress
-        if progress is not None:
-            self._progress = None
-            if not progress.done():
-                progress.set_result(None)
-        return self._backlog.popleft()
 
     async def room(self) -> None:
         """Wait until this subscriber takes a message, ends, or its grace runs out."""
