@@ -47,7 +47,7 @@ ECHOED = "Hello, WebSocket!"
 T = TypeVar("T")
 
 
-def _running_counters(group: int) -> int:
+def running_counters(group: int) -> int:
     """Instructions so far, summed over every thread of every process in ``group``."""
     pids = subprocess.run(
         ["pgrep", "-g", str(group)], capture_output=True, text=True, check=False
@@ -69,50 +69,57 @@ def _get(connection: http.client.HTTPConnection, path: str) -> int:
 
 
 @contextlib.contextmanager
-def _under_valgrind(
-    framework: str, server: str, suite: str | None = None
-) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
-    """The server serving ``framework``, its processes counted by callgrind; killed after."""
-    port = free_port()
+def under_valgrind(
+    argv: list[str], env: dict[str, str]
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """``argv`` run with ``env`` (added to this one's) in ``SERVE_DIR``, its processes counted
+    by callgrind, and the log it writes; killed after."""
     log = Path(tempfile.mkstemp(prefix="bench-callgrind-", suffix=".log")[1])
-    argv = [
-        "valgrind",
-        "--tool=callgrind",
-        "--trace-children=yes",
-        "--callgrind-out-file=/dev/null",
-        *server_argv(sys.executable, server, port),
-    ]
-    env = {
-        **os.environ,
-        "BENCH_APP": framework,
-        "BENCH_INTERFACE": interface_of(server),
-        "PYTHONPATH": f"{SERVE_DIR}{os.pathsep}{BENCH_DIR}",
-        "PYTHONHASHSEED": "0",
-        **({"BENCH_SUITE": suite} if suite else {}),
-    }
     with log.open("wb") as out:
         process = subprocess.Popen(
-            argv,
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--trace-children=yes",
+                "--callgrind-out-file=/dev/null",
+                *argv,
+            ],
             cwd=SERVE_DIR,
-            env=env,
+            env={**os.environ, "PYTHONHASHSEED": "0", **env},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
-        yield process, port, log
+        yield process, log
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(30)
         log.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _under_valgrind(
+    framework: str, server: str, suite: str | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], int, Path]]:
+    """The server serving ``framework``, its processes counted by callgrind; killed after."""
+    port = free_port()
+    env = {
+        "BENCH_APP": framework,
+        "BENCH_INTERFACE": interface_of(server),
+        "PYTHONPATH": f"{SERVE_DIR}{os.pathsep}{BENCH_DIR}",
+        **({"BENCH_SUITE": suite} if suite else {}),
+    }
+    with under_valgrind(server_argv(sys.executable, server, port), env) as (process, log):
+        yield process, port, log
+
+
 def _counted(process: subprocess.Popen[bytes], work: Callable[[int], object], n: int) -> int:
     """Instructions the server spends on one of ``n`` units of ``work``, after a warm-up."""
     work(_WARM_UP)
-    before = _running_counters(process.pid)
+    before = running_counters(process.pid)
     work(n)
-    after = _running_counters(process.pid)
+    after = running_counters(process.pid)
     if before == 0:
         raise RuntimeError("callgrind_control read no counters (is valgrind's vgdb available?)")
     return round((after - before) / n)

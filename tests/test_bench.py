@@ -257,6 +257,23 @@ def test_server_instructions_counts_websocket_messages_inside_a_real_server(serv
         per_message("bare", server, 8, 12)
 
 
+@pytest.mark.interop
+@pytest.mark.slow
+def test_fanout_instructions_counts_deliveries_inside_a_real_server() -> None:
+    """Live callgrind counters around messages fanned out to 20 subscribers in one uvicorn
+    worker; every message reaches every subscriber in order (a gap or a swap raises)."""
+    from fanout_instructions import per_delivery
+
+    bare = per_delivery("bare", "paced", 20, 4)
+    paced, burst = (per_delivery("velocipy", mode, 20, 4) for mode in ("paced", "burst"))
+    # A delivery costs the server thousands of instructions (a frame written to a socket);
+    # a hub's membership, its checks and its queue add to what writing in a loop spends.
+    assert 5_000 < bare < paced < 10 * bare
+    assert 5_000 < burst < 10 * bare
+    with pytest.raises(ValueError, match="mode must be one of paced, burst"):
+        per_delivery("bare", "trickle", 20, 4)
+
+
 def test_targets_read_the_floor_as_a_reference_never_a_peer() -> None:
     """The floor app shows the best ratio any framework could reach; it is not a peer to beat."""
 
