@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 
 from tests.channels.test_channels import LINGER, RecordingSocket, StalledSocket, turns
 from velocipy.channels import Channels
 from velocipy.channels.messages import Message
+from velocipy.exceptions import WebSocketDisconnect
 from velocipy.json import get_adapter
 from velocipy.websockets import WebSocketState
 
@@ -129,6 +131,49 @@ def test_send_in_turn_says_whether_the_frame_went_at_once() -> None:
         assert socket.sent == ["first"]
         await rest
         assert socket.sent == ["first", "second"]
+        assert socket._send_in_turn("third") is None  # the send that waited kept its stepper
+        assert socket.sent == ["first", "second", "third"]
+
+    asyncio.run(scenario())
+
+
+def test_a_send_in_turn_that_waits_can_be_cancelled() -> None:
+    async def scenario() -> None:
+        socket = RecordingSocket(waits=frozenset({0}))
+        rest = socket._send_in_turn("first")
+        assert rest is not None
+        finishing = asyncio.ensure_future(rest)
+        await turns(3)
+        finishing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await finishing
+        assert socket.started == ["first"]
+        assert socket.sent == []  # the cancellation reached the server's send
+        assert socket._send_in_turn("second") is None
+        assert socket.sent == ["second"]
+
+    asyncio.run(scenario())
+
+
+class DepartedSocket(StalledSocket):
+    """A member whose server already knows the peer left: its send raises at once, before
+    handing back anything to await (as the ASGI adapter does when a read-ahead heard it)."""
+
+    def _transport_send(self, data: str | bytes) -> Any:
+        raise WebSocketDisconnect(1001, "going away")
+
+
+def test_a_send_refused_before_it_starts_closes_the_socket_and_ends_the_membership() -> None:
+    async def scenario() -> None:
+        async with Channels("memory", linger=0) as channels:
+            socket = DepartedSocket()
+            await channels.join(socket, "news")
+            await channels.publish("news", "m0")
+            assert socket.connection_state is WebSocketState.CLOSED
+            assert socket._disconnect == (1001, "going away")
+            assert channels.subscriber_count("news") == 0
+            with pytest.raises(WebSocketDisconnect):
+                socket._send_in_turn("again")
 
     asyncio.run(scenario())
 
