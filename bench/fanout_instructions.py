@@ -24,6 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import fanout
 from server_instructions import running_counters, under_valgrind
 from servers import BENCH_DIR, free_port
 
@@ -37,20 +38,7 @@ def per_delivery(app: str, mode: str, subscribers: int, messages: int) -> int:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "fanout_apps:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--ws-max-queue",
-        "1000",
-    ]
+    argv = fanout.server_argv("uvicorn", port, workers=1)  # as the fan-out tier runs it
     env = {"FANOUT_APP": app, "FANOUT_BACKEND": "memory", "PYTHONPATH": str(BENCH_DIR)}
     with under_valgrind(argv, env) as (process, log):
         url = f"ws://127.0.0.1:{port}"
