@@ -99,9 +99,10 @@ def send_chunked(server: ServerProcess, path: str, chunks: list[bytes]) -> bytes
         return read_response(sock)
 
 
-def read_response(sock: socket.socket) -> bytes:
-    """Read one response (until Content-Length is satisfied, the peer closes, or 2 s pass)."""
-    sock.settimeout(2.0)
+def read_response(sock: socket.socket, silence: float = 2.0) -> bytes:
+    """Read one response (until Content-Length is satisfied, the peer closes, or ``silence``
+    seconds pass with nothing arriving)."""
+    sock.settimeout(silence)
     received = b""
     with contextlib.suppress(TimeoutError, ConnectionResetError):
         while chunk := sock.recv(65536):
