@@ -249,7 +249,13 @@ def test_server_instructions_counts_websocket_messages_inside_a_real_server(serv
     """The same live counters around messages echoed over one WebSocket, 8 in flight."""
     from server_instructions import per_message
 
-    bare, ours = (per_message(name, server, 8, 96) for name in ("bare", "velocipy"))
+    # Work from elsewhere on a loaded machine (granian's runtime threads spin while the client
+    # is descheduled) only ever adds to a count, so each side's count is its least of two:
+    # one inflated run read bare at 80,227 and 64,997 against VelociPy's 65,557 and 64,078,
+    # where alone they read 59,000 and 64,000.
+    bare, ours = (
+        min(per_message(name, server, 8, 96) for _ in range(2)) for name in ("bare", "velocipy")
+    )
     # An echoed message costs the server thousands of instructions; VelociPy's connection
     # object, its checks and its handler add to what the bare app spends.
     assert 5_000 < bare < ours < 10 * bare
